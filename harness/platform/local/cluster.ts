@@ -1,0 +1,401 @@
+import { randomBytes } from "node:crypto";
+import { chownSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { stringify as toYaml } from "yaml";
+import type { Logger } from "pino";
+import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
+import { etcdArgs, haproxyConfig, patroniConfig, ETCD_CLIENT_PORT, PG_PORT } from "../../stack/patroni/config.ts";
+import { getCluster, getStatus, postSwitchover } from "../../stack/patroni/rest.ts";
+import { waitFor } from "../../util/wait.ts";
+import { errorMessage } from "../../util/errors.ts";
+import { newRunId, nodeName, pickSubnet, runNames, type Subnet } from "./names.ts";
+import { createTopology, linkExists, removeTopology, usedPrefixes } from "./net.ts";
+import {
+  podInit,
+  processesMentioning,
+  readPostmasterPid,
+  removeShm,
+  signalAll,
+  spawnInNetns,
+  waitGone,
+  withDescendants,
+  type Spawned,
+} from "./procs.ts";
+import { PG_BIN_DIR } from "./preflight.ts";
+import { removeState, writeState, WORK_ROOT, type RunState } from "./state.ts";
+
+interface LocalNode {
+  name: string;
+  index: number;
+  netns: string;
+  address: string;
+  dir: string;
+  dataDir: string;
+  logDir: string;
+  configPath: string;
+  etcd?: Spawned;
+  patroni?: Spawned;
+  log: Logger;
+}
+
+const SERVICE_PORT = 5432;
+
+export class LocalCluster implements Cluster {
+  readonly platform = "local";
+  readonly nodes: readonly string[];
+  readonly primaryService: Endpoint;
+  readonly settings: Record<string, unknown>;
+  readonly credentials: { user: string; password: string; database: string };
+  private readonly byName = new Map<string, LocalNode>();
+  private haproxy?: Spawned;
+  private tornDown = false;
+  private logsCollected = false;
+
+  private constructor(
+    readonly spec: ClusterSpec,
+    readonly runId: string,
+    readonly subnet: Subnet,
+    readonly workDir: string,
+    private readonly passwords: { superuser: string; replication: string; rewind: string },
+    private readonly log: Logger,
+  ) {
+    const names = runNames(runId);
+    for (let i = 1; i <= spec.nodes; i++) {
+      const name = nodeName(i);
+      const dir = join(workDir, name);
+      this.byName.set(name, {
+        name,
+        index: i,
+        netns: names.netns(i),
+        address: subnet.nodeAddress(i),
+        dir,
+        dataDir: join(dir, "data"),
+        logDir: join(dir, "log"),
+        configPath: join(dir, "patroni.yml"),
+        log: log.child({ node: name }),
+      });
+    }
+    this.nodes = [...this.byName.keys()];
+    this.primaryService = { host: subnet.bridgeAddress, port: SERVICE_PORT };
+    this.credentials = { user: "postgres", password: passwords.superuser, database: "postgres" };
+    this.settings = {
+      profile: spec.profile.name,
+      ...spec.profile.dcs,
+      postgresql: spec.profile.postgresql,
+      nodes: spec.nodes,
+      dcs: "etcd3",
+      stack: "patroni",
+      watchdog: "off",
+      use_pg_rewind: true,
+      use_slots: true,
+    };
+  }
+
+  /** Creates the namespaces and starts etcd, Patroni and haproxy; tears down whatever it made on failure. */
+  static async deploy(spec: ClusterSpec): Promise<LocalCluster> {
+    const runId = newRunId();
+    const subnet = pickSubnet(await usedPrefixes());
+    const workDir = join(WORK_ROOT, runId);
+    const secret = () => randomBytes(18).toString("base64url");
+    const log = spec.logger.child({ runId });
+    const cluster = new LocalCluster(
+      spec,
+      runId,
+      subnet,
+      workDir,
+      { superuser: secret(), replication: secret(), rewind: secret() },
+      log,
+    );
+    try {
+      await cluster.start();
+      return cluster;
+    } catch (e) {
+      log.error({ err: errorMessage(e) }, "deploy failed; tearing down");
+      await cluster.collectLogs().catch(() => undefined);
+      await cluster.teardown().catch((te) => log.error({ err: errorMessage(te) }, "teardown after failed deploy"));
+      throw e;
+    }
+  }
+
+  private state(): RunState {
+    const names = runNames(this.runId);
+    return {
+      runId: this.runId,
+      ownerPid: process.pid,
+      startedAt: new Date().toISOString(),
+      workDir: this.workDir,
+      netns: [...this.byName.values()].map((n) => n.netns),
+      links: [names.bridge, ...[...this.byName.values()].map((n) => names.vethHost(n.index))],
+      keep: this.spec.keep ?? false,
+    };
+  }
+
+  private async start(): Promise<void> {
+    // Record first: a crash from here on leaves something `--cleanup` can find.
+    writeState(this.state());
+    const pgUid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
+    const pgGid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+    mkdirSync(this.workDir, { recursive: true });
+    for (const n of this.byName.values()) {
+      mkdirSync(join(n.dir, "run"), { recursive: true });
+      mkdirSync(n.logDir, { recursive: true });
+      mkdirSync(join(n.dir, "etcd"), { recursive: true, mode: 0o700 });
+      for (const d of [n.dir, join(n.dir, "run"), n.logDir]) chownSync(d, pgUid, pgGid);
+    }
+    await createTopology(this.runId, this.subnet, this.spec.nodes);
+    this.log.info({ subnet: this.subnet.cidr }, "network created");
+
+    const token = `pgchaos-${this.runId}`;
+    const members = [...this.byName.values()].map((n) => ({ name: n.name, address: n.address }));
+    for (const n of this.byName.values()) {
+      n.etcd = spawnInNetns({
+        netns: n.netns,
+        argv: ["/usr/bin/etcd", ...etcdArgs({ name: n.name, address: n.address, dataDir: join(n.dir, "etcd"), cluster: members, token })],
+        logFile: join(n.logDir, "etcd.log"),
+      });
+    }
+    const timeoutMs = this.spec.readyTimeoutMs ?? 60_000;
+    await waitFor(
+      { condition: "etcd quorum (every member healthy)", where: `cluster ${token}`, timeoutMs, intervalMs: 50 },
+      async () => {
+        for (const n of this.byName.values()) {
+          if (!n.etcd?.running()) throw new Error(`etcd on ${n.name} exited: see ${join(n.logDir, "etcd.log")}`);
+          const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/health`, { signal: AbortSignal.timeout(500) });
+          const body = (await res.json()) as { health?: string };
+          if (body.health !== "true") throw new Error(`etcd on ${n.name} reports health=${body.health}`);
+        }
+        return true;
+      },
+    );
+    this.log.info("etcd quorum");
+
+    for (const n of this.byName.values()) {
+      const cfg = patroniConfig({
+        scope: token,
+        name: n.name,
+        address: n.address,
+        etcdHosts: members.map((m) => m.address),
+        subnetCidr: this.subnet.cidr,
+        dataDir: n.dataDir,
+        socketDir: join(n.dir, "run"),
+        logDir: n.logDir,
+        pgpass: join(n.dir, "pgpass"),
+        binDir: PG_BIN_DIR,
+        profile: this.spec.profile,
+        passwords: this.passwords,
+      });
+      writeFileSync(n.configPath, toYaml(cfg), { mode: 0o600 });
+      chownSync(n.configPath, pgUid, pgGid);
+      this.spawnPatroni(n);
+    }
+
+    const haproxyCfg = join(this.workDir, "haproxy.cfg");
+    writeFileSync(
+      haproxyCfg,
+      haproxyConfig({ bind: this.primaryService.host, port: this.primaryService.port, members, pidFile: join(this.workDir, "haproxy.pid") }),
+    );
+    this.haproxy = spawnInNetns({
+      argv: ["/usr/sbin/haproxy", "-db", "-f", haproxyCfg],
+      logFile: join(this.workDir, "haproxy.log"),
+    });
+    await this.waitReady({ timeoutMs, reason: "bring-up" });
+  }
+
+  private spawnPatroni(n: LocalNode): void {
+    n.patroni = spawnInNetns({
+      netns: n.netns,
+      pidns: true,
+      user: "postgres",
+      argv: ["/usr/bin/patroni", n.configPath],
+      logFile: join(n.logDir, "patroni.log"),
+      env: { HOME: n.dir, PYTHONUNBUFFERED: "1" },
+    });
+    n.log.info({ pid: n.patroni.pid }, "patroni started");
+  }
+
+  private node(name: string): LocalNode {
+    const n = this.byName.get(name);
+    if (!n) throw new Error(`no node "${name}" in this cluster (nodes: ${this.nodes.join(", ")})`);
+    return n;
+  }
+
+  endpoint(node: string): Endpoint {
+    return { host: this.node(node).address, port: PG_PORT };
+  }
+
+  isNodeRunning(node: string): boolean {
+    return this.node(node).patroni?.running() ?? false;
+  }
+
+  async members(): Promise<Member[]> {
+    let lastError: unknown;
+    for (const n of this.byName.values()) {
+      if (!n.patroni?.running()) continue;
+      try {
+        const list = await getCluster(n.address);
+        const leader = list.find((m) => m.role === "leader");
+        let streaming = new Set<string>();
+        if (leader) {
+          // Patroni 3.0.2's /cluster never says "streaming": the leader's replication list does (pitfall 4).
+          const st = await getStatus(leader.host).catch(() => undefined);
+          streaming = new Set((st?.replication ?? []).filter((r) => r.state === "streaming").map((r) => r.application_name));
+        }
+        return list.map((m) => ({
+          name: m.name,
+          host: m.host,
+          role: m.role,
+          state: m.state,
+          timeline: m.timeline,
+          lagBytes: typeof m.lag === "number" ? m.lag : undefined,
+          streaming: m.role === "leader" ? undefined : streaming.has(m.name),
+        }));
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    throw new Error(`no Patroni member answered GET /cluster: ${errorMessage(lastError ?? "none running")}`);
+  }
+
+  async waitReady(opts: { timeoutMs?: number; reason?: string } = {}): Promise<{ ms: number; leader: string }> {
+    const started = performance.now();
+    const timeoutMs = opts.timeoutMs ?? this.spec.readyTimeoutMs ?? 60_000;
+    const where = `cluster pgchaos-${this.runId}${opts.reason ? ` (${opts.reason})` : ""}`;
+    const leader = await waitFor({ condition: "one leader", where, timeoutMs, intervalMs: 100 }, async () => {
+      for (const n of this.byName.values()) {
+        if (n.patroni && !n.patroni.running()) throw new Error(`patroni on ${n.name} exited: see ${join(n.logDir, "patroni.log")}`);
+      }
+      const ms = await this.members();
+      const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
+      if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
+      return leaders[0]!.name;
+    });
+    const left = Math.max(1000, timeoutMs - (performance.now() - started));
+    await waitFor(
+      { condition: `${this.spec.nodes - 1} replicas streaming from ${leader}`, where, timeoutMs: left, intervalMs: 100 },
+      async () => {
+        const ms = await this.members();
+        const notStreaming = ms.filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running")).map((m) => `${m.name}:${m.state}`);
+        if (ms.length < this.spec.nodes) throw new Error(`only ${ms.length} of ${this.spec.nodes} members registered`);
+        if (notStreaming.length > 0) throw new Error(`not streaming yet: ${notStreaming.join(", ")}`);
+        return true;
+      },
+    );
+    const ms = performance.now() - started;
+    this.log.info({ ms: Math.round(ms), leader }, "cluster ready");
+    return { ms, leader };
+  }
+
+  /** Signals the node's "pod": its PID 1 (Patroni acting as init), and waits for the pod to end. */
+  private async signalPod(n: LocalNode, signal: NodeJS.Signals, timeoutMs: number): Promise<boolean> {
+    const pod = n.patroni;
+    if (!pod?.running()) return true;
+    const init = podInit(pod.pid);
+    if (init === undefined) {
+      // Between unshare's fork and nothing else: killing unshare leaves an init that exits at once.
+      signalAll([pod.pid], "SIGKILL");
+    } else {
+      signalAll([init], signal);
+    }
+    return Promise.race([pod.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), timeoutMs))]);
+  }
+
+  async killNode(node: string): Promise<void> {
+    const n = this.node(node);
+    const shmId = readPostmasterPid(n.dataDir)?.shmId;
+    // SIGKILL of the namespace's PID 1 makes the kernel kill Patroni, the postmaster and every backend
+    // at once, as a container runtime does on a pod kill.
+    if (!(await this.signalPod(n, "SIGKILL", 5000))) throw new Error(`processes of ${node} survived SIGKILL for 5 s`);
+    await removeShm(shmId);
+    n.log.info("node killed");
+  }
+
+  async stopNode(node: string): Promise<void> {
+    const n = this.node(node);
+    // Patroni as PID 1 passes SIGTERM to the real Patroni, which stops PostgreSQL and releases the leader key.
+    if (!(await this.signalPod(n, "SIGTERM", 60_000))) throw new Error(`patroni on ${node} did not stop within 60 s of SIGTERM`);
+    n.log.info("node stopped gracefully");
+  }
+
+  async startNode(node: string): Promise<void> {
+    const n = this.node(node);
+    if (n.patroni?.running()) return;
+    this.spawnPatroni(n);
+  }
+
+  async switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }> {
+    const ms = await this.members();
+    const leader = ms.find((m) => m.role === "leader");
+    if (!leader) throw new Error("switchover impossible: the cluster has no leader");
+    const text = await postSwitchover(this.node(leader.name).address, { leader: leader.name, candidate: opts.candidate });
+    const to = /switched over to "?([\w-]+)"?/i.exec(text)?.[1];
+    return { from: leader.name, to };
+  }
+
+  async collectLogs(): Promise<void> {
+    if (this.logsCollected) return;
+    const dest = join(this.spec.runDir, "logs");
+    for (const n of this.byName.values()) {
+      if (!existsSync(n.logDir)) continue;
+      cpSync(n.logDir, join(dest, n.name), { recursive: true });
+      if (existsSync(n.configPath)) {
+        // The report must not carry the generated passwords.
+        const redacted = patroniConfig({
+          scope: `pgchaos-${this.runId}`,
+          name: n.name,
+          address: n.address,
+          etcdHosts: [...this.byName.values()].map((m) => m.address),
+          subnetCidr: this.subnet.cidr,
+          dataDir: n.dataDir,
+          socketDir: join(n.dir, "run"),
+          logDir: n.logDir,
+          pgpass: join(n.dir, "pgpass"),
+          binDir: PG_BIN_DIR,
+          profile: this.spec.profile,
+          passwords: { superuser: "<redacted>", replication: "<redacted>", rewind: "<redacted>" },
+        });
+        writeFileSync(join(dest, n.name, "patroni.yml"), toYaml(redacted));
+      }
+    }
+    for (const f of ["haproxy.log", "haproxy.cfg"]) {
+      if (existsSync(join(this.workDir, f))) cpSync(join(this.workDir, f), join(dest, f));
+    }
+    this.logsCollected = true;
+  }
+
+  async teardown(): Promise<{ ms: number }> {
+    const started = performance.now();
+    if (this.tornDown) return { ms: 0 };
+    this.tornDown = true;
+    // Data is thrown away (or kept as a crash image with --keep), so nothing needs a graceful stop.
+    const shmIds = [...this.byName.values()].map((n) => readPostmasterPid(n.dataDir)?.shmId);
+    const spawned = [this.haproxy, ...[...this.byName.values()].flatMap((n) => [n.patroni, n.etcd])].filter(
+      (p): p is Spawned => p !== undefined,
+    );
+    const tracked = spawned.filter((p) => p.running()).map((p) => p.pid);
+    const pids = [...new Set([...withDescendants(tracked), ...processesMentioning(this.workDir)])];
+    signalAll(pids, "SIGKILL");
+    const left = await waitGone(pids, 5000);
+    if (left.length > 0) this.log.error({ left }, "processes survived SIGKILL");
+    // Reap our own children before we can exit: an unreaped child would become a zombie of init.
+    await Promise.race([Promise.all(spawned.map((p) => p.exited)), new Promise((r) => setTimeout(r, 2000))]);
+    for (const id of shmIds) await removeShm(id);
+    await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not copy node logs"));
+    const st = this.state();
+    await removeTopology({ netns: st.netns, links: st.links, runId: this.runId });
+    if (!this.spec.keep) rmSync(this.workDir, { recursive: true, force: true });
+    removeState(this.runId);
+    const ms = performance.now() - started;
+    this.log.info({ ms: Math.round(ms), kept: this.spec.keep ? this.workDir : undefined }, "teardown complete");
+    return { ms };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.teardown();
+  }
+
+  /** True while the run's bridge exists: probes check it so no packet leaves for a network we did not make. */
+  async bridgeExists(): Promise<boolean> {
+    return linkExists(runNames(this.runId).bridge);
+  }
+}

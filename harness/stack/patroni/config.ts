@@ -1,0 +1,146 @@
+import type { HaProfile } from "./profiles.ts";
+
+export interface PatroniNodeInput {
+  scope: string;
+  name: string;
+  address: string;
+  /** All members' addresses, for the etcd3 hosts list. */
+  etcdHosts: string[];
+  subnetCidr: string;
+  dataDir: string;
+  socketDir: string;
+  logDir: string;
+  pgpass: string;
+  binDir: string;
+  profile: HaProfile;
+  passwords: { superuser: string; replication: string; rewind: string };
+}
+
+export const PG_PORT = 5432;
+export const REST_PORT = 8008;
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+
+/** Patroni's configuration for one member, as an object (written out as YAML). */
+export function patroniConfig(n: PatroniNodeInput): Record<string, unknown> {
+  const { profile } = n;
+  return {
+    scope: n.scope,
+    name: n.name,
+    log: { level: "INFO", format: "%(asctime)s %(levelname)s: %(message)s" },
+    restapi: { listen: `${n.address}:${REST_PORT}`, connect_address: `${n.address}:${REST_PORT}` },
+    etcd3: { hosts: n.etcdHosts.map((h) => `${h}:${ETCD_CLIENT_PORT}`) },
+    bootstrap: {
+      dcs: {
+        ...profile.dcs,
+        postgresql: {
+          use_pg_rewind: true,
+          use_slots: true,
+          parameters: {
+            wal_level: "replica",
+            hot_standby: "on",
+            wal_log_hints: "on",
+            max_wal_senders: 10,
+            max_replication_slots: 10,
+            max_connections: 50,
+            ...profile.postgresql,
+          },
+        },
+      },
+      initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
+    },
+    postgresql: {
+      listen: `${n.address}:${PG_PORT}`,
+      connect_address: `${n.address}:${PG_PORT}`,
+      data_dir: n.dataDir,
+      bin_dir: n.binDir,
+      pgpass: n.pgpass,
+      authentication: {
+        superuser: { username: "postgres", password: n.passwords.superuser },
+        replication: { username: "replicator", password: n.passwords.replication },
+        rewind: { username: "rewind_user", password: n.passwords.rewind },
+      },
+      // Namespaces share one filesystem: every member needs its own socket and log directories, and
+      // logs stay outside PGDATA because pg_rewind copies the source's PGDATA/log (pitfalls 1 and 7).
+      parameters: {
+        unix_socket_directories: n.socketDir,
+        logging_collector: "on",
+        log_directory: n.logDir,
+        log_filename: "postgresql.log",
+        log_line_prefix: "%m [%p] %q%u@%d ",
+        log_connections: "off",
+        shared_buffers: "32MB",
+      },
+      pg_hba: [
+        "local all all trust",
+        `host replication replicator ${n.subnetCidr} scram-sha-256`,
+        `host all all ${n.subnetCidr} scram-sha-256`,
+        "host all all 127.0.0.1/32 scram-sha-256",
+      ],
+    },
+    // There is no /dev/watchdog on these machines (pitfall 8).
+    watchdog: { mode: "off" },
+    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+  };
+}
+
+export interface EtcdNodeInput {
+  name: string;
+  address: string;
+  dataDir: string;
+  cluster: Array<{ name: string; address: string }>;
+  token: string;
+}
+
+/** etcd's command line for one member (heartbeat and election timeout from LOCAL-PLATFORM-NOTES). */
+export function etcdArgs(n: EtcdNodeInput): string[] {
+  return [
+    "--name", n.name,
+    "--data-dir", n.dataDir,
+    "--listen-client-urls", `http://${n.address}:${ETCD_CLIENT_PORT},http://127.0.0.1:${ETCD_CLIENT_PORT}`,
+    "--advertise-client-urls", `http://${n.address}:${ETCD_CLIENT_PORT}`,
+    "--listen-peer-urls", `http://${n.address}:${ETCD_PEER_PORT}`,
+    "--initial-advertise-peer-urls", `http://${n.address}:${ETCD_PEER_PORT}`,
+    "--initial-cluster", n.cluster.map((m) => `${m.name}=http://${m.address}:${ETCD_PEER_PORT}`).join(","),
+    "--initial-cluster-state", "new",
+    "--initial-cluster-token", n.token,
+    "--heartbeat-interval", "100",
+    "--election-timeout", "1000",
+    "--enable-v2=false",
+    "--logger", "zap",
+    "--log-level", "warn",
+  ];
+}
+
+/** haproxy as the "primary service": routes to whichever member answers 200 on GET /primary. */
+export function haproxyConfig(opts: {
+  bind: string;
+  port: number;
+  members: Array<{ name: string; address: string }>;
+  pidFile: string;
+}): string {
+  const servers = opts.members
+    .map(
+      (m) =>
+        `    server ${m.name} ${m.address}:${PG_PORT} maxconn 100 check port ${REST_PORT} inter 500ms fall 1 rise 1 on-marked-down shutdown-sessions`,
+    )
+    .join("\n");
+  return `global
+    maxconn 200
+    pidfile ${opts.pidFile}
+
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 30m
+    timeout server 30m
+    timeout check 1s
+    default-server init-addr none
+
+listen primary
+    bind ${opts.bind}:${opts.port}
+    option httpchk GET /primary
+    http-check expect status 200
+${servers}
+`;
+}

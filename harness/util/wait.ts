@@ -1,0 +1,66 @@
+import pRetry, { AbortError } from "p-retry";
+import { ReadinessTimeoutError, errorMessage } from "./errors.ts";
+
+export interface WaitOptions {
+  /** What is awaited, e.g. "etcd quorum". */
+  condition: string;
+  /** Where, e.g. "node n2" or "cluster pgchaos-ab12cd". */
+  where: string;
+  timeoutMs: number;
+  intervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Polls `check` until it returns a value (anything but undefined/false) or throws nothing; throws a
+ * ReadinessTimeoutError naming the condition, the place, the time waited and the last observation.
+ */
+export async function waitFor<T>(opts: WaitOptions, check: () => Promise<T | undefined | false>): Promise<T> {
+  const started = performance.now();
+  let last: string | undefined;
+  try {
+    return await pRetry(
+      async () => {
+        opts.signal?.throwIfAborted();
+        const v = await check();
+        if (v === undefined || v === false) throw new Error("not yet");
+        return v;
+      },
+      {
+        forever: true,
+        factor: 1,
+        minTimeout: opts.intervalMs ?? 100,
+        maxTimeout: opts.intervalMs ?? 100,
+        maxRetryTime: opts.timeoutMs,
+        signal: opts.signal,
+        onFailedAttempt: (e) => {
+          if (e.message !== "not yet") last = e.message;
+          if (performance.now() - started > opts.timeoutMs) throw new AbortError(e);
+        },
+      },
+    );
+  } catch (e) {
+    if (opts.signal?.aborted) throw opts.signal.reason ?? e;
+    if (performance.now() - started >= opts.timeoutMs) {
+      throw new ReadinessTimeoutError(opts.condition, opts.where, performance.now() - started, last);
+    }
+    throw e;
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export { errorMessage };
