@@ -46,10 +46,20 @@ export function subnet(base: string): Subnet {
 export function pickSubnet(usedPrefixes: readonly string[], random: () => number = Math.random): Subnet {
   const used = new Set<number>();
   for (const p of usedPrefixes) {
-    const m = /^10\.213\.(\d+)\./.exec(p);
-    if (m) used.add(Number(m[1]));
-    // A covering route (10.0.0.0/8, 10.213.0.0/16 ...) would make the whole range ambiguous.
-    if (/^10\.(?:0\.0\.0\/8|213\.0\.0\/16)$/.test(p)) throw new Error(`a route ${p} covers 10.213.0.0/16; pgchaos needs that range free for its bridge`);
+    const m = /^10\.(\d+)\.(\d+)\.\d+(?:\/(\d+))?/.exec(p);
+    if (!m) continue;
+    const second = Number(m[1]);
+    const third = Number(m[2]);
+    const len = m[3] === undefined ? 32 : Number(m[3]);
+    if (len <= 16) {
+      // A covering route (10.0.0.0/8, 10.208.0.0/12, 10.213.0.0/16 ...) would make the whole range ambiguous.
+      if (len >= 8 && (second >> (16 - len)) === (213 >> (16 - len))) throw new Error(`a route ${p} covers 10.213.0.0/16; pgchaos needs that range free for its bridge`);
+    } else if (second === 213) {
+      // A /17../23 covers several of our /24s; a /24 or longer, exactly one.
+      const span = 2 ** Math.max(0, 24 - len);
+      const start = third - (third % span);
+      for (let x = start; x < start + span; x++) used.add(x);
+    }
   }
   const free: number[] = [];
   for (let x = 1; x <= 254; x++) if (!used.has(x)) free.push(x);

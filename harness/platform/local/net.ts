@@ -90,10 +90,13 @@ export async function removeTopology(opts: { netns: string[]; links: string[]; r
   }
 }
 
-/** Splits an `iptables -S` rule into argv, honouring double quotes around comments. */
+/**
+ * Splits an `iptables -S` rule into argv, honouring double quotes around comments. Inside quotes iptables
+ * backslash-escapes `"`, `\` and `'` (xtables_save_string), so those escapes are undone.
+ */
 export function splitRule(rule: string): string[] {
   const out: string[] = [];
   const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  for (let m = re.exec(rule); m; m = re.exec(rule)) out.push(m[1] ?? m[2]!);
+  for (let m = re.exec(rule); m; m = re.exec(rule)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2]!);
   return out;
 }

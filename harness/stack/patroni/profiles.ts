@@ -52,7 +52,8 @@ export function profileNames(): string[] {
 }
 
 export function getProfile(name: string, opts: { sync?: boolean } = {}): HaProfile {
-  const p = profiles[name];
+  // Own keys only: "constructor" or "__proto__" must not resolve to Object.prototype members.
+  const p = Object.hasOwn(profiles, name) ? profiles[name] : undefined;
   if (!p) {
     throw new Error(`unknown profile "${name}": choose one of ${profileNames().join(", ")}`);
   }
