@@ -53,7 +53,7 @@ export interface Cluster extends AsyncDisposable {
   /** The member list from the HA stack; throws if no member answers. */
   members(): Promise<Member[]>;
   /** Awaits etcd quorum, one leader and all other members streaming. */
-  waitReady(opts?: { timeoutMs?: number; reason?: string }): Promise<{ ms: number; leader: string }>;
+  waitReady(opts?: { timeoutMs?: number; reason?: string; signal?: AbortSignal }): Promise<{ ms: number; leader: string }>;
   /** Like a pod kill: SIGKILL of the HA agent, PostgreSQL and its children on the node. */
   killNode(node: string): Promise<void>;
   /** Like a drain: graceful stop of the HA agent (which stops PostgreSQL), awaited. */

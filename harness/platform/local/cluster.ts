@@ -257,11 +257,11 @@ export class LocalCluster implements Cluster {
     throw new Error(`no Patroni member answered GET /cluster: ${errorMessage(lastError ?? "none running")}`);
   }
 
-  async waitReady(opts: { timeoutMs?: number; reason?: string } = {}): Promise<{ ms: number; leader: string }> {
+  async waitReady(opts: { timeoutMs?: number; reason?: string; signal?: AbortSignal } = {}): Promise<{ ms: number; leader: string }> {
     const started = performance.now();
     const timeoutMs = opts.timeoutMs ?? this.spec.readyTimeoutMs ?? 60_000;
     const where = `cluster pgchaos-${this.runId}${opts.reason ? ` (${opts.reason})` : ""}`;
-    const leader = await waitFor({ condition: "one leader", where, timeoutMs, intervalMs: 100 }, async () => {
+    const leader = await waitFor({ condition: "one leader", where, timeoutMs, intervalMs: 100, signal: opts.signal }, async () => {
       for (const n of this.byName.values()) {
         if (n.patroni && !n.patroni.running()) throw new Error(`patroni on ${n.name} exited: see ${join(n.logDir, "patroni.log")}`);
       }
@@ -272,7 +272,7 @@ export class LocalCluster implements Cluster {
     });
     const left = Math.max(1000, timeoutMs - (performance.now() - started));
     await waitFor(
-      { condition: `${this.spec.nodes - 1} replicas streaming from ${leader}`, where, timeoutMs: left, intervalMs: 100 },
+      { condition: `${this.spec.nodes - 1} replicas streaming from ${leader}`, where, timeoutMs: left, intervalMs: 100, signal: opts.signal },
       async () => {
         const ms = await this.members();
         const notStreaming = ms.filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running")).map((m) => `${m.name}:${m.state}`);

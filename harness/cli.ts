@@ -1,0 +1,160 @@
+import { parseArgs } from "node:util";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { listScenarios, loadScenario } from "./scenario/loader.ts";
+import { runScenario, timestampDir, type RunResult } from "./scenario/runner.ts";
+import { recheck } from "./scenario/recheck.ts";
+import { Progress } from "./report/progress.ts";
+import { renderVerdict } from "./report/terminal.ts";
+import { distribution, repeatFigures } from "./report/distribution.ts";
+import { cleanupStrays } from "./platform/local/cleanup.ts";
+import { profileNames } from "./stack/patroni/profiles.ts";
+import { EnvironmentError, InterruptedError, UsageError, errorMessage } from "./util/errors.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+
+const HELP = `pgchaos: chaos and failover tests for HA PostgreSQL (Patroni + etcd)
+
+Usage:
+  npm run scenario -- <name> [options]     run a scenario on the local platform
+  npm run scenario -- --list               list scenarios
+  npm run scenario -- --recheck DIR        re-run the checkers on a stored run directory
+  npm run scenario -- --cleanup [--force]  remove what crashed runs left (namespaces, processes, data)
+
+Options:
+  --profile NAME   HA profile: ${profileNames().join(" | ")} (default: the scenario's, usually fast)
+  --sync           synchronous replication (Patroni synchronous_mode)
+  --repeat N       run N times and report the distribution of each figure
+  --out DIR        where run directories go (default: reports/)
+  --keep           keep node data directories after the run (in /var/tmp/pgchaos/<run id>)
+  --quiet          no progress lines
+  -h, --help       this help
+
+Exit codes: 0 every verdict met the scenario's expectations, 1 one did not (or the run failed),
+2 usage or environment error, 130 interrupted (faults healed, everything removed).
+`;
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        profile: { type: "string" },
+        sync: { type: "boolean" },
+        repeat: { type: "string" },
+        out: { type: "string" },
+        keep: { type: "boolean" },
+        list: { type: "boolean" },
+        recheck: { type: "string" },
+        cleanup: { type: "boolean" },
+        force: { type: "boolean" },
+        quiet: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${errorMessage(e)}\nSee \`npm run scenario -- --help\`.`);
+  }
+}
+
+async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<number> {
+  const { values: o, positionals } = parse(argv);
+  if (o.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (o.list) {
+    for (const name of listScenarios()) {
+      const s = await loadScenario(name);
+      process.stdout.write(`${name.padEnd(24)} ${s.description}\n`);
+    }
+    return 0;
+  }
+  if (o.cleanup) {
+    const r = await cleanupStrays({ force: o.force });
+    for (const s of r.skipped) process.stdout.write(`left run ${s.runId} alone: its pgchaos process ${s.ownerPid} is alive (use --force)\n`);
+    process.stdout.write(
+      r.runs.length === 0
+        ? "nothing to clean up\n"
+        : `cleaned ${r.runs.length} run(s): ${r.processes} processes, ${r.netns.length} namespaces, ${r.links.length} links, ${r.rules} iptables rules, ${r.workDirs.length} data directories\n`,
+    );
+    return 0;
+  }
+  if (o.recheck) {
+    const { verdict, runDir } = await recheck(resolve(o.recheck));
+    process.stdout.write(renderVerdict(verdict, runDir));
+    return verdict.valid === true ? 0 : 1;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0
+        ? "no scenario named. Run `npm run scenario -- --list` to see them, then `npm run scenario -- <name>`."
+        : `one scenario at a time, got: ${positionals.join(" ")}`,
+    );
+  }
+  const repeat = o.repeat === undefined ? 1 : Number(o.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError(`--repeat takes a whole number of at least 1, got "${o.repeat}"`);
+  if (o.profile !== undefined && !profileNames().includes(o.profile)) {
+    throw new UsageError(`unknown profile "${o.profile}": choose one of ${profileNames().join(", ")}`);
+  }
+  const scenario = await loadScenario(positionals[0]!);
+  const outDir = resolve(o.out ?? join(ROOT, "reports"));
+  const results: RunResult[] = [];
+  for (let i = 1; i <= repeat; i++) {
+    const progress = new Progress(process.stderr, o.quiet);
+    progress.line(`${scenario.name}${repeat > 1 ? ` (run ${i} of ${repeat})` : ""}: ${scenario.description}`);
+    const r = await runScenario({ scenario, profile: o.profile, sync: o.sync, outDir, keep: o.keep, signal, progress });
+    process.stdout.write(renderVerdict(r.verdict, r.runDir));
+    results.push(r);
+  }
+  if (repeat > 1) {
+    const figures = repeatFigures(results.map((r) => r.verdict));
+    const summary = { scenario: scenario.name, runs: results.map((r) => r.runDir), figures: Object.fromEntries(Object.entries(figures).map(([k, xs]) => [k, distribution(xs)])) };
+    const file = join(outDir, scenario.name, `repeat-${timestampDir()}.json`);
+    mkdirSync(join(outDir, scenario.name), { recursive: true });
+    writeFileSync(file, JSON.stringify(summary, null, 2));
+    process.stdout.write(`distribution over ${repeat} runs (min / median / p95 / max):\n`);
+    for (const [k, d] of Object.entries(summary.figures)) {
+      if (d) process.stdout.write(`  ${k.padEnd(24)} ${d.min} / ${d.median} / ${d.p95} / ${d.max}\n`);
+    }
+    process.stdout.write(`  summary: ${file}\n`);
+  }
+  return results.every((r) => r.verdict.valid === true) ? 0 : 1;
+}
+
+async function main(): Promise<number> {
+  const [command, ...rest] = process.argv.slice(2);
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\n${sig}: healing faults and tearing down; this takes a few seconds\n`);
+      abort.abort(new InterruptedError(sig));
+    } else {
+      process.stderr.write(`${sig}: still cleaning up, please wait (a forced exit would leave namespaces and processes behind)\n`);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("SIGHUP", onSignal);
+  try {
+    if (command === "scenario") return await scenarioCommand(rest, abort.signal);
+    throw new UsageError(`unknown command "${command ?? ""}": use \`npm run scenario -- --help\``);
+  } catch (e) {
+    if (abort.signal.aborted) {
+      process.stderr.write(`interrupted: faults healed and the cluster removed${(e as { runDir?: string }).runDir ? `; partial run in ${(e as { runDir?: string }).runDir}` : ""}\n`);
+      return 130;
+    }
+    if (e instanceof UsageError || e instanceof EnvironmentError) {
+      process.stderr.write(`pgchaos: ${e.message}\n`);
+      return 2;
+    }
+    const runDir = (e as { runDir?: string }).runDir;
+    process.stderr.write(`pgchaos: run failed: ${errorMessage(e)}\n${runDir ? `  logs and history: ${runDir}\n` : ""}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,51 @@
+import type { Verdict } from "../scenario/verdict.ts";
+import type { CheckResult, Validity } from "../checkers/types.ts";
+
+const useColour = (out: NodeJS.WriteStream) => Boolean(out.isTTY) && !process.env.NO_COLOR;
+
+function mark(v: Validity, colour: boolean): string {
+  const [text, code] = v === true ? ["PASS", 32] : v === false ? ["FAIL", 31] : ["UNKNOWN", 33];
+  return colour ? `\x1b[${code}m${text}\x1b[0m` : text;
+}
+
+const secs = (ms: unknown) => (typeof ms === "number" ? `${(ms / 1000).toFixed(2)} s` : "-");
+
+/** The headline figures of each check, in words. */
+export function figures(name: string, c: CheckResult): string {
+  switch (name) {
+    case "failover":
+      return `writes unavailable ${secs(c.writeUnavailableMs)}, ${c.oldPrimary ?? "?"} → ${c.newPrimary ?? "none"}, new primary writable after ${secs(c.timeToNewPrimaryMs)}`;
+    case "dataLoss":
+      return `${c.acknowledged ?? "?"} acknowledged, ${c.lost ?? "?"} lost, ${c.indeterminate ?? "?"} indeterminate (${c.indeterminateCommitted ?? "?"} committed)`;
+    case "divergence": {
+      const ms = (c.members as Array<{ node: string; extra: number; missing: number; sameTimeline: boolean }> | undefined) ?? [];
+      return `leader ${c.leader ?? "?"} tl ${c.leaderTimeline ?? "?"}; ` + (ms.map((m) => `${m.node}: +${m.extra}/-${m.missing}${m.sameTimeline ? "" : " other timeline"}`).join(", ") || "no members");
+    }
+    case "recovery":
+      return c.valid === true ? `whole again ${secs(c.recoveryMs)} after the last heal` : "";
+    default:
+      return "";
+  }
+}
+
+export function renderVerdict(v: Verdict, runDir: string, out: NodeJS.WriteStream = process.stdout): string {
+  const colour = useColour(out);
+  const lines = [
+    "",
+    `${v.scenario} on ${v.platform}, profile ${v.profile}: ${mark(v.valid, colour)}`,
+  ];
+  const rows = Object.entries(v.checks);
+  const width = Math.max(10, ...rows.map(([n]) => n.length));
+  for (const [name, c] of rows) {
+    lines.push(`  ${name.padEnd(width)}  ${mark(c.valid, colour).padEnd(colour ? 16 : 7)}  ${figures(name, c)}`);
+    for (const r of c.reasons ?? []) if (c.valid !== true) lines.push(`  ${"".padEnd(width)}  ↳ ${r}`);
+  }
+  if (v.run.error) lines.push(`  run error: ${v.run.error}`);
+  const w = v.run.writes;
+  lines.push(
+    `  probe: ${w.attempts} writes at ${w.ratePerSec}/s (${w.ok} ok, ${w.fail} failed, ${w.info} unknown); cluster ready ${secs(v.run.readyMs)}, teardown ${secs(v.run.teardownMs)}`,
+    `  run directory: ${runDir}`,
+    "",
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,67 @@
+import type { Logger } from "pino";
+import type { Cluster, Member } from "../platform/types.ts";
+import type { FinalMember, FinalState } from "../checkers/types.ts";
+import { toRanges } from "../checkers/ranges.ts";
+import { Session } from "../workload/session.ts";
+import { waitFor } from "../util/wait.ts";
+import { errorMessage } from "../util/errors.ts";
+
+/**
+ * Reads every member's copy of the write-probe table once replicas have replayed up to the leader's WAL
+ * position, so that a difference is a divergence and not replication lag.
+ */
+export async function readFinalState(cluster: Cluster, log: Logger, catchUpTimeoutMs = 30_000): Promise<FinalState> {
+  let members: Member[] = [];
+  try {
+    members = await cluster.members();
+  } catch (e) {
+    log.error({ err: errorMessage(e) }, "final read: no member list");
+  }
+  const leader = members.find((m) => m.role === "leader");
+  const session = (node: string) =>
+    new Session({
+      endpoint: cluster.endpoint(node),
+      credentials: cluster.credentials,
+      connectTimeoutMs: 2000,
+      queryTimeoutMs: 10_000,
+      applicationName: "pgchaos-final-read",
+    });
+
+  let leaderLsn: string | undefined;
+  if (leader) {
+    const s = session(leader.name);
+    try {
+      await s.connect();
+      leaderLsn = (await s.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn", [])).rows[0]!.lsn;
+    } catch (e) {
+      log.error({ err: errorMessage(e), node: leader.name }, "final read: leader LSN");
+    } finally {
+      s.drop();
+    }
+  }
+
+  const out: FinalMember[] = [];
+  for (const node of cluster.nodes) {
+    const m = members.find((x) => x.name === node);
+    const fm: FinalMember = { node, role: m?.role ?? "unreachable", timeline: m?.timeline };
+    const s = session(node);
+    try {
+      await s.connect();
+      if (leaderLsn && node !== leader?.name) {
+        await waitFor(
+          { condition: `replay up to the leader's LSN ${leaderLsn}`, where: `node ${node}`, timeoutMs: catchUpTimeoutMs, intervalMs: 100 },
+          async () => (await s.query<{ caught: boolean }>("SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, true) AS caught", [leaderLsn])).rows[0]!.caught,
+        );
+      }
+      const r = await s.query<{ id: string }>("SELECT id FROM pgchaos_writes ORDER BY id", []);
+      fm.ids = toRanges(r.rows.map((x) => Number(x.id)));
+    } catch (e) {
+      fm.error = errorMessage(e);
+      log.error({ err: fm.error, node }, "final read failed");
+    } finally {
+      s.drop();
+    }
+    out.push(fm);
+  }
+  return { leader: leader?.name, members: out, time: Date.now() };
+}

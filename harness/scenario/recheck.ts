@@ -1,0 +1,50 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readHistory } from "../history/reader.ts";
+import type { FinalState } from "../checkers/types.ts";
+import { combineValidity } from "../checkers/index.ts";
+import { check, writeFigures, type Verdict } from "./verdict.ts";
+import { UsageError } from "../util/errors.ts";
+
+/**
+ * Re-runs the checkers on a stored run directory (history.jsonl, final.json, verdict.json or
+ * scenario.json) and rewrites its verdict.json. A run is re-checkable from its directory alone.
+ */
+export async function recheck(runDir: string): Promise<{ verdict: Verdict; runDir: string }> {
+  const need = (f: string) => {
+    const p = join(runDir, f);
+    if (!existsSync(p)) throw new UsageError(`${runDir} is not a complete run directory: ${f} is missing`);
+    return p;
+  };
+  const history = await readHistory(need("history.jsonl"));
+  const final = JSON.parse(readFileSync(need("final.json"), "utf8")) as FinalState;
+  const previous = existsSync(join(runDir, "verdict.json"))
+    ? (JSON.parse(readFileSync(join(runDir, "verdict.json"), "utf8")) as Verdict)
+    : undefined;
+  const meta = JSON.parse(readFileSync(need("scenario.json"), "utf8")) as {
+    scenario: { name: string };
+    platform: string;
+    profile: { name: string };
+    expectations: Verdict["expectations"];
+    settings: Record<string, unknown>;
+    runId?: string;
+    startedAt: string;
+  };
+  const result = check(history, final, meta.expectations);
+  const checks = result.checks;
+  if (previous?.checks.recovery) checks.recovery = previous.checks.recovery;
+  const verdict: Verdict = {
+    scenario: meta.scenario.name,
+    platform: meta.platform,
+    profile: meta.profile.name,
+    runId: meta.runId,
+    startedAt: meta.startedAt,
+    valid: combineValidity(result.valid, checks.recovery?.valid ?? true),
+    expectations: meta.expectations,
+    checks,
+    settings: meta.settings,
+    run: { ...(previous?.run ?? { phases: [] }), writes: writeFigures(history) },
+  };
+  writeFileSync(join(runDir, "verdict.json"), JSON.stringify(verdict, null, 2));
+  return { verdict, runDir };
+}

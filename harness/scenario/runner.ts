@@ -1,0 +1,223 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
+import type { Scenario } from "./types.ts";
+import { boundFor } from "./types.ts";
+import type { Expectations, FinalState } from "../checkers/types.ts";
+import type { Fault } from "../faults/types.ts";
+import { createFault, describeFault } from "../faults/spec.ts";
+import { HistoryWriter } from "../history/writer.ts";
+import { getPlatform } from "../platform/index.ts";
+import type { Cluster } from "../platform/types.ts";
+import { getProfile } from "../stack/patroni/profiles.ts";
+import { SCHEMA_SQL } from "../workload/schema.ts";
+import { Session } from "../workload/session.ts";
+import { WriteProbe } from "../workload/write-probe.ts";
+import { NodeProbes } from "../workload/node-probe.ts";
+import { Progress } from "../report/progress.ts";
+import { readFinalState } from "./final-read.ts";
+import { check, writeFigures, type Verdict } from "./verdict.ts";
+import { combineValidity } from "../checkers/index.ts";
+import { sleep, waitFor } from "../util/wait.ts";
+import { errorMessage, ReadinessTimeoutError } from "../util/errors.ts";
+
+export interface RunOptions {
+  scenario: Scenario;
+  /** Overrides the scenario's profile. */
+  profile?: string;
+  /** Overrides the scenario's synchronous mode. */
+  sync?: boolean;
+  /** Root of run directories; each run writes `<outDir>/<scenario>/<timestamp>/`. */
+  outDir: string;
+  keep?: boolean;
+  signal: AbortSignal;
+  progress: Progress;
+}
+
+export interface RunResult {
+  runDir: string;
+  verdict: Verdict;
+}
+
+export function timestampDir(d = new Date()): string {
+  return d.toISOString().replace(/[:.]/g, "-");
+}
+
+/** Resolves per-profile bounds into the flat expectations the checkers read. */
+export function expectationsFor(s: Scenario, profile: string): Expectations {
+  return {
+    maxWriteUnavailableMs: boundFor(s.expect.maxWriteUnavailableMs, profile),
+    lostWrites: s.expect.lostWrites,
+    divergence: s.expect.divergence,
+  };
+}
+
+/**
+ * The phases of a scenario: deploy, schema, probes and warm-up, the fault schedule, recovery, final
+ * read, checks, teardown. Faults are healed and the cluster torn down on every path out.
+ */
+export async function runScenario(opts: RunOptions): Promise<RunResult> {
+  const { scenario, progress, signal } = opts;
+  const platform = getPlatform(scenario.platform);
+  await platform.preflight();
+  const profile = getProfile(opts.profile ?? scenario.profile, { sync: opts.sync ?? scenario.sync });
+  const startedAt = new Date();
+  const runDir = join(opts.outDir, scenario.name, timestampDir(startedAt));
+  mkdirSync(runDir, { recursive: true });
+  const logger: Logger = pino({ base: { scenario: scenario.name }, level: "info" }, pino.destination({ dest: join(runDir, "harness.log"), sync: true }));
+  const history = HistoryWriter.open(join(runDir, "history.jsonl"));
+  const expect = expectationsFor(scenario, profile.name);
+  const phase = (name: string) => {
+    progress.start(name);
+    history.record({ process: "runner", type: "info", f: "phase", value: { phase: name } });
+  };
+
+  const run: Verdict["run"] = { phases: progress.phases, writes: writeFigures([]) };
+  let final: FinalState = { members: [], time: Date.now() };
+  let settings: Record<string, unknown> = { profile: profile.name, ...profile.dcs, postgresql: profile.postgresql };
+  let runId: string | undefined;
+  const active = new Set<Fault>();
+  let cluster: Cluster | undefined;
+  let writer: WriteProbe | undefined;
+  let probes: NodeProbes | undefined;
+  let failure: unknown;
+
+  try {
+    phase("deploy");
+    cluster = await platform.deploy({ name: scenario.name, nodes: scenario.nodes, profile, runDir, keep: opts.keep, logger });
+    settings = cluster.settings;
+    runId = (cluster as { runId?: string }).runId;
+    const ready = await cluster.waitReady({ timeoutMs: 10_000, reason: "steady state" });
+    progress.end(`leader ${ready.leader}`);
+    writeFileSync(
+      join(runDir, "scenario.json"),
+      JSON.stringify({ scenario, profile, expectations: expect, settings, platform: platform.name, runId, startedAt: startedAt.toISOString() }, null, 2),
+    );
+
+    phase("schema");
+    const c = cluster;
+    await waitFor({ condition: "the primary service to accept writes", where: `${c.primaryService.host}:${c.primaryService.port}`, timeoutMs: 15_000, intervalMs: 200, signal }, async () => {
+      const s = new Session({ endpoint: c.primaryService, credentials: c.credentials, connectTimeoutMs: 1000, queryTimeoutMs: 5000, applicationName: "pgchaos-setup" });
+      try {
+        await s.connect();
+        await s.query(SCHEMA_SQL, []);
+        return true;
+      } finally {
+        s.drop();
+      }
+    });
+    progress.end();
+
+    phase("warm-up");
+    // Never send a probe towards an address whose bridge is gone: it would leave this machine.
+    if ("bridgeExists" in c && !(await (c as { bridgeExists(): Promise<boolean> }).bridgeExists())) {
+      throw new Error("the run's bridge is gone; refusing to start probes");
+    }
+    const byAddress = new Map(c.nodes.map((n) => [c.endpoint(n).host, n]));
+    const w = scenario.workload;
+    writer = new WriteProbe({ endpoint: c.primaryService, credentials: c.credentials, intervalMs: w.writeIntervalMs, connectTimeoutMs: w.connectTimeoutMs, queryTimeoutMs: w.queryTimeoutMs, history, nodeOf: (a) => byAddress.get(a) ?? a });
+    probes = new NodeProbes({ nodes: c.nodes.map((n) => ({ name: n, endpoint: c.endpoint(n) })), credentials: c.credentials, intervalMs: w.nodeProbeIntervalMs, connectTimeoutMs: w.connectTimeoutMs, queryTimeoutMs: w.queryTimeoutMs, history });
+    writer.start();
+    probes.start();
+    await sleep(scenario.warmupMs, signal);
+    if (writer.counts.ok === 0) throw new Error(`steady state not reached: no write was acknowledged in ${scenario.warmupMs} ms of warm-up (${writer.counts.fail} failed, ${writer.counts.info} unknown)`);
+    progress.end(`${writer.counts.ok} writes ok`);
+
+    const ctx = { cluster: c, log: logger.child({ phase: "fault" }) };
+    for (const step of scenario.schedule) {
+      const label = describeFault(step.fault);
+      phase(`fault: ${label}`);
+      const fault = createFault(step.fault);
+      const nodes = await fault.resolve(ctx);
+      const event = { fault: fault.kind, target: fault.target, nodes };
+      history.record({ process: "nemesis", type: "info", f: "fault", value: { ...event, phase: "inject" } });
+      active.add(fault);
+      const detail = await fault.inject(ctx, nodes);
+      logger.info({ fault: label, nodes, detail }, "fault injected");
+      await sleep(boundFor(step.holdMs, profile.name) ?? 0, signal);
+      history.record({ process: "nemesis", type: "info", f: "fault", value: { ...event, phase: "heal", detail: detail ?? undefined } });
+      await fault.heal(ctx);
+      active.delete(fault);
+      progress.end(`hit ${nodes.join(", ")}`);
+      if (step.afterMs > 0) await sleep(step.afterMs, signal);
+    }
+
+    phase("recovery");
+    try {
+      const r = await c.waitReady({ timeoutMs: scenario.recoveryTimeoutMs, reason: "recovery after the faults", signal });
+      run.recovered = true;
+      run.recoveryMs = Math.round(r.ms);
+      progress.end(`leader ${r.leader}, all streaming`);
+    } catch (e) {
+      if (!(e instanceof ReadinessTimeoutError)) throw e;
+      run.recovered = false;
+      logger.error({ err: e.message }, "cluster did not recover");
+      progress.end(e.message, true);
+    }
+
+    phase("cool-down");
+    await sleep(scenario.cooldownMs, signal);
+    await writer.stop();
+    await probes.stop();
+    progress.end();
+
+    phase("final read");
+    final = await readFinalState(c, logger);
+    writeFileSync(join(runDir, "final.json"), JSON.stringify(final));
+    progress.end(`leader ${final.leader ?? "none"}`);
+  } catch (e) {
+    failure = e;
+    progress.end(errorMessage(e).split("\n")[0], true);
+  } finally {
+    // Every path out: stop probes, heal what is still injected, tear down. The first error is kept.
+    await writer?.stop().catch(() => undefined);
+    await probes?.stop().catch(() => undefined);
+    for (const f of active) {
+      await f.heal({ cluster: cluster!, log: logger }).catch((e) => logger.error({ err: errorMessage(e) }, "heal failed"));
+      history.record({ process: "nemesis", type: "info", f: "fault", value: { fault: f.kind, target: f.target, nodes: [], phase: "heal", detail: { onAbort: true } } });
+    }
+    if (cluster) {
+      progress.start("teardown");
+      try {
+        run.teardownMs = Math.round((await cluster.teardown()).ms);
+        progress.end(opts.keep ? "data kept" : undefined);
+      } catch (e) {
+        progress.end(errorMessage(e), true);
+        failure ??= e;
+      }
+    }
+    history.close();
+  }
+
+  if (failure) {
+    if (signal.aborted) run.interrupted = true;
+    run.error = errorMessage(failure);
+  }
+  run.writes = writeFigures(history.entries);
+  const deploy = progress.phases.find((p) => p.name === "deploy");
+  run.readyMs = deploy?.ms;
+  const checks = failure ? undefined : check(history.entries, final, expect);
+  const verdict: Verdict = {
+    scenario: scenario.name,
+    platform: platform.name,
+    profile: profile.name,
+    runId,
+    startedAt: startedAt.toISOString(),
+    valid: checks ? checks.valid : "unknown",
+    expectations: expect,
+    checks: checks?.checks ?? {},
+    settings,
+    run,
+  };
+  if (checks && run.recovered !== undefined) {
+    // Recovery is a check of its own: members that never came back make the run fail.
+    verdict.checks.recovery = run.recovered
+      ? { valid: true, recoveryMs: run.recoveryMs }
+      : { valid: false, reasons: [`the cluster was not whole (one leader, all replicas streaming) within ${scenario.recoveryTimeoutMs} ms of the last heal`] };
+    verdict.valid = combineValidity(verdict.valid, verdict.checks.recovery.valid);
+  }
+  writeFileSync(join(runDir, "verdict.json"), JSON.stringify(verdict, null, 2));
+  logger.flush?.();
+  if (failure) throw Object.assign(failure instanceof Error ? failure : new Error(String(failure)), { runDir, verdict });
+  return { runDir, verdict };
+}

@@ -1,0 +1,69 @@
+import { z } from "zod";
+import { FaultSpec } from "../faults/spec.ts";
+
+/** A bound that may differ per profile: `30000` or `{ fast: 30000, default: 60000 }`. */
+const PerProfile = z.union([z.number().positive(), z.record(z.string(), z.number().positive())]);
+
+export const ScenarioSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes"),
+    description: z.string().min(1),
+    platform: z.enum(["local"]).default("local"),
+    stack: z.enum(["patroni"]).default("patroni"),
+    nodes: z.number().int().min(2).max(9).default(3),
+    profile: z.string().default("fast"),
+    sync: z.boolean().default(false),
+    workload: z
+      .object({
+        writeIntervalMs: z.number().int().min(1).default(10),
+        nodeProbeIntervalMs: z.number().int().min(10).default(200),
+        connectTimeoutMs: z.number().int().min(50).default(1000),
+        queryTimeoutMs: z.number().int().min(50).default(2000),
+      })
+      .strict()
+      .prefault({}),
+    /** Probes run this long before the first fault, so the history shows a healthy steady state. */
+    warmupMs: z.number().int().min(0).default(3000),
+    schedule: z
+      .array(
+        z
+          .object({
+            fault: FaultSpec,
+            /** How long the fault lasts before it is healed; may differ per profile. */
+            holdMs: z.union([z.number().int().min(0), z.record(z.string(), z.number().int().min(0))]).default(0),
+            /** Pause after the heal before the next step. */
+            afterMs: z.number().int().min(0).default(0),
+          })
+          .strict(),
+      )
+      .min(1),
+    /** After the last heal: how long the cluster may take to be whole again (leader + all streaming). */
+    recoveryTimeoutMs: z.number().int().min(1000).default(120_000),
+    /** Probes keep running this long after recovery, so the history shows writes flowing again. */
+    cooldownMs: z.number().int().min(0).default(2000),
+    expect: z
+      .object({
+        maxWriteUnavailableMs: PerProfile.optional(),
+        lostWrites: z.number().int().min(0).default(0),
+        divergence: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** What a scenario file writes (defaults may be left out). */
+export type ScenarioInput = z.input<typeof ScenarioSchema>;
+/** A validated scenario with every default filled in. */
+export type Scenario = z.output<typeof ScenarioSchema>;
+
+/** Typed identity for scenario files: `export default defineScenario({ ... })`. */
+export function defineScenario(s: ScenarioInput): ScenarioInput {
+  return s;
+}
+
+/** The value for one profile ("fast+sync" falls back to "fast"). */
+export function boundFor(b: number | Record<string, number> | undefined, profile: string): number | undefined {
+  if (b === undefined || typeof b === "number") return b;
+  return b[profile] ?? b[profile.split("+")[0]!];
+}
