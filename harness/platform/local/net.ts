@@ -78,7 +78,11 @@ export async function taggedRules(runId?: string): Promise<string[]> {
   return r.stdout.split("\n").filter((l) => l.startsWith("-A ") && l.includes(tag));
 }
 
-/** Deletes namespaces, links and tagged rules; every step tolerates objects that are already gone. */
+/**
+ * Deletes namespaces, links and tagged rules; every step tolerates objects that are already gone. The
+ * kernel frees a namespace (and the veth ends in it) asynchronously, so the result is verified and
+ * anything left is retried one by one; what still survives is reported with ip's own error.
+ */
 export async function removeTopology(opts: { netns: string[]; links: string[]; runId?: string }): Promise<void> {
   const batch = [...opts.netns.map((ns) => `netns delete ${ns}`), ...opts.links.map((l) => `link delete ${l}`)];
   if (batch.length > 0) {
@@ -87,6 +91,27 @@ export async function removeTopology(opts: { netns: string[]; links: string[]; r
   }
   for (const rule of await taggedRules(opts.runId)) {
     await execa("iptables", ["-D", ...splitRule(rule.slice(3))], { reject: false });
+  }
+  const errors: string[] = [];
+  const deadline = performance.now() + 3000;
+  for (;;) {
+    const ns = new Set(await listNetns());
+    const links = new Set(await listLinks());
+    const leftNs = opts.netns.filter((n) => ns.has(n));
+    const leftLinks = opts.links.filter((l) => links.has(l));
+    if (leftNs.length + leftLinks.length === 0) return;
+    if (performance.now() > deadline) {
+      throw new Error(`could not remove ${[...leftNs, ...leftLinks].join(", ")}${errors.length ? `: ${[...new Set(errors)].join("; ")}` : ""}`);
+    }
+    for (const n of leftNs) {
+      const r = await execa("ip", ["netns", "delete", n], { reject: false });
+      if (r.exitCode !== 0) errors.push(r.stderr.trim());
+    }
+    for (const l of leftLinks) {
+      const r = await execa("ip", ["link", "delete", l], { reject: false });
+      if (r.exitCode !== 0 && !/Cannot find device/.test(r.stderr)) errors.push(r.stderr.trim());
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

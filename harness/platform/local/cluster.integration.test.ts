@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import pg from "pg";
+import { LocalCluster } from "./cluster.ts";
+import { getProfile } from "../../stack/patroni/profiles.ts";
+import { leftovers, NOTHING, skipClusterTests } from "../../testing/leftovers.ts";
+import { processesMentioning } from "./procs.ts";
+import { WORK_ROOT } from "./state.ts";
+
+async function query<R extends pg.QueryResultRow>(c: LocalCluster, host: string, port: number, sql: string): Promise<R[]> {
+  const client = new pg.Client({ host, port, ...c.credentials, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe.skipIf(skipClusterTests())("local platform on a real cluster", () => {
+  let cluster: LocalCluster;
+  let runDir: string;
+
+  beforeAll(async () => {
+    runDir = mkdtempSync(join(tmpdir(), "pgchaos-it-"));
+    cluster = await LocalCluster.deploy({ name: "it", nodes: 3, profile: getProfile("fast"), runDir, logger: pino({ level: "silent" }) });
+  }, 120_000);
+
+  afterAll(async () => {
+    const id = cluster?.runId;
+    await cluster?.teardown();
+    if (id) expect(await leftovers(id)).toEqual(NOTHING);
+    rmSync(runDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("comes up with one leader and every replica streaming", async () => {
+    const ms = await cluster.members();
+    expect(ms).toHaveLength(3);
+    expect(ms.filter((m) => m.role === "leader")).toHaveLength(1);
+    for (const m of ms.filter((x) => x.role !== "leader")) {
+      expect(m.streaming, `${m.name} streaming`).toBe(true);
+      expect(m.state).toBe("running");
+    }
+  });
+
+  it("routes the primary service to the leader", async () => {
+    const leader = (await cluster.members()).find((m) => m.role === "leader")!;
+    const [row] = await query<{ addr: string; ro: boolean }>(
+      cluster,
+      cluster.primaryService.host,
+      cluster.primaryService.port,
+      "SELECT host(inet_server_addr()) AS addr, pg_is_in_recovery() AS ro",
+    );
+    expect(row).toEqual({ addr: cluster.endpoint(leader.name).host, ro: false });
+  });
+
+  it("records the profile's HA settings", () => {
+    expect(cluster.settings).toMatchObject({ profile: "fast", ttl: 10, loop_wait: 1, retry_timeout: 4 });
+    expect(cluster.settings.postgresql).toMatchObject({ wal_sender_timeout: "10s" });
+  });
+
+  it("keeps each node's PostgreSQL log outside its data directory", () => {
+    for (const n of cluster.nodes) {
+      expect(existsSync(join(WORK_ROOT, cluster.runId, n, "log", "postgresql.log"))).toBe(true);
+      expect(existsSync(join(WORK_ROOT, cluster.runId, n, "data", "log"))).toBe(false);
+    }
+  });
+
+  it("kills a node like a pod kill (nothing of it survives) and brings it back as a streaming member", async () => {
+    const replica = (await cluster.members()).find((m) => m.role !== "leader")!.name;
+    const dataDir = join(WORK_ROOT, cluster.runId, replica, "data");
+    expect(processesMentioning(dataDir).length).toBeGreaterThan(0);
+    await cluster.killNode(replica);
+    expect(cluster.isNodeRunning(replica)).toBe(false);
+    expect(processesMentioning(dataDir)).toEqual([]);
+    await expect(query(cluster, cluster.endpoint(replica).host, 5432, "SELECT 1")).rejects.toThrow();
+    await cluster.startNode(replica);
+    await cluster.waitReady({ timeoutMs: 60_000 });
+    const m = (await cluster.members()).find((x) => x.name === replica)!;
+    expect(m.streaming).toBe(true);
+  }, 90_000);
+
+  it("switches over to a named candidate through Patroni's REST API", async () => {
+    const before = await cluster.members();
+    const leader = before.find((m) => m.role === "leader")!.name;
+    const candidate = before.find((m) => m.role !== "leader")!.name;
+    const r = await cluster.switchover({ candidate });
+    expect(r.from).toBe(leader);
+    await cluster.waitReady({ timeoutMs: 60_000 });
+    expect((await cluster.members()).find((m) => m.role === "leader")!.name).toBe(candidate);
+  }, 90_000);
+
+  it("stops the primary gracefully and another member takes over", async () => {
+    const leader = (await cluster.members()).find((m) => m.role === "leader")!.name;
+    await cluster.stopNode(leader);
+    expect(processesMentioning(join(WORK_ROOT, cluster.runId, leader, "data"))).toEqual([]);
+    // A graceful stop releases the leader key: another member leads without waiting for ttl.
+    const started = performance.now();
+    let newLeader: string | undefined;
+    while (!newLeader && performance.now() - started < 30_000) {
+      newLeader = (await cluster.members().catch(() => [])).find((m) => m.role === "leader" && m.name !== leader)?.name;
+      if (!newLeader) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(newLeader).toBeDefined();
+    await cluster.startNode(leader);
+    await cluster.waitReady({ timeoutMs: 60_000 });
+  }, 90_000);
+
+  it("copies node logs into the run directory with passwords redacted", async () => {
+    await cluster.collectLogs();
+    for (const n of cluster.nodes) {
+      expect(existsSync(join(runDir, "logs", n, "patroni.log"))).toBe(true);
+      expect(existsSync(join(runDir, "logs", n, "etcd.log"))).toBe(true);
+      const yml = (await import("node:fs")).readFileSync(join(runDir, "logs", n, "patroni.yml"), "utf8");
+      expect(yml).toContain("<redacted>");
+      expect(yml).not.toContain(cluster.credentials.password);
+    }
+  });
+});

@@ -1,0 +1,51 @@
+import { existsSync, readdirSync } from "node:fs";
+import { listLinks, listNetns, taggedRules } from "../platform/local/net.ts";
+import { PREFIX } from "../platform/local/names.ts";
+import { processesMentioning } from "../platform/local/procs.ts";
+import { readStates, WORK_ROOT } from "../platform/local/state.ts";
+import { missingBinaries } from "../platform/local/preflight.ts";
+
+export interface Leftovers {
+  netns: string[];
+  links: string[];
+  rules: string[];
+  processes: number[];
+  workDirs: string[];
+  stateFiles: string[];
+}
+
+/** Everything of pgchaos's still on the machine, optionally for one run id only. */
+export async function leftovers(runId?: string): Promise<Leftovers> {
+  const mine = (s: string) => (runId ? s.includes(runId) : true);
+  return {
+    netns: (await listNetns()).filter((n) => n.startsWith(`${PREFIX}-`) && mine(n)),
+    links: (await listLinks()).filter((l) => l.startsWith(PREFIX) && mine(l)),
+    rules: await taggedRules(runId),
+    processes: processesMentioning(runId ? `${WORK_ROOT}/${runId}` : WORK_ROOT),
+    workDirs: existsSync(WORK_ROOT) ? readdirSync(WORK_ROOT).filter(mine) : [],
+    stateFiles: readStates().map((s) => s.runId).filter(mine),
+  };
+}
+
+export const NOTHING: Leftovers = { netns: [], links: [], rules: [], processes: [], workDirs: [], stateFiles: [] };
+
+/** Why tests that need a real cluster cannot run here, or undefined when they can. */
+export function clusterSkipReason(): string | undefined {
+  if (process.platform !== "linux") return "the local platform needs Linux";
+  if (process.getuid?.() !== 0) return "the local platform needs root (network namespaces); run the tests as root";
+  const missing = missingBinaries();
+  if (missing.length > 0) return `missing system packages ${[...new Set(missing.map((m) => m.pkg))].join(", ")}: run \`npm run setup\``;
+  return undefined;
+}
+
+/**
+ * For `describe.skipIf`: on a developer machine without root the cluster tests are skipped with the
+ * reason printed; in CI (CI=true) they never skip, so a broken environment fails the build instead.
+ */
+export function skipClusterTests(): boolean {
+  const reason = clusterSkipReason();
+  if (!reason) return false;
+  if (process.env.CI) return false;
+  console.warn(`skipping cluster tests: ${reason}`);
+  return true;
+}
