@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { cli } from "./cli-run.ts";
+
+describe("CLI usage errors exit 2 with a message that says how to fix them", () => {
+  it("unknown scenario lists the available ones", async () => {
+    const r = await cli(["primary-kil"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/unknown scenario "primary-kil"/);
+    expect(r.stderr).toContain("primary-kill");
+    expect(r.stderr).toContain("--list");
+  });
+
+  it("unknown profile names the valid ones", async () => {
+    const r = await cli(["primary-kill", "--profile", "turbo"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/unknown profile "turbo".*default, fast|fast, default/);
+  });
+
+  it("bad --repeat", async () => {
+    const r = await cli(["primary-kill", "--repeat", "0"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("--repeat takes a whole number");
+  });
+
+  it("unknown option", async () => {
+    const r = await cli(["primary-kill", "--turbo"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/turbo/);
+    expect(r.stderr).toContain("--help");
+  });
+
+  it("no scenario named", async () => {
+    const r = await cli([]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("no scenario named");
+  });
+
+  it("--recheck on a directory that is not a run", async () => {
+    const r = await cli(["--recheck", "/nonexistent-pgchaos-run"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/not a complete run directory: history.jsonl is missing/);
+  });
+
+  it("--list and --help exit 0", async () => {
+    const list = await cli(["--list"]);
+    expect(list.exitCode).toBe(0);
+    for (const s of ["primary-kill", "replica-kill", "switchover", "primary-stop"]) expect(list.stdout).toContain(s);
+    const help = await cli(["--help"]);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain("--profile");
+  });
+}, 30_000);

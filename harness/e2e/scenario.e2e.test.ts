@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { cli, ROOT, waitForOutput } from "./cli-run.ts";
+import { leftovers, NOTHING, skipClusterTests } from "../testing/leftovers.ts";
+import { readHistory } from "../history/reader.ts";
+import type { FaultEventValue } from "../history/types.ts";
+
+function onlyRunDir(out: string, scenario: string): string {
+  const dirs = readdirSync(join(out, scenario)).filter((d) => !d.startsWith("repeat-"));
+  expect(dirs).toHaveLength(1);
+  return join(out, scenario, dirs[0]!);
+}
+
+describe.skipIf(skipClusterTests())("scenarios end to end through the CLI", () => {
+  let out: string;
+  beforeAll(async () => {
+    out = mkdtempSync(join(tmpdir(), "pgchaos-e2e-"));
+    // Strays of an earlier crashed run on this machine would make the leftover assertions meaningless.
+    await cli(["--cleanup"]);
+    expect(await leftovers()).toEqual(NOTHING);
+  });
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it("primary-kill: a replica takes over, no acknowledged write is lost, nothing is left behind", async () => {
+    const r = await cli(["primary-kill", "--out", out]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain("PASS");
+    const runDir = onlyRunDir(out, "primary-kill");
+    for (const f of ["scenario.json", "history.jsonl", "final.json", "verdict.json", "harness.log"]) {
+      expect(existsSync(join(runDir, f)), f).toBe(true);
+    }
+    for (const n of ["n1", "n2", "n3"]) {
+      expect(existsSync(join(runDir, "logs", n, "patroni.log"))).toBe(true);
+      expect(existsSync(join(runDir, "logs", n, "postgresql.log"))).toBe(true);
+    }
+    const v = JSON.parse(readFileSync(join(runDir, "verdict.json"), "utf8"));
+    expect(v).toMatchObject({ scenario: "primary-kill", platform: "local", profile: "fast", valid: true });
+    expect(v.settings).toMatchObject({ ttl: 10, loop_wait: 1, retry_timeout: 4 });
+    const f = v.checks.failover;
+    expect(f.valid).toBe(true);
+    expect(f.oldPrimary).toMatch(/^n\d$/);
+    expect(f.newPrimary).toMatch(/^n\d$/);
+    expect(f.newPrimary).not.toBe(f.oldPrimary);
+    expect(f.writeUnavailableMs).toBeGreaterThan(0);
+    expect(v.checks.dataLoss).toMatchObject({ valid: true, lost: 0 });
+    expect(v.checks.dataLoss.acknowledged).toBeGreaterThan(100);
+    expect(typeof v.checks.dataLoss.indeterminate).toBe("number");
+    expect(v.checks.divergence.valid).toBe(true);
+    expect(v.checks.recovery.valid).toBe(true);
+
+    const history = await readHistory(join(runDir, "history.jsonl"));
+    const faults = history.filter((e) => e.f === "fault").map((e) => e.value as FaultEventValue);
+    expect(faults.map((x) => x.phase)).toEqual(["inject", "heal"]);
+    expect(faults[0]!.nodes).toEqual([f.oldPrimary]);
+    // Every ok write names the node that served it and its timeline.
+    for (const e of history.filter((x) => x.f === "write" && x.type === "ok")) {
+      expect(e.node).toMatch(/^n\d$/);
+      expect(e.timeline).toBeGreaterThanOrEqual(1);
+    }
+    expect(await leftovers()).toEqual(NOTHING);
+
+    // The stored run can be re-checked from its directory alone, with the same figures.
+    const again = await cli(["--recheck", runDir]);
+    expect(again.exitCode, again.all).toBe(0);
+    const v2 = JSON.parse(readFileSync(join(runDir, "verdict.json"), "utf8"));
+    expect(v2.checks.failover.writeUnavailableMs).toBe(f.writeUnavailableMs);
+    expect(v2.checks.dataLoss.acknowledged).toBe(v.checks.dataLoss.acknowledged);
+  }, 180_000);
+
+  it("Ctrl-C during a fault heals it, tears everything down and exits 130", async () => {
+    const child = cli(["primary-kill", "--out", out, "--profile", "default"]);
+    await waitForOutput(child, /✓ warm-up/, 90_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill("SIGINT");
+    const r = await child;
+    expect(r.exitCode, r.all).toBe(130);
+    expect(r.stderr).toContain("interrupted");
+    expect(await leftovers()).toEqual(NOTHING);
+    const runs = readdirSync(join(out, "primary-kill")).map((d) => join(out, "primary-kill", d));
+    const runDir = runs.find((d) => JSON.parse(readFileSync(join(d, "verdict.json"), "utf8")).run.interrupted)!;
+    const history = await readHistory(join(runDir, "history.jsonl"));
+    const phases = history.filter((e) => e.f === "fault").map((e) => (e.value as FaultEventValue).phase);
+    expect(phases).toEqual(["inject", "heal"]);
+  }, 180_000);
+
+  it("a run killed with SIGKILL leaves things behind that --cleanup removes", async () => {
+    const child = cli(["switchover", "--out", out]);
+    await waitForOutput(child, /✓ deploy/, 90_000);
+    child.kill("SIGKILL");
+    await child;
+    const left = await leftovers();
+    expect(left.netns.length).toBeGreaterThan(0);
+    expect(left.processes.length).toBeGreaterThan(0);
+    const r = await cli(["--cleanup"]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/cleaned 1 run/);
+    expect(await leftovers()).toEqual(NOTHING);
+  }, 180_000);
+
+  it("refuses to run without root, saying why", async () => {
+    const r = await execa("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "node", "--import", "tsx", "harness/cli.ts", "scenario", "switchover", "--out", out], {
+      cwd: ROOT,
+      reject: false,
+      env: { HOME: "/tmp" },
+    });
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/needs root/);
+  }, 60_000);
+});
