@@ -39,7 +39,8 @@ export async function recheck(runDir: string): Promise<{ verdict: Verdict; runDi
     profile: meta.profile.name,
     runId: meta.runId,
     startedAt: meta.startedAt,
-    valid: combineValidity(result.valid, checks.recovery?.valid ?? true),
+    // A run that errored stays unknown on recheck, as the runner judged it.
+    valid: combineValidity(result.valid, checks.recovery?.valid ?? true, previous?.run.error ? "unknown" : true),
     expectations: meta.expectations,
     checks,
     settings: meta.settings,

@@ -12,10 +12,19 @@ export interface PgErrorLike {
   severity?: string;
 }
 
+/**
+ * The SQLSTATE of an error the server sent. Only a server ErrorResponse carries a severity; Node socket
+ * errors carry a `code` too, and some ("EPIPE", "EBUSY") have the five-character shape of a SQLSTATE.
+ */
+function sqlState(err: unknown): string | undefined {
+  const e = (err ?? {}) as PgErrorLike;
+  return typeof e.severity === "string" && typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
+}
+
 export function classifyWriteError(err: unknown, sent: boolean): WriteOutcome {
   if (!sent) return "fail";
   const e = (err ?? {}) as PgErrorLike;
-  const code = typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
+  const code = sqlState(err);
   if (!code) return "info"; // socket closed, reset, client-side timeout: no answer from the server
   if (e.severity === "FATAL" || e.severity === "PANIC") return "info";
   if (code.startsWith("08") || code.startsWith("57")) return "info";
@@ -25,7 +34,8 @@ export function classifyWriteError(err: unknown, sent: boolean): WriteOutcome {
 export function describeError(err: unknown): string {
   const e = (err ?? {}) as PgErrorLike;
   const msg = e.message ?? String(err);
-  return e.code && /^[0-9A-Z]{5}$/.test(e.code) ? `${e.code} ${msg}` : msg;
+  const code = sqlState(err);
+  return code ? `${code} ${msg}` : msg;
 }
 
 /** True for "cannot execute INSERT in a read-only transaction" (a standby, or a demoted primary). */
