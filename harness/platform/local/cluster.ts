@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
-import { etcdArgs, haproxyConfig, patroniConfig, ETCD_CLIENT_PORT, PG_PORT } from "../../stack/patroni/config.ts";
-import { getCluster, getStatus, postSwitchover } from "../../stack/patroni/rest.ts";
+import { bootstrapTimings, BOOTSTRAP_TIMINGS, etcdArgs, haproxyConfig, patroniConfig, ETCD_CLIENT_PORT, PG_PORT } from "../../stack/patroni/config.ts";
+import { getCluster, getConfig, getStatus, patchConfig, postSwitchover } from "../../stack/patroni/rest.ts";
 import { waitFor } from "../../util/wait.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { newRunId, nodeName, pickSubnet, runNames, type Subnet } from "./names.ts";
@@ -89,6 +89,9 @@ export class LocalCluster implements Cluster {
       watchdog: "off",
       use_pg_rewind: true,
       use_slots: true,
+      bring_up: bootstrapTimings(spec.profile)
+        ? `bootstrapped with ttl ${BOOTSTRAP_TIMINGS.ttl} / loop_wait ${BOOTSTRAP_TIMINGS.loop_wait} / retry_timeout ${BOOTSTRAP_TIMINGS.retry_timeout}, then the profile's timings applied with PATCH /config before probes start`
+        : "bootstrapped with the profile's timings",
     };
   }
 
@@ -183,6 +186,7 @@ export class LocalCluster implements Cluster {
         pgpass: join(n.dir, "pgpass"),
         binDir: PG_BIN_DIR,
         profile: this.spec.profile,
+        bootstrapTimings: bootstrapTimings(this.spec.profile),
         passwords: this.passwords,
       });
       writeFileSync(n.configPath, toYaml(cfg), { mode: 0o600 });
@@ -199,7 +203,24 @@ export class LocalCluster implements Cluster {
       argv: ["/usr/sbin/haproxy", "-db", "-f", haproxyCfg],
       logFile: join(this.workDir, "haproxy.log"),
     });
-    await this.waitReady({ timeoutMs, reason: "bring-up" });
+    const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up" });
+    await this.applyProfileTimings(leader);
+  }
+
+  /** Replaces the bootstrap loop timings with the profile's own; every member runs a loop with them. */
+  private async applyProfileTimings(leader: string): Promise<void> {
+    const d = this.spec.profile.dcs;
+    if (!bootstrapTimings(this.spec.profile)) return;
+    const want = { ttl: d.ttl, loop_wait: d.loop_wait, retry_timeout: d.retry_timeout };
+    const address = this.node(leader).address;
+    await patchConfig(address, want);
+    await waitFor({ condition: `dynamic configuration ${JSON.stringify(want)}`, where: `leader ${leader}`, timeoutMs: 10_000, intervalMs: 100 }, async () => {
+      const c = await getConfig(address);
+      return c.ttl === want.ttl && c.loop_wait === want.loop_wait && c.retry_timeout === want.retry_timeout;
+    });
+    // Members read the DCS once per loop; two bootstrap loops later every one of them has the new timings.
+    await new Promise((r) => setTimeout(r, 2 * BOOTSTRAP_TIMINGS.loop_wait * 1000 + 200));
+    this.log.info(want, "profile loop timings applied");
   }
 
   private spawnPatroni(n: LocalNode): void {
@@ -352,6 +373,7 @@ export class LocalCluster implements Cluster {
           pgpass: join(n.dir, "pgpass"),
           binDir: PG_BIN_DIR,
           profile: this.spec.profile,
+          bootstrapTimings: bootstrapTimings(this.spec.profile),
           passwords: { superuser: "<redacted>", replication: "<redacted>", rewind: "<redacted>" },
         });
         writeFileSync(join(dest, n.name, "patroni.yml"), toYaml(redacted));

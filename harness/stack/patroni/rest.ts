@@ -55,3 +55,21 @@ export async function postSwitchover(
   if (!res.ok) throw new Error(`switchover via ${address} refused: HTTP ${res.status}: ${text.trim()}`);
   return text.trim();
 }
+
+/** GET /config: the dynamic configuration as stored in the DCS. */
+export async function getConfig(address: string): Promise<Record<string, unknown>> {
+  const res = await call(address, "/config");
+  if (!res.ok) throw new Error(`GET /config on ${address}: HTTP ${res.status}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+/** PATCH /config: merges `patch` into the dynamic configuration. */
+export async function patchConfig(address: string, patch: Record<string, unknown>): Promise<void> {
+  const res = await call(address, "/config", {
+    method: "PATCH",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(patch),
+    timeoutMs: 5000,
+  });
+  if (!res.ok) throw new Error(`PATCH /config on ${address} refused: HTTP ${res.status}: ${(await res.text()).trim()}`);
+}
