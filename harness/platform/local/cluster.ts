@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
-import { bootstrapTimings, BOOTSTRAP_TIMINGS, etcdArgs, haproxyConfig, patroniConfig, ETCD_CLIENT_PORT, PG_PORT } from "../../stack/patroni/config.ts";
+import { BRING_UP, etcdArgs, haproxyConfig, patroniConfig, profileRestore, ETCD_CLIENT_PORT, PG_PORT } from "../../stack/patroni/config.ts";
+import pg from "pg";
 import { getCluster, getConfig, getStatus, patchConfig, postSwitchover } from "../../stack/patroni/rest.ts";
 import { waitFor } from "../../util/wait.ts";
 import { errorMessage } from "../../util/errors.ts";
@@ -89,9 +90,7 @@ export class LocalCluster implements Cluster {
       watchdog: "off",
       use_pg_rewind: true,
       use_slots: true,
-      bring_up: bootstrapTimings(spec.profile)
-        ? `bootstrapped with ttl ${BOOTSTRAP_TIMINGS.ttl} / loop_wait ${BOOTSTRAP_TIMINGS.loop_wait} / retry_timeout ${BOOTSTRAP_TIMINGS.retry_timeout}, then the profile's timings applied with PATCH /config before probes start`
-        : "bootstrapped with the profile's timings",
+      bring_up: `bootstrapped with ${JSON.stringify({ ...BRING_UP.dcs, ...BRING_UP.parameters })}; every member ran with the profile's values (PATCH /config, checked on each member) before probes started`,
     };
   }
 
@@ -186,7 +185,7 @@ export class LocalCluster implements Cluster {
         pgpass: join(n.dir, "pgpass"),
         binDir: PG_BIN_DIR,
         profile: this.spec.profile,
-        bootstrapTimings: bootstrapTimings(this.spec.profile),
+        bringUp: BRING_UP,
         passwords: this.passwords,
       });
       writeFileSync(n.configPath, toYaml(cfg), { mode: 0o600 });
@@ -204,23 +203,38 @@ export class LocalCluster implements Cluster {
       logFile: join(this.workDir, "haproxy.log"),
     });
     const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up" });
-    await this.applyProfileTimings(leader);
+    await this.applyProfile(leader);
   }
 
-  /** Replaces the bootstrap loop timings with the profile's own; every member runs a loop with them. */
-  private async applyProfileTimings(leader: string): Promise<void> {
-    const d = this.spec.profile.dcs;
-    if (!bootstrapTimings(this.spec.profile)) return;
-    const want = { ttl: d.ttl, loop_wait: d.loop_wait, retry_timeout: d.retry_timeout };
+  /**
+   * Replaces the bring-up settings with the profile's, and waits until every member's PostgreSQL runs with
+   * them: Patroni reloads parameters in the same loop in which it takes the new ttl and loop_wait.
+   */
+  private async applyProfile(leader: string): Promise<void> {
+    const restore = profileRestore(this.spec.profile);
     const address = this.node(leader).address;
-    await patchConfig(address, want);
-    await waitFor({ condition: `dynamic configuration ${JSON.stringify(want)}`, where: `leader ${leader}`, timeoutMs: 10_000, intervalMs: 100 }, async () => {
-      const c = await getConfig(address);
-      return c.ttl === want.ttl && c.loop_wait === want.loop_wait && c.retry_timeout === want.retry_timeout;
-    });
-    // Members read the DCS once per loop; two bootstrap loops later every one of them has the new timings.
-    await new Promise((r) => setTimeout(r, 2 * BOOTSTRAP_TIMINGS.loop_wait * 1000 + 200));
-    this.log.info(want, "profile loop timings applied");
+    await patchConfig(address, restore);
+    const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
+    for (const n of this.byName.values()) {
+      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `node ${n.name}`, timeoutMs: 15_000, intervalMs: 100 }, async () => {
+        const client = new pg.Client({ host: n.address, port: PG_PORT, ...this.credentials, connectionTimeoutMillis: 1000 });
+        await client.connect();
+        try {
+          for (const [name, value] of Object.entries(params)) {
+            const r = await client.query<{ now: string }>("SELECT current_setting($1) AS now", [name]);
+            if (value !== null && r.rows[0]!.now !== value) throw new Error(`${name} is ${r.rows[0]!.now}, not yet ${value}`);
+          }
+          return true;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      });
+    }
+    const c = await getConfig(address);
+    for (const k of Object.keys(BRING_UP.dcs)) {
+      if (c[k] !== restore[k]) throw new Error(`PATCH /config did not take: ${k} is ${String(c[k])}, wanted ${String(restore[k])}`);
+    }
+    this.log.info(restore, "profile settings in effect");
   }
 
   private spawnPatroni(n: LocalNode): void {
@@ -373,7 +387,7 @@ export class LocalCluster implements Cluster {
           pgpass: join(n.dir, "pgpass"),
           binDir: PG_BIN_DIR,
           profile: this.spec.profile,
-          bootstrapTimings: bootstrapTimings(this.spec.profile),
+          bringUp: BRING_UP,
           passwords: { superuser: "<redacted>", replication: "<redacted>", rewind: "<redacted>" },
         });
         writeFileSync(join(dest, n.name, "patroni.yml"), toYaml(redacted));

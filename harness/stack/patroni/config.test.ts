@@ -221,3 +221,27 @@ describe("haproxyConfig", () => {
     expect(one).toContain("bind 127.0.0.1:6432");
   });
 });
+
+describe("bring-up overrides", () => {
+  it("bootstrap with the short bring-up settings whatever the profile", async () => {
+    const { BRING_UP } = await import("./config.ts");
+    const cfg = patroniConfig(input({ profile: getProfile("default"), bringUp: BRING_UP }));
+    expect(at(cfg, "bootstrap", "dcs")).toMatchObject({ ttl: 10, loop_wait: 1, retry_timeout: 4 });
+    expect(at(cfg, "bootstrap", "dcs", "postgresql", "parameters", "wal_retrieve_retry_interval")).toBe("500ms");
+    // The profile's other settings are untouched.
+    expect(at(cfg, "bootstrap", "dcs", "postgresql", "parameters", "wal_sender_timeout")).toBe("60s");
+  });
+
+  it("without bring-up the profile's own values are bootstrapped", () => {
+    const cfg = patroniConfig(input({ profile: getProfile("default") }));
+    expect(at(cfg, "bootstrap", "dcs")).toMatchObject({ ttl: 30, loop_wait: 10, retry_timeout: 10 });
+    expect(at(cfg, "bootstrap", "dcs", "postgresql", "parameters", "wal_retrieve_retry_interval")).toBe("5s");
+  });
+
+  it("profileRestore puts back exactly the profile's values of every overridden key", async () => {
+    const { BRING_UP, profileRestore } = await import("./config.ts");
+    const restore = profileRestore(getProfile("default"));
+    expect(restore).toEqual({ ttl: 30, loop_wait: 10, retry_timeout: 10, postgresql: { parameters: { wal_retrieve_retry_interval: "5s" } } });
+    expect(Object.keys(restore).filter((k) => k !== "postgresql").sort()).toEqual(Object.keys(BRING_UP.dcs).sort());
+  });
+});

@@ -13,8 +13,8 @@ export interface PatroniNodeInput {
   pgpass: string;
   binDir: string;
   profile: HaProfile;
-  /** Loop timings to bootstrap with, when they differ from the profile's (see bootstrapTimings). */
-  bootstrapTimings?: Partial<HaProfile["dcs"]>;
+  /** Settings that replace the profile's during bring-up (BRING_UP); undefined bootstraps with the profile's. */
+  bringUp?: typeof BRING_UP;
   passwords: { superuser: string; replication: string; rewind: string };
 }
 
@@ -24,16 +24,21 @@ export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
 
 /**
- * Bring-up is not what a scenario measures, and with Patroni's default loop_wait of 10 s replicas sleep
- * through most of it. Clusters therefore bootstrap with short loop timings and get the profile's own
- * applied through PATCH /config before any probe starts.
+ * Bring-up is not what a scenario measures. With Patroni's default loop_wait of 10 s replicas sleep through
+ * most of it, and a replica that starts before the leader made its slot waits wal_retrieve_retry_interval
+ * (5 s by default) to retry. Clusters therefore bootstrap with these settings, and the profile's own
+ * values replace them through PATCH /config before any probe starts.
  */
-export const BOOTSTRAP_TIMINGS = { ttl: 10, loop_wait: 1, retry_timeout: 4 } as const;
+export const BRING_UP = {
+  dcs: { ttl: 10, loop_wait: 1, retry_timeout: 4 },
+  parameters: { wal_retrieve_retry_interval: "500ms" },
+} as const;
 
-export function bootstrapTimings(profile: HaProfile): Partial<HaProfile["dcs"]> | undefined {
-  const d = profile.dcs;
-  const same = d.ttl === BOOTSTRAP_TIMINGS.ttl && d.loop_wait === BOOTSTRAP_TIMINGS.loop_wait && d.retry_timeout === BOOTSTRAP_TIMINGS.retry_timeout;
-  return same ? undefined : { ...BOOTSTRAP_TIMINGS };
+/** The PATCH /config body that puts back the profile's values of everything BRING_UP overrides. */
+export function profileRestore(profile: HaProfile): Record<string, unknown> {
+  const dcs = Object.fromEntries(Object.keys(BRING_UP.dcs).map((k) => [k, profile.dcs[k as keyof HaProfile["dcs"]]]));
+  const parameters = Object.fromEntries(Object.keys(BRING_UP.parameters).map((k) => [k, profile.postgresql[k] ?? null]));
+  return { ...dcs, postgresql: { parameters } };
 }
 
 /** Patroni's configuration for one member, as an object (written out as YAML). */
@@ -48,7 +53,7 @@ export function patroniConfig(n: PatroniNodeInput): Record<string, unknown> {
     bootstrap: {
       dcs: {
         ...profile.dcs,
-        ...n.bootstrapTimings,
+        ...n.bringUp?.dcs,
         postgresql: {
           use_pg_rewind: true,
           use_slots: true,
@@ -60,6 +65,7 @@ export function patroniConfig(n: PatroniNodeInput): Record<string, unknown> {
             max_replication_slots: 10,
             max_connections: 50,
             ...profile.postgresql,
+            ...n.bringUp?.parameters,
           },
         },
       },

@@ -36,14 +36,14 @@ export const profiles: Record<string, HaProfile> = {
     name: "default",
     description: "Patroni 3 defaults: ttl 30, loop_wait 10, retry_timeout 10; PostgreSQL defaults",
     dcs: { ...patroniDefaults },
-    postgresql: { wal_sender_timeout: "60s", wal_receiver_timeout: "60s" },
+    postgresql: { wal_sender_timeout: "60s", wal_receiver_timeout: "60s", wal_retrieve_retry_interval: "5s" },
   },
   fast: {
     name: "fast",
     description: "Aggressive failover: ttl 10, loop_wait 1, retry_timeout 4, wal_sender_timeout 10s",
     dcs: { ...patroniDefaults, ttl: 10, loop_wait: 1, retry_timeout: 4 },
     // An isolated primary only turns read-only once its walsenders time out (LOCAL-PLATFORM-NOTES, pitfall 6).
-    postgresql: { wal_sender_timeout: "10s", wal_receiver_timeout: "10s" },
+    postgresql: { wal_sender_timeout: "10s", wal_receiver_timeout: "10s", wal_retrieve_retry_interval: "5s" },
   },
 };
 
