@@ -7,6 +7,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 10_000,
     hookTimeout: 120_000,
-    reporters: ["default"],
+    reporters: ["default", "./harness/testing/summary-reporter.ts"],
   },
 });

@@ -1,0 +1,114 @@
+/**
+ * Benchmarks of the local platform, written to reports/BENCHMARKS.md: cluster ready time, teardown time,
+ * primary-kill wall time and failover figures, and the write probe's achieved rate. Several runs each,
+ * medians quoted: these machines are noisy.
+ *
+ *   npm run bench -- [--clusters N] [--kills N] [--profile fast|default]
+ */
+import { parseArgs } from "node:util";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir, cpus, totalmem, release } from "node:os";
+import { join, resolve } from "node:path";
+import { execFileSync } from "node:child_process";
+import pino from "pino";
+import { LocalCluster } from "../harness/platform/local/cluster.ts";
+import { localPreflight } from "../harness/platform/local/preflight.ts";
+import { getProfile } from "../harness/stack/patroni/profiles.ts";
+import { loadScenario } from "../harness/scenario/loader.ts";
+import { runScenario } from "../harness/scenario/runner.ts";
+import { Progress } from "../harness/report/progress.ts";
+import { distribution, type Distribution } from "../harness/report/distribution.ts";
+import { readHistory } from "../harness/history/reader.ts";
+import type { HistoryEntry } from "../harness/history/types.ts";
+
+const { values: o } = parseArgs({
+  options: { clusters: { type: "string", default: "5" }, kills: { type: "string", default: "5" }, profile: { type: "string", default: "fast" } },
+});
+const ROOT = resolve(import.meta.dirname, "..");
+localPreflight();
+
+/** Writes per second the probe achieved while the cluster was healthy (warm-up, before the first fault). */
+function steadyRate(h: HistoryEntry[]): number {
+  const phaseAt = (name: string) => h.find((e) => e.f === "phase" && (e.value as { phase: string }).phase.startsWith(name))?.time;
+  const from = phaseAt("warm-up")!;
+  const to = phaseAt("fault")!;
+  const n = h.filter((e) => e.f === "write" && e.type === "ok" && e.time >= from && e.time < to).length;
+  return n / ((to - from) / 1000);
+}
+
+const rows: Array<{ name: string; unit: string; d: Distribution | undefined }> = [];
+const add = (name: string, unit: string, xs: number[]) => rows.push({ name, unit, d: distribution(xs.map((x) => Math.round(x * 10) / 10)) });
+
+const scratch = mkdtempSync(join(tmpdir(), "pgchaos-bench-"));
+const ready: number[] = [];
+const teardown: number[] = [];
+for (let i = 0; i < Number(o.clusters); i++) {
+  const t0 = performance.now();
+  const c = await LocalCluster.deploy({ name: "bench", nodes: 3, profile: getProfile(o.profile!), runDir: join(scratch, `c${i}`), logger: pino({ level: "silent" }) });
+  ready.push(performance.now() - t0);
+  teardown.push((await c.teardown()).ms);
+  process.stderr.write(`cluster ${i + 1}: ready ${Math.round(ready.at(-1)!)} ms, teardown ${Math.round(teardown.at(-1)!)} ms\n`);
+}
+add("cluster ready (deploy to leader + 2 streaming)", "ms", ready);
+add("teardown", "ms", teardown);
+
+const scenario = await loadScenario("primary-kill");
+const wall: number[] = [];
+const unavailable: number[] = [];
+const newPrimary: number[] = [];
+const rate: number[] = [];
+const lost: number[] = [];
+const indeterminate: number[] = [];
+for (let i = 0; i < Number(o.kills); i++) {
+  const t0 = performance.now();
+  const r = await runScenario({ scenario, profile: o.profile, outDir: join(scratch, "runs"), signal: new AbortController().signal, progress: new Progress(process.stderr, true) });
+  wall.push((performance.now() - t0) / 1000);
+  const f = r.verdict.checks.failover!;
+  unavailable.push(f.writeUnavailableMs as number);
+  if (typeof f.timeToNewPrimaryMs === "number") newPrimary.push(f.timeToNewPrimaryMs);
+  lost.push(r.verdict.checks.dataLoss!.lost as number);
+  indeterminate.push(r.verdict.checks.dataLoss!.indeterminate as number);
+  rate.push(steadyRate(await readHistory(join(r.runDir, "history.jsonl"))));
+  process.stderr.write(`primary-kill ${i + 1}: ${r.verdict.valid} in ${wall.at(-1)!.toFixed(1)} s, writes unavailable ${f.writeUnavailableMs} ms\n`);
+}
+add("primary-kill wall time (whole scenario)", "s", wall);
+add("primary-kill write unavailability", "ms", unavailable);
+add("primary-kill time to new primary writable", "ms", newPrimary);
+add("primary-kill lost acknowledged writes", "writes", lost);
+add("primary-kill indeterminate writes", "writes", indeterminate);
+add(`write probe achieved rate, healthy cluster (target ${scenario.workload.writeIntervalMs} ms interval)`, "writes/s", rate);
+rmSync(scratch, { recursive: true, force: true });
+
+const version = (cmd: string, args: string[]) => {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8" }).split("\n")[0]!.trim();
+  } catch {
+    return "?";
+  }
+};
+const fmt = (d: Distribution | undefined, k: keyof Distribution) => (d ? String(d[k]) : "-");
+const md = `# Benchmarks
+
+Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, profile \`${o.profile}\`, on the local platform
+(3 nodes, one network namespace each). Machine: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()};
+${version("patroni", ["--version"])}, ${version("etcd", ["--version"])}, ${version("/usr/lib/postgresql/15/bin/postgres", ["--version"])}, ${version("haproxy", ["-v"]).replace(/ - https.*/, "")}.
+
+${Number(o.clusters)} cluster bring-ups and ${Number(o.kills)} \`primary-kill\` runs. Medians are the figures to quote; these machines are noisy.
+
+| figure | unit | n | min | median | p95 | max |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows.map((r) => `| ${r.name} | ${r.unit} | ${fmt(r.d, "n")} | ${fmt(r.d, "min")} | ${fmt(r.d, "median")} | ${fmt(r.d, "p95")} | ${fmt(r.d, "max")} |`).join("\n")}
+
+What the figures mean:
+- *cluster ready*: from nothing to etcd quorum, one Patroni leader and both replicas streaming (namespaces, bridge,
+  etcd election, initdb, two base backups).
+- *teardown*: SIGKILL of every process, shared memory, namespaces, links, iptables rule and data removed.
+- *primary-kill wall time*: the whole scenario: deploy, 3 s warm-up, kill, ${(scenario.schedule[0]!.holdMs as Record<string, number>)[o.profile!] ?? "?"} ms until the node restarts, recovery, 2 s cool-down,
+  final read, teardown.
+- *write unavailability*: last acknowledged write before the kill to the first one after it, as the probe saw it
+  through haproxy.
+- *write probe rate*: acknowledged inserts per second while the cluster was healthy (one connection, one insert at a
+  time, synchronous_commit on).
+`;
+writeFileSync(join(ROOT, "reports", "BENCHMARKS.md"), md);
+process.stdout.write(md);
