@@ -14,6 +14,9 @@ const secs = (ms: unknown) => (typeof ms === "number" ? `${(ms / 1000).toFixed(2
 export function figures(name: string, c: CheckResult): string {
   switch (name) {
     case "failover":
+      if (c.newPrimary !== undefined && c.newPrimary === c.oldPrimary) {
+        return `writes unavailable ${secs(c.writeUnavailableMs)} at most, primary ${c.oldPrimary} kept`;
+      }
       return `writes unavailable ${secs(c.writeUnavailableMs)}, ${c.oldPrimary ?? "?"} → ${c.newPrimary ?? "none"}, new primary writable after ${secs(c.timeToNewPrimaryMs)}`;
     case "dataLoss":
       return `${c.acknowledged ?? "?"} acknowledged, ${c.lost ?? "?"} lost, ${c.indeterminate ?? "?"} indeterminate (${c.indeterminateCommitted ?? "?"} committed)`;
