@@ -63,6 +63,43 @@ export interface Cluster extends AsyncDisposable {
   isNodeRunning(node: string): boolean;
   /** Planned switchover through the HA stack's API. */
   switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }>;
+  /** SIGKILL of Patroni alone (PostgreSQL keeps running) or of PostgreSQL alone (Patroni restarts it). */
+  killProcess(node: string, part: "patroni" | "postgres"): Promise<void>;
+  /** SIGSTOP of Patroni, PostgreSQL or both on the node; `resume` sends SIGCONT to all of them. */
+  pause(node: string, part: "patroni" | "postgres" | "all"): Promise<void>;
+  resume(node: string): Promise<void>;
+  /** Manual failover to a named replica through the HA stack's API. */
+  failover(candidate: string): Promise<{ from?: string; to: string }>;
+
+  /** Tag carried by every firewall rule a fault adds (heal and cleanup remove exactly these). */
+  readonly ruleTag: string;
+  addressOf(node: string): string;
+  /** Address the harness's clients (primary service, probes) come from. */
+  readonly clientsAddress: string;
+  /** `iptables ARGS` inside the node's network namespace. */
+  iptables(node: string, args: string[]): Promise<void>;
+  /** Removes every tagged rule on the node (every node when none is named); returns how many. */
+  clearRules(node?: string): Promise<number>;
+  listRules(): Promise<string[]>;
+  setLink(node: string, up: boolean): Promise<void>;
+  /** `tc ARGS` inside the node's network namespace. */
+  tc(node: string, args: string[]): Promise<void>;
+  /** Undefined when latency can be injected; otherwise the reason it cannot. */
+  latencyUnsupported(): Promise<string | undefined>;
+
+  /** The node whose DCS member leads the DCS now. */
+  dcsLeader(): Promise<string | undefined>;
+  killDcs(node: string): Promise<void>;
+  startDcs(node: string): Promise<void>;
+  pauseDcs(node: string): Promise<void>;
+  resumeDcs(node: string): Promise<void>;
+
+  /**
+   * Starts a process in the node's network, beside its database (an application pod on that node), with
+   * stdout piped to the caller. Cleanup finds it by the run's marker, which the platform adds.
+   */
+  runInNodeNetwork(node: string, argv: string[], env: Record<string, string>): import("node:child_process").ChildProcess;
+
   /** Copies node logs into `${runDir}/logs/<node>/`. */
   collectLogs(): Promise<void>;
   /** Removes everything of the cluster; idempotent. */

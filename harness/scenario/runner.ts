@@ -116,7 +116,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     const byAddress = new Map(c.nodes.map((n) => [c.endpoint(n).host, n]));
     const w = scenario.workload;
     writer = new WriteProbe({ endpoint: c.primaryService, credentials: c.credentials, intervalMs: w.writeIntervalMs, connectTimeoutMs: w.connectTimeoutMs, queryTimeoutMs: w.queryTimeoutMs, history, nodeOf: (a) => byAddress.get(a) ?? a });
-    probes = new NodeProbes({ nodes: c.nodes.map((n) => ({ name: n, endpoint: c.endpoint(n) })), credentials: c.credentials, intervalMs: w.nodeProbeIntervalMs, connectTimeoutMs: w.connectTimeoutMs, queryTimeoutMs: w.queryTimeoutMs, history });
+    probes = new NodeProbes({ cluster: c, intervalMs: w.nodeProbeIntervalMs, connectTimeoutMs: w.connectTimeoutMs, queryTimeoutMs: w.queryTimeoutMs, history });
     writer.start();
     probes.start();
     await sleep(scenario.warmupMs, signal);

@@ -16,7 +16,7 @@ export const ScenarioSchema = z
     workload: z
       .object({
         writeIntervalMs: z.number().int().min(1).default(10),
-        nodeProbeIntervalMs: z.number().int().min(10).default(200),
+        nodeProbeIntervalMs: z.number().int().min(10).default(100),
         connectTimeoutMs: z.number().int().min(50).default(1000),
         queryTimeoutMs: z.number().int().min(50).default(2000),
       })

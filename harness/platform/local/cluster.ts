@@ -1,19 +1,19 @@
 import { randomBytes } from "node:crypto";
-import { chownSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
 import { BRING_UP, etcdArgs, haproxyConfig, patroniConfig, profileRestore, ETCD_CLIENT_PORT, PG_PORT } from "../../stack/patroni/config.ts";
 import pg from "pg";
-import { getCluster, getConfig, getStatus, patchConfig, postSwitchover } from "../../stack/patroni/rest.ts";
+import { getCluster, getConfig, getStatus, patchConfig, postFailover, postSwitchover } from "../../stack/patroni/rest.ts";
 import { waitFor } from "../../util/wait.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { newRunId, nodeName, pickSubnet, runNames, type Subnet } from "./names.ts";
-import { createTopology, linkExists, removeTopology, usedPrefixes } from "./net.ts";
+import { createTopology, linkExists, removeTopology, ruleComment, splitRule, usedPrefixes } from "./net.ts";
+import { execa } from "execa";
 import {
-  podInit,
   processesMentioning,
   readPostmasterPid,
   removeShm,
@@ -24,6 +24,7 @@ import {
   type Spawned,
 } from "./procs.ts";
 import { PG_BIN_DIR } from "./preflight.ts";
+import { Pod, type PodPart } from "./pod.ts";
 import { removeState, writeState, WORK_ROOT, type RunState } from "./state.ts";
 
 interface LocalNode {
@@ -36,7 +37,7 @@ interface LocalNode {
   logDir: string;
   configPath: string;
   etcd?: Spawned;
-  patroni?: Spawned;
+  pod: Pod;
   log: Logger;
 }
 
@@ -74,6 +75,15 @@ export class LocalCluster implements Cluster {
         dataDir: join(dir, "data"),
         logDir: join(dir, "log"),
         configPath: join(dir, "patroni.yml"),
+        pod: new Pod({
+          netns: names.netns(i),
+          user: "postgres",
+          argv: ["/usr/bin/patroni", join(dir, "patroni.yml")],
+          logFile: join(dir, "log", "patroni.log"),
+          env: { HOME: dir, PYTHONUNBUFFERED: "1" },
+          dataDir: join(dir, "data"),
+          pgBinDir: PG_BIN_DIR,
+        }),
         log: log.child({ node: name }),
       });
     }
@@ -150,13 +160,7 @@ export class LocalCluster implements Cluster {
 
     const token = `pgchaos-${this.runId}`;
     const members = [...this.byName.values()].map((n) => ({ name: n.name, address: n.address }));
-    for (const n of this.byName.values()) {
-      n.etcd = spawnInNetns({
-        netns: n.netns,
-        argv: ["/usr/bin/etcd", ...etcdArgs({ name: n.name, address: n.address, dataDir: join(n.dir, "etcd"), cluster: members, token })],
-        logFile: join(n.logDir, "etcd.log"),
-      });
-    }
+    for (const n of this.byName.values()) this.etcdSpawn(n);
     const timeoutMs = this.spec.readyTimeoutMs ?? 60_000;
     await waitFor(
       { condition: "etcd quorum (every member healthy)", where: `cluster ${token}`, timeoutMs, intervalMs: 50 },
@@ -238,15 +242,8 @@ export class LocalCluster implements Cluster {
   }
 
   private spawnPatroni(n: LocalNode): void {
-    n.patroni = spawnInNetns({
-      netns: n.netns,
-      pidns: true,
-      user: "postgres",
-      argv: ["/usr/bin/patroni", n.configPath],
-      logFile: join(n.logDir, "patroni.log"),
-      env: { HOME: n.dir, PYTHONUNBUFFERED: "1" },
-    });
-    n.log.info({ pid: n.patroni.pid }, "patroni started");
+    const pid = n.pod.start();
+    n.log.info({ pid }, "pod started");
   }
 
   private node(name: string): LocalNode {
@@ -260,13 +257,14 @@ export class LocalCluster implements Cluster {
   }
 
   isNodeRunning(node: string): boolean {
-    return this.node(node).patroni?.running() ?? false;
+    const pod = this.node(node).pod;
+    return pod.running && pod.patroniPid() !== undefined;
   }
 
   async members(): Promise<Member[]> {
     let lastError: unknown;
     for (const n of this.byName.values()) {
-      if (!n.patroni?.running()) continue;
+      if (!n.pod.running) continue;
       try {
         const list = await getCluster(n.address);
         const leader = list.find((m) => m.role === "leader");
@@ -298,7 +296,7 @@ export class LocalCluster implements Cluster {
     const where = `cluster pgchaos-${this.runId}${opts.reason ? ` (${opts.reason})` : ""}`;
     const leader = await waitFor({ condition: "one leader", where, timeoutMs, intervalMs: 100, signal: opts.signal }, async () => {
       for (const n of this.byName.values()) {
-        if (n.patroni && !n.patroni.running()) throw new Error(`patroni on ${n.name} exited: see ${join(n.logDir, "patroni.log")}`);
+        if (!n.pod.running) throw new Error(`the pod of ${n.name} is not running: see ${join(n.logDir, "patroni.log")}`);
       }
       const ms = await this.members();
       const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
@@ -321,41 +319,188 @@ export class LocalCluster implements Cluster {
     return { ms, leader };
   }
 
-  /** Signals the node's "pod": its PID 1 (Patroni acting as init), and waits for the pod to end. */
-  private async signalPod(n: LocalNode, signal: NodeJS.Signals, timeoutMs: number): Promise<boolean> {
-    const pod = n.patroni;
-    if (!pod?.running()) return true;
-    const init = podInit(pod.pid);
-    if (init === undefined) {
-      // Between unshare's fork and nothing else: killing unshare leaves an init that exits at once.
-      signalAll([pod.pid], "SIGKILL");
-    } else {
-      signalAll([init], signal);
-    }
-    return Promise.race([pod.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), timeoutMs))]);
-  }
-
   async killNode(node: string): Promise<void> {
     const n = this.node(node);
     const shmId = readPostmasterPid(n.dataDir)?.shmId;
     // SIGKILL of the namespace's PID 1 makes the kernel kill Patroni, the postmaster and every backend
     // at once, as a container runtime does on a pod kill.
-    if (!(await this.signalPod(n, "SIGKILL", 5000))) throw new Error(`processes of ${node} survived SIGKILL for 5 s`);
+    await n.pod.kill();
     await removeShm(shmId);
     n.log.info("node killed");
   }
 
   async stopNode(node: string): Promise<void> {
     const n = this.node(node);
-    // Patroni as PID 1 passes SIGTERM to the real Patroni, which stops PostgreSQL and releases the leader key.
-    if (!(await this.signalPod(n, "SIGTERM", 60_000))) throw new Error(`patroni on ${node} did not stop within 60 s of SIGTERM`);
+    await n.pod.stop();
     n.log.info("node stopped gracefully");
   }
 
   async startNode(node: string): Promise<void> {
     const n = this.node(node);
-    if (n.patroni?.running()) return;
-    this.spawnPatroni(n);
+    if (!n.pod.running) {
+      this.spawnPatroni(n);
+    } else if (n.pod.patroniPid() === undefined) {
+      n.pod.startPatroni();
+      n.log.info("patroni started again inside the running pod");
+    }
+  }
+
+  async killProcess(node: string, part: "patroni" | "postgres"): Promise<void> {
+    const n = this.node(node);
+    const pids = await n.pod.killPart(part);
+    n.log.info({ part, pids }, "process killed");
+  }
+
+  async pause(node: string, part: PodPart): Promise<void> {
+    const n = this.node(node);
+    const pids = n.pod.pause(part);
+    if (pids.length === 0) throw new Error(`nothing to pause on ${node}: no ${part} process runs`);
+    n.log.info({ part, pids }, "paused");
+  }
+
+  async resume(node: string): Promise<void> {
+    this.node(node).pod.resume();
+  }
+
+  runInNodeNetwork(node: string, argv: string[], env: Record<string, string>): ChildProcess {
+    const n = this.node(node);
+    // PGCHAOS_RUN in the environment is not visible in the command line; the marker argument is, so a
+    // crashed run's agents are found by --cleanup like its servers.
+    const logDir = join(this.spec.runDir, "logs");
+    mkdirSync(logDir, { recursive: true });
+    const err = openSync(join(logDir, `agent-${node}.log`), "a");
+    const child = spawn("ip", ["netns", "exec", n.netns, ...argv, `--pgchaos-run=${this.workDir}`], {
+      stdio: ["ignore", "pipe", err],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    });
+    closeSync(err);
+    return child;
+  }
+
+  /** Tag of every iptables rule this run adds, so heal and cleanup remove exactly ours. */
+  get ruleTag(): string {
+    return ruleComment(this.runId);
+  }
+
+  addressOf(node: string): string {
+    return this.node(node).address;
+  }
+
+  /** Where the harness's clients (primary service, probes) sit: the bridge in the root namespace. */
+  get clientsAddress(): string {
+    return this.subnet.bridgeAddress;
+  }
+
+  /** Runs `iptables ARGS` inside the node's namespace; the root namespace is never touched by faults. */
+  async iptables(node: string, args: string[]): Promise<void> {
+    const r = await execa("ip", ["netns", "exec", this.node(node).netns, "iptables", "-w", ...args], { reject: false });
+    if (r.exitCode !== 0) throw new Error(`iptables ${args.join(" ")} in ${node}: ${r.stderr.trim()}`);
+  }
+
+  /** Removes every rule carrying this run's tag from the node's namespace (all nodes when none named). */
+  async clearRules(node?: string): Promise<number> {
+    let removed = 0;
+    for (const name of node ? [node] : this.nodes) {
+      const ns = this.node(name).netns;
+      const r = await execa("ip", ["netns", "exec", ns, "iptables", "-w", "-S"], { reject: false });
+      for (const line of r.stdout.split("\n").filter((l) => l.startsWith("-A ") && l.includes(this.ruleTag))) {
+        await execa("ip", ["netns", "exec", ns, "iptables", "-w", "-D", ...splitRule(line.slice(3))], { reject: false });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Tagged rules left in the namespaces, as `iptables -S` lines. */
+  async listRules(): Promise<string[]> {
+    const out: string[] = [];
+    for (const n of this.byName.values()) {
+      const r = await execa("ip", ["netns", "exec", n.netns, "iptables", "-w", "-S"], { reject: false });
+      out.push(...r.stdout.split("\n").filter((l) => l.includes(this.ruleTag)).map((l) => `${n.name}: ${l}`));
+    }
+    return out;
+  }
+
+  async setLink(node: string, up: boolean): Promise<void> {
+    await execa("ip", ["-n", this.node(node).netns, "link", "set", "eth0", up ? "up" : "down"]);
+  }
+
+  /** Undefined when latency can be injected; otherwise why not (this kernel may lack sch_netem). */
+  async latencyUnsupported(): Promise<string | undefined> {
+    const ns = this.node(this.nodes[0]!).netns;
+    const add = await execa("ip", ["netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], { reject: false });
+    if (add.exitCode === 0) {
+      await execa("ip", ["netns", "exec", ns, "tc", "qdisc", "del", "dev", "lo", "root"], { reject: false });
+      return undefined;
+    }
+    return add.stderr.trim() || `tc exited ${add.exitCode}`;
+  }
+
+  async tc(node: string, args: string[]): Promise<void> {
+    const r = await execa("ip", ["netns", "exec", this.node(node).netns, "tc", ...args], { reject: false });
+    if (r.exitCode !== 0) throw new Error(`tc ${args.join(" ")} in ${node}: ${r.stderr.trim()}`);
+  }
+
+  /** The node whose etcd member leads the DCS, asked of every member that answers. */
+  async dcsLeader(): Promise<string | undefined> {
+    for (const n of this.byName.values()) {
+      try {
+        const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
+        const st = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+        if (!st.leader || st.leader === "0") continue;
+        if (st.leader === st.header?.member_id) return n.name;
+        const list = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/cluster/member/list`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
+        const members = ((await list.json()) as { members?: Array<{ ID: string; name: string }> }).members ?? [];
+        const m = members.find((x) => x.ID === st.leader);
+        if (m) return m.name;
+      } catch {
+        // This member does not answer; ask the next.
+      }
+    }
+    return undefined;
+  }
+
+  private etcdSpawn(n: LocalNode): void {
+    const members = [...this.byName.values()].map((m) => ({ name: m.name, address: m.address }));
+    n.etcd = spawnInNetns({
+      netns: n.netns,
+      argv: ["/usr/bin/etcd", ...etcdArgs({ name: n.name, address: n.address, dataDir: join(n.dir, "etcd"), cluster: members, token: `pgchaos-${this.runId}` })],
+      logFile: join(n.logDir, "etcd.log"),
+    });
+  }
+
+  async killDcs(node: string): Promise<void> {
+    const n = this.node(node);
+    if (!n.etcd?.running()) return;
+    signalAll([n.etcd.pid], "SIGKILL");
+    await Promise.race([n.etcd.exited, new Promise((r) => setTimeout(r, 5000))]);
+    n.log.info("etcd member killed");
+  }
+
+  /** Restarts a killed etcd member on its data (no-op while it runs). */
+  async startDcs(node: string): Promise<void> {
+    const n = this.node(node);
+    if (n.etcd?.running()) return;
+    this.etcdSpawn(n);
+    n.log.info("etcd member restarted");
+  }
+
+  async pauseDcs(node: string): Promise<void> {
+    const n = this.node(node);
+    if (n.etcd?.running()) signalAll([n.etcd.pid], "SIGSTOP");
+  }
+
+  async resumeDcs(node: string): Promise<void> {
+    const n = this.node(node);
+    if (n.etcd?.running()) signalAll([n.etcd.pid], "SIGCONT");
+  }
+
+  /** Manual failover to a named replica through Patroni's REST API (POST /failover). */
+  async failover(candidate: string): Promise<{ from?: string; to: string }> {
+    const ms = await this.members();
+    const leader = ms.find((m) => m.role === "leader");
+    const text = await postFailover(this.node(candidate).address, { candidate, leader: leader?.name });
+    return { from: leader?.name, to: /failed over to "?([\w-]+)"?/i.exec(text)?.[1] ?? candidate };
   }
 
   async switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }> {
@@ -405,7 +550,7 @@ export class LocalCluster implements Cluster {
     this.tornDown = true;
     // Data is thrown away (or kept as a crash image with --keep), so nothing needs a graceful stop.
     const shmIds = [...this.byName.values()].map((n) => readPostmasterPid(n.dataDir)?.shmId);
-    const spawned = [this.haproxy, ...[...this.byName.values()].flatMap((n) => [n.patroni, n.etcd])].filter(
+    const spawned = [this.haproxy, ...[...this.byName.values()].flatMap((n) => [...n.pod.spawned, n.etcd])].filter(
       (p): p is Spawned => p !== undefined,
     );
     const tracked = spawned.filter((p) => p.running()).map((p) => p.pid);
@@ -415,6 +560,8 @@ export class LocalCluster implements Cluster {
     if (left.length > 0) this.log.error({ left }, "processes survived SIGKILL");
     // Reap our own children before we can exit: an unreaped child would become a zombie of init.
     await Promise.race([Promise.all(spawned.map((p) => p.exited)), new Promise((r) => setTimeout(r, 2000))]);
+    const unreaped = spawned.filter((p) => p.running()).map((p) => p.pid);
+    if (unreaped.length > 0) this.log.warn({ unreaped }, "children not reaped 2 s after SIGKILL");
     for (const id of shmIds) await removeShm(id);
     await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not copy node logs"));
     const st = this.state();

@@ -73,3 +73,16 @@ export async function patchConfig(address: string, patch: Record<string, unknown
   });
   if (!res.ok) throw new Error(`PATCH /config on ${address} refused: HTTP ${res.status}: ${(await res.text()).trim()}`);
 }
+
+/** POST /failover: a manual failover to `candidate`, allowed also when the leader is unhealthy. */
+export async function postFailover(address: string, body: { candidate: string; leader?: string }, timeoutMs = 30_000): Promise<string> {
+  const res = await call(address, "/failover", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    timeoutMs,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`failover to ${body.candidate} via ${address} refused: HTTP ${res.status}: ${text.trim()}`);
+  return text.trim();
+}

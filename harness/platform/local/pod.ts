@@ -1,0 +1,160 @@
+import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { listProcesses, podInit, signalAll, spawnInNetns, waitGone, withDescendants, type Spawned } from "./procs.ts";
+
+export interface PodSpec {
+  netns: string;
+  user: string;
+  /** Patroni's command line. */
+  argv: string[];
+  logFile: string;
+  env: Record<string, string>;
+  /** The member's data directory: identifies its postmaster. */
+  dataDir: string;
+  pgBinDir: string;
+}
+
+/**
+ * PID 1 of a pod: starts its command, then only reaps (each `sleep` it waits for makes the shell call
+ * wait(), which collects any orphan). Unlike Patroni as PID 1, it outlives Patroni, so Patroni can be
+ * killed alone while PostgreSQL keeps running, as on a host where Patroni is a service of its own.
+ */
+const INIT_SCRIPT = '"$@" & while :; do sleep 1; done';
+
+export type PodPart = "patroni" | "postgres" | "all";
+
+/**
+ * A node's processes in a PID namespace of their own, like a pod: SIGKILL of its init makes the kernel
+ * kill and reap everything inside at once.
+ */
+export class Pod {
+  private proc?: Spawned;
+  private extra: Spawned[] = [];
+
+  constructor(private readonly spec: PodSpec) {}
+
+  start(): number {
+    this.proc = spawnInNetns({
+      netns: this.spec.netns,
+      pidns: true,
+      user: this.spec.user,
+      argv: ["/bin/sh", "-c", INIT_SCRIPT, "pod-init", ...this.spec.argv],
+      logFile: this.spec.logFile,
+      env: this.spec.env,
+    });
+    return this.proc.pid;
+  }
+
+  /** True while the pod (its namespace's init) lives. */
+  get running(): boolean {
+    return this.proc?.running() ?? false;
+  }
+
+  /** Every process of ours that has to end before the run can finish. */
+  get spawned(): Spawned[] {
+    return [...(this.proc ? [this.proc] : []), ...this.extra];
+  }
+
+  private init(): number | undefined {
+    return this.proc?.running() ? podInit(this.proc.pid) : undefined;
+  }
+
+  /** Host PIDs of the pod's processes (not its init, not its `sleep`), with their command lines. */
+  private members() {
+    const init = this.init();
+    if (init === undefined) return [];
+    const procs = listProcesses();
+    // A Patroni started again with nsenter lives in the pod's namespace but is nsenter's child on the host.
+    const roots = [init, ...this.extra.filter((e) => e.running()).map((e) => e.pid)];
+    const pids = new Set(withDescendants(roots, procs).filter((p) => !roots.includes(p)));
+    return procs.filter((p) => pids.has(p.pid) && !/^sleep\b/.test(p.cmdline));
+  }
+
+  patroniPid(): number | undefined {
+    return this.members().find((p) => p.cmdline.includes(this.spec.argv.join(" ")) && !p.cmdline.startsWith("/bin/sh"))?.pid;
+  }
+
+  postmasterPid(): number | undefined {
+    return this.members().find((p) => p.cmdline.startsWith(`${this.spec.pgBinDir}/postgres`) && p.cmdline.includes(this.spec.dataDir))?.pid;
+  }
+
+  /** PIDs of one part: Patroni alone, or the postmaster with every backend, or all of the pod's processes. */
+  pids(part: PodPart): number[] {
+    if (part === "all") return this.members().map((p) => p.pid);
+    if (part === "patroni") return [this.patroniPid()].filter((p): p is number => p !== undefined);
+    const pm = this.postmasterPid();
+    return pm === undefined ? [] : withDescendants([pm]);
+  }
+
+  /** Pod kill: SIGKILL of init; the kernel kills the rest. Resolves when the pod is gone. */
+  async kill(timeoutMs = 5000): Promise<void> {
+    const proc = this.proc;
+    if (!proc?.running()) return;
+    const init = this.init();
+    signalAll([init ?? proc.pid], "SIGKILL");
+    const gone = await Promise.race([proc.exited.then(() => true), delay(timeoutMs).then(() => false)]);
+    if (!gone) throw new Error(`pod ${this.spec.netns} survived SIGKILL for ${timeoutMs} ms`);
+  }
+
+  /**
+   * Graceful stop, as a drain does: SIGTERM to Patroni, which stops PostgreSQL and releases its leader key,
+   * then the empty pod is removed.
+   */
+  async stop(timeoutMs = 60_000): Promise<void> {
+    const patroni = this.patroniPid();
+    if (patroni !== undefined) {
+      signalAll([patroni], "SIGTERM");
+      const left = await waitGone([patroni], timeoutMs);
+      if (left.length > 0) throw new Error(`patroni in ${this.spec.netns} did not stop within ${timeoutMs} ms of SIGTERM`);
+    }
+    const rest = this.pids("postgres");
+    if (rest.length > 0 && (await waitGone(rest, 10_000)).length > 0) {
+      throw new Error(`postgres in ${this.spec.netns} still runs after Patroni stopped`);
+    }
+    await this.kill();
+  }
+
+  /** SIGKILL of one part only; Patroni restarts a killed PostgreSQL, a killed Patroni stays dead. */
+  async killPart(part: Exclude<PodPart, "all">): Promise<number[]> {
+    const pids = this.pids(part);
+    if (pids.length === 0) throw new Error(`no ${part} process runs in ${this.spec.netns}`);
+    signalAll(pids, "SIGKILL");
+    const left = await waitGone(pids, 5000);
+    if (left.length > 0) throw new Error(`${part} processes ${left.join(", ")} in ${this.spec.netns} survived SIGKILL`);
+    return pids;
+  }
+
+  pause(part: PodPart): number[] {
+    const pids = this.pids(part);
+    signalAll(pids, "SIGSTOP");
+    return pids;
+  }
+
+  /** SIGCONT to every process of the pod: idempotent, and safe if pause only reached some of them. */
+  resume(): void {
+    signalAll(this.members().map((p) => p.pid), "SIGCONT");
+  }
+
+  /** Starts Patroni again inside the living pod (after a Patroni-only kill); it adopts the running postmaster. */
+  startPatroni(): void {
+    const init = this.init();
+    if (init === undefined) throw new Error(`pod ${this.spec.netns} is not running`);
+    const fd = openSync(this.spec.logFile, "a");
+    const child = spawn(
+      "nsenter",
+      ["--target", String(init), "--pid", "--mount", "--net", "--", "setpriv", `--reuid=${this.spec.user}`, `--regid=${this.spec.user}`, "--init-groups", "--", ...this.spec.argv],
+      { detached: true, stdio: ["ignore", fd, fd], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", LC_ALL: "C.UTF-8", ...this.spec.env } },
+    );
+    closeSync(fd);
+    child.unref();
+    let alive = true;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once("exit", (code, signal) => ((alive = false), resolve({ code, signal }))),
+    );
+    this.extra.push({ pid: child.pid!, exited, running: () => alive });
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
