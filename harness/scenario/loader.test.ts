@@ -45,7 +45,7 @@ describe("parseScenario", () => {
       warmupMs: 3000,
       recoveryTimeoutMs: 120_000,
       cooldownMs: 2000,
-      workload: { writeIntervalMs: 10, nodeProbeIntervalMs: 200, connectTimeoutMs: 1000, queryTimeoutMs: 2000 },
+      workload: { writeIntervalMs: 10, nodeProbeIntervalMs: 100, connectTimeoutMs: 1000, queryTimeoutMs: 2000 },
       expect: { lostWrites: 0, divergence: false },
     });
     expect(s.expect.maxWriteUnavailableMs).toBeUndefined();
@@ -56,7 +56,7 @@ describe("parseScenario", () => {
     const s = parseScenario({ ...minimal, nodes: 5, profile: "default", workload: { writeIntervalMs: 50 } }, "x");
     expect(s.nodes).toBe(5);
     expect(s.profile).toBe("default");
-    expect(s.workload).toEqual({ writeIntervalMs: 50, nodeProbeIntervalMs: 200, connectTimeoutMs: 1000, queryTimeoutMs: 2000 });
+    expect(s.workload).toEqual({ writeIntervalMs: 50, nodeProbeIntervalMs: 100, connectTimeoutMs: 1000, queryTimeoutMs: 2000 });
   });
 
   it("does not mutate its input", () => {
