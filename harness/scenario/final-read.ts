@@ -55,6 +55,12 @@ export async function readFinalState(cluster: Cluster, log: Logger, catchUpTimeo
       }
       const r = await s.query<{ id: string }>("SELECT id FROM pgchaos_writes ORDER BY id", []);
       fm.ids = toRanges(r.rows.map((x) => Number(x.id)));
+      if (fm.timeline !== undefined) {
+        // Two members on one timeline number with different histories have forked (the divergence check).
+        const file = `pg_wal/${fm.timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
+        const h = await s.query<{ h: string | null }>("SELECT pg_read_file($1, 0, 1048576, true) AS h", [file]);
+        fm.timelineHistory = h.rows[0]!.h ?? "";
+      }
     } catch (e) {
       fm.error = errorMessage(e);
       log.error({ err: fm.error, node }, "final read failed");

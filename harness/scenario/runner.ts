@@ -9,7 +9,7 @@ import { createFault, describeFault } from "../faults/spec.ts";
 import { HistoryWriter } from "../history/writer.ts";
 import { getPlatform } from "../platform/index.ts";
 import type { Cluster } from "../platform/types.ts";
-import { getProfile } from "../stack/patroni/profiles.ts";
+import { getProfile, type HaProfile } from "../stack/patroni/profiles.ts";
 import { SCHEMA_SQL } from "../workload/schema.ts";
 import { Session } from "../workload/session.ts";
 import { WriteProbe } from "../workload/write-probe.ts";
@@ -44,11 +44,13 @@ export function timestampDir(d = new Date()): string {
 }
 
 /** Resolves per-profile bounds into the flat expectations the checkers read. */
-export function expectationsFor(s: Scenario, profile: string): Expectations {
+export function expectationsFor(s: Scenario, profile: HaProfile): Expectations {
   return {
-    maxWriteUnavailableMs: boundFor(s.expect.maxWriteUnavailableMs, profile),
+    maxWriteUnavailableMs: boundFor(s.expect.maxWriteUnavailableMs, profile.name),
     lostWrites: s.expect.lostWrites,
     divergence: s.expect.divergence,
+    splitBrain: s.expect.splitBrain,
+    maximumLagOnFailover: profile.dcs.maximum_lag_on_failover,
   };
 }
 
@@ -66,7 +68,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
   mkdirSync(runDir, { recursive: true });
   const logger: Logger = pino({ base: { scenario: scenario.name }, level: "info" }, pino.destination({ dest: join(runDir, "harness.log"), sync: true }));
   const history = HistoryWriter.open(join(runDir, "history.jsonl"));
-  const expect = expectationsFor(scenario, profile.name);
+  const expect = expectationsFor(scenario, profile);
   const phase = (name: string) => {
     progress.start(name);
     history.record({ process: "runner", type: "info", f: "phase", value: { phase: name } });
@@ -129,6 +131,9 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
       phase(`fault: ${label}`);
       const fault = createFault(step.fault);
       const nodes = await fault.resolve(ctx);
+      // The cluster as it was just before the fault: roles, timelines and replication lag.
+      const before = await c.members().catch(() => []);
+      history.record({ process: "nemesis", type: "info", f: "cluster", value: { members: before.map((m) => ({ name: m.name, role: m.role, state: m.state, timeline: m.timeline, lagBytes: m.lagBytes })) } });
       const event = { fault: fault.kind, target: fault.target, nodes };
       history.record({ process: "nemesis", type: "info", f: "fault", value: { ...event, phase: "inject" } });
       active.add(fault);

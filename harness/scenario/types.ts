@@ -46,6 +46,8 @@ export const ScenarioSchema = z
         maxWriteUnavailableMs: PerProfile.optional(),
         lostWrites: z.number().int().min(0).default(0),
         divergence: z.boolean().default(false),
+        /** Whether two nodes accepting writes at once is expected (false: it fails the verdict). */
+        splitBrain: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

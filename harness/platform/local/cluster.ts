@@ -305,10 +305,13 @@ export class LocalCluster implements Cluster {
     });
     const left = Math.max(1000, timeoutMs - (performance.now() - started));
     await waitFor(
-      { condition: `${this.spec.nodes - 1} replicas streaming from ${leader}`, where, timeoutMs: left, intervalMs: 100, signal: opts.signal },
+      { condition: `${this.spec.nodes - 1} replicas streaming from ${leader} on its timeline`, where, timeoutMs: left, intervalMs: 100, signal: opts.signal },
       async () => {
         const ms = await this.members();
-        const notStreaming = ms.filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running")).map((m) => `${m.name}:${m.state}`);
+        const tl = ms.find((m) => m.role === "leader")?.timeline;
+        const notStreaming = ms
+          .filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
+          .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
         if (ms.length < this.spec.nodes) throw new Error(`only ${ms.length} of ${this.spec.nodes} members registered`);
         if (notStreaming.length > 0) throw new Error(`not streaming yet: ${notStreaming.join(", ")}`);
         return true;

@@ -1,0 +1,118 @@
+import type { Fault, FaultContext } from "./types.ts";
+import type { Target } from "./targets.ts";
+import { resolveNow } from "./process.ts";
+import { bridge, describeGrudge, isolate, majorityMinority, oneWayIn, oneWayOut, validate, type Grudge } from "./grudge.ts";
+import { dcsCutRules, grudgeRules, lossRules, NETEM_REFUSAL, type NodeCommand } from "./rules.ts";
+import { EnvironmentError } from "../util/errors.ts";
+
+export type PartitionShape = "isolate" | "dcs-isolate" | "oneway-in" | "oneway-out" | "majority-minority" | "bridge";
+
+/** The grudge (or, for a DCS-only cut, the rules) a shape means for the resolved nodes. */
+function rulesFor(ctx: FaultContext, shape: PartitionShape, nodes: string[]): { rules: NodeCommand[]; description: string } {
+  const c = ctx.cluster;
+  const all = [...c.nodes];
+  if (shape === "dcs-isolate") {
+    // etcd runs as root here and Patroni as postgres: only Patroni's DCS traffic is dropped.
+    return { rules: nodes.flatMap((n) => dcsCutRules(n, c.ruleTag, { uidOwner: "postgres" })), description: `${nodes.join(", ")} ⇸ DCS` };
+  }
+  const one = () => {
+    if (nodes.length !== 1) throw new Error(`partition ${shape} needs exactly one target node, got ${nodes.join(", ") || "none"}`);
+    return nodes[0]!;
+  };
+  let g: Grudge;
+  switch (shape) {
+    case "isolate":
+      g = isolate(one(), all, { clients: true });
+      break;
+    case "oneway-in":
+      g = oneWayIn(one(), all);
+      break;
+    case "oneway-out":
+      g = oneWayOut(one(), all);
+      break;
+    case "majority-minority":
+      g = majorityMinority(all, nodes, { clientsWith: "majority" });
+      break;
+    case "bridge":
+      g = bridge(all, one());
+      break;
+  }
+  validate(g, all);
+  return { rules: grudgeRules(g, (n) => c.addressOf(n), c.clientsAddress, c.ruleTag), description: describeGrudge(g) };
+}
+
+async function clearAll(ctx: FaultContext): Promise<void> {
+  await ctx.cluster.clearRules();
+}
+
+/** A network partition of the given shape; heal removes every rule the run added, on every node. */
+export function partitionFault(shape: PartitionShape, target: Target): Fault {
+  return {
+    kind: `partition:${shape}`,
+    target,
+    resolve: (ctx) => resolveNow(ctx, target),
+    async inject(ctx, nodes) {
+      const { rules, description } = rulesFor(ctx, shape, nodes);
+      for (const r of rules) await ctx.cluster.iptables(r.node, r.args);
+      return { shape, grudge: description, rules: rules.length };
+    },
+    heal: clearAll,
+  };
+}
+
+/** Random loss of incoming packets on the target at the given probability. */
+export function packetLossFault(target: Target, probability: number): Fault {
+  return {
+    kind: "packet-loss",
+    target,
+    resolve: (ctx) => resolveNow(ctx, target),
+    async inject(ctx, nodes) {
+      for (const n of nodes) for (const r of lossRules(n, probability, ctx.cluster.ruleTag)) await ctx.cluster.iptables(r.node, r.args);
+      return { probability };
+    },
+    heal: clearAll,
+  };
+}
+
+/** The target's only network link goes down; heal brings it up. */
+export function linkDownFault(target: Target): Fault {
+  const hit = new Set<string>();
+  return {
+    kind: "link-down",
+    target,
+    resolve: (ctx) => resolveNow(ctx, target),
+    async inject(ctx, nodes) {
+      for (const n of nodes) {
+        hit.add(n);
+        await ctx.cluster.setLink(n, false);
+      }
+    },
+    async heal(ctx) {
+      for (const n of hit) await ctx.cluster.setLink(n, true);
+    },
+  };
+}
+
+/** Added latency on the target's link (netem); refused, saying why, where the kernel has no netem. */
+export function latencyFault(target: Target, delayMs: number, jitterMs = 0): Fault {
+  const hit = new Set<string>();
+  return {
+    kind: "latency",
+    target,
+    async resolve(ctx) {
+      const why = await ctx.cluster.latencyUnsupported();
+      if (why) throw new EnvironmentError(`${NETEM_REFUSAL} (${why})`);
+      return resolveNow(ctx, target);
+    },
+    async inject(ctx, nodes) {
+      for (const n of nodes) {
+        hit.add(n);
+        await ctx.cluster.tc(n, ["qdisc", "add", "dev", "eth0", "root", "netem", "delay", `${delayMs}ms`, ...(jitterMs ? [`${jitterMs}ms`] : [])]);
+      }
+      return { delayMs, jitterMs };
+    },
+    async heal(ctx) {
+      for (const n of hit) await ctx.cluster.tc(n, ["qdisc", "del", "dev", "eth0", "root"]).catch(() => undefined);
+    },
+  };
+}
