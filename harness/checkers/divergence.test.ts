@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { divergence } from "./divergence.ts";
 import { finalState, history, input, member, range } from "./test-history.ts";
+import type { FinalMember } from "./types.ts";
 
 const acked = () => history().oks(1, 10, 0, 100, "n1").write(11, "info", 1000).build();
 
@@ -85,5 +86,96 @@ describe("divergence", () => {
     expect(r.valid).toBe(true);
     expect(r.divergenceExpected).toBe(true);
     expect(r.reasons).toHaveLength(2);
+  });
+});
+
+describe("divergence: forked timelines", () => {
+  const line1 = "1\t0/3000060\tno recovery target specified";
+  const a = `${line1}\n2\t0/5000098\tno recovery target specified\n`;
+  const b = `${line1}\n2\t0/50001A0\tno recovery target specified\n`;
+  const withHistory = (m: FinalMember, timelineHistory?: string): FinalMember => ({ ...m, timelineHistory });
+  const ids = range(1, 10);
+
+  it("fails when two members are on the same timeline with different histories, naming both", () => {
+    const final = finalState("n2", [
+      withHistory(member("n1", "replica", ids, 3), a),
+      withHistory(member("n2", "leader", ids, 3), b),
+      withHistory(member("n3", "replica", ids, 3), a),
+    ]);
+    const r = divergence(input(acked(), final));
+    expect(r.valid).toBe(false);
+    expect(r.forks).toEqual([
+      {
+        timeline: 3,
+        variants: [
+          { members: ["n1", "n3"], history: `${line1.replace(/\t/g, " ")}\n2 0/5000098 no recovery target specified` },
+          { members: ["n2"], history: `${line1.replace(/\t/g, " ")}\n2 0/50001A0 no recovery target specified` },
+        ],
+      },
+    ]);
+    expect(r.reasons).toEqual([
+      "timeline 3 forked: members n1, n3, n2 are all on timeline 3 with different histories (first difference at line 2): " +
+        'n1, n3 have "1 0/3000060 no recovery target specified", "2 0/5000098 no recovery target specified" (2 lines); ' +
+        'n2 has "1 0/3000060 no recovery target specified", "2 0/50001A0 no recovery target specified" (2 lines)',
+    ]);
+  });
+
+  it("fails on a fork between two replicas too", () => {
+    const final = finalState("n2", [
+      withHistory(member("n1", "replica", ids, 3), a),
+      withHistory(member("n2", "leader", ids, 3)),
+      withHistory(member("n3", "replica", ids, 3), b),
+    ]);
+    const r = divergence(input(acked(), final));
+    expect(r.valid).toBe(false);
+    expect(r.reasons).toEqual([expect.stringMatching(/^timeline 3 forked: members n1, n3 /)]);
+  });
+
+  it("shows the lines around the first difference of a long history", () => {
+    const long = (last: string) => ["1\t0/1\tx", "2\t0/2\tx", "3\t0/3\tx", "4\t0/4\tx", `5\t${last}\tx`].join("\n");
+    const final = finalState("n1", [withHistory(member("n1", "leader", ids, 6), long("0/5")), withHistory(member("n2", "replica", ids, 6), long("0/6"))]);
+    const reason = divergence(input(acked(), final)).reasons![0]!;
+    expect(reason).toContain("(first difference at line 5)");
+    expect(reason).toContain('n1 has ... "3 0/3 x", "4 0/4 x", "5 0/5 x" (5 lines)');
+    expect(reason).toContain('n2 has ... "3 0/3 x", "4 0/4 x", "5 0/6 x" (5 lines)');
+  });
+
+  it("passes the same history, ignoring a trailing newline and tabs versus spaces", () => {
+    const final = finalState("n2", [
+      withHistory(member("n1", "replica", ids, 3), a),
+      withHistory(member("n2", "leader", ids, 3), a.trimEnd()),
+      withHistory(member("n3", "replica", ids, 3), a.replace(/\t/g, "  ")),
+    ]);
+    const r = divergence(input(acked(), final));
+    expect(r.valid).toBe(true);
+    expect(r.reasons).toBeUndefined();
+    expect(r.forks).toBeUndefined();
+  });
+
+  it("does not compare histories of different timelines, and timeline 1's empty histories agree", () => {
+    const final = finalState("n1", [withHistory(member("n1", "leader", ids, 1), ""), withHistory(member("n2", "replica", ids, 1), "\n")]);
+    expect(divergence(input(acked(), final)).valid).toBe(true);
+  });
+
+  it("does not fail when a history is missing", () => {
+    const final = finalState("n2", [withHistory(member("n1", "replica", ids, 3), a), withHistory(member("n2", "leader", ids, 3)), member("n3", "replica", ids, 3)]);
+    const r = divergence(input(acked(), final));
+    expect(r.valid).toBe(true);
+    expect(r.forks).toBeUndefined();
+  });
+
+  it("fails on a fork even without a readable leader", () => {
+    const final = finalState(undefined, [withHistory(member("n1", "replica", ids, 3), a), withHistory(member("n2", "replica", ids, 3), b)]);
+    const r = divergence(input(acked(), final));
+    expect(r.valid).toBe(false);
+    expect(r.reasons).toEqual([expect.stringMatching(/^timeline 3 forked/), "no leader in the final state: nothing to compare members with"]);
+  });
+
+  it("reports but does not fail a fork the scenario expects", () => {
+    const final = finalState("n2", [withHistory(member("n1", "replica", ids, 3), a), withHistory(member("n2", "leader", ids, 3), b)]);
+    const r = divergence(input(acked(), final, { divergence: true }));
+    expect(r.valid).toBe(true);
+    expect(r.divergenceExpected).toBe(true);
+    expect(r.reasons).toEqual([expect.stringMatching(/^timeline 3 forked/)]);
   });
 });

@@ -1,6 +1,8 @@
 import { dataLoss } from "./data-loss.ts";
 import { divergence } from "./divergence.ts";
 import { failover } from "./failover.ts";
+import { lag } from "./lag.ts";
+import { splitBrain } from "./split-brain.ts";
 import type { Checker, CheckInput, CheckResult, Validity } from "./types.ts";
 
 const RANK: Record<string, number> = { true: 0, unknown: 1, false: 2 };
@@ -35,4 +37,4 @@ export function runCheckers(
   return { valid: combineValidity(...Object.values(checks).map((c) => c.valid)), checks };
 }
 
-export const defaultCheckers: Record<string, Checker> = { failover, dataLoss, divergence };
+export const defaultCheckers: Record<string, Checker> = { failover, dataLoss, divergence, splitBrain, lag };

@@ -17,6 +17,9 @@ export interface FinalMember {
   ids?: IdRanges;
   /** Why the member could not be read, if it could not. */
   error?: string;
+  /** Content of the member's current timeline's .history file ("" on timeline 1); undefined when not
+   * read. Two members on the same timeline number with different histories are on a forked timeline. */
+  timelineHistory?: string;
 }
 
 /** The final cluster contents, stored as final.json in the run directory. */
@@ -36,6 +39,11 @@ export interface Expectations {
   lostWrites?: number;
   /** Whether divergence between members is expected (false: it fails the verdict). */
   divergence?: boolean;
+  /** Whether two nodes accepting writes at once is expected (a scenario demonstrating it); otherwise a
+   * split-brain window fails the verdict. */
+  splitBrain?: boolean;
+  /** The replication lag bound (bytes) the profile promises: Patroni's maximum_lag_on_failover. */
+  maximumLagOnFailover?: number;
 }
 
 export interface CheckInput {

@@ -18,6 +18,12 @@ describe("parseHistory", () => {
     expect(h[0]!.time).toBe(1000.5);
   });
 
+  it("accepts cluster samples", () => {
+    const value = { members: [{ name: "n1", role: "leader", timeline: 2 }, { name: "n2", role: "replica", lagBytes: 0 }] };
+    const h = parseHistory(`${entry({ process: "runner", type: "info", f: "cluster", value })}\n`, "h");
+    expect(h[0]).toMatchObject({ f: "cluster", value });
+  });
+
   it("accepts an empty file", () => {
     expect(parseHistory("", "h")).toEqual([]);
   });
@@ -35,7 +41,7 @@ describe("parseHistory", () => {
     [{ time: undefined }, 'field "time" must be a finite number, got nothing'],
     [{ time: "12:00" }, 'field "time" must be a finite number, got "12:00"'],
     [{ process: 4 }, 'field "process" must be a string, got 4'],
-    [{ f: "read" }, 'field "f" must be one of write|node-probe|fault|phase, got "read"'],
+    [{ f: "read" }, 'field "f" must be one of write|node-probe|fault|phase|cluster, got "read"'],
     [{ node: 1 }, 'field "node" must be a string when present, got 1'],
     [{ timeline: "3" }, 'field "timeline" must be a number when present, got "3"'],
     [{ error: {} }, 'field "error" must be a string when present, got {}'],

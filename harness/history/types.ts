@@ -16,7 +16,9 @@ export type OpF =
   /** A fault was injected or healed. value: FaultEventValue. */
   | "fault"
   /** The runner entered a phase. value: { phase: string }. */
-  | "phase";
+  | "phase"
+  /** A sample of the cluster's members (role, replication lag, timeline). value: ClusterSampleValue. */
+  | "cluster";
 
 export interface HistoryEntry {
   /** 0-based position in the history, strictly increasing. */
@@ -58,4 +60,15 @@ export interface FaultEventValue {
 
 export interface PhaseValue {
   phase: string;
+}
+
+export interface ClusterSampleValue {
+  members: Array<{
+    name: string;
+    /** Patroni role: "leader", "replica", "sync_standby"... */
+    role: string;
+    /** Bytes of WAL the member is behind the leader; undefined where Patroni reports it as unknown. */
+    lagBytes?: number;
+    timeline?: number;
+  }>;
 }
