@@ -24,6 +24,14 @@ export function figures(name: string, c: CheckResult): string {
       const ms = (c.members as Array<{ node: string; extra: number; missing: number; sameTimeline: boolean }> | undefined) ?? [];
       return `leader ${c.leader ?? "?"} tl ${c.leaderTimeline ?? "?"}; ` + (ms.map((m) => `${m.node}: +${m.extra}/-${m.missing}${m.sameTimeline ? "" : " other timeline"}`).join(", ") || "no members");
     }
+    case "splitBrain": {
+      const ws = (c.windows as Array<{ nodes: string[]; ms: number }> | undefined) ?? [];
+      return ws.length === 0
+        ? "no moment with two writable nodes"
+        : `${ws.length} window(s) with two writable nodes, longest ${secs(c.maxWindowMs)}: ${ws.slice(0, 3).map((w) => `${w.nodes.join("+")} ${secs(w.ms)}`).join(", ")}`;
+    }
+    case "lag":
+      return typeof c.maxLagBytes === "number" ? `replica lag before the fault ${c.maxLagBytes} bytes (maximum_lag_on_failover ${c.bound ?? "?"})` : "";
     case "recovery":
       return c.valid === true ? `whole again ${secs(c.recoveryMs)} after the last heal` : "";
     default:

@@ -21,6 +21,14 @@ const killHistory = () =>
   history()
     .phase("faults", 0)
     .oks(1, 10, 0, 100, "n1")
+    // n1 writable until the kill, n2 from 5 s: no overlap, so no split-brain.
+    .nodeProbes("n1", "writable", 0, 1000, 100, 5, 1)
+    .nodeProbes("n2", "read-only", 0, 5000, 100)
+    .nodeProbes("n2", "writable", 5000, 6000, 100, 5, 2)
+    .cluster(990, [
+      { name: "n1", role: "leader", timeline: 1 },
+      { name: "n2", role: "replica", lagBytes: 0, timeline: 1 },
+    ])
     .fault("inject", 1000)
     .write(11, "info", 1100)
     .oks(12, 9, 5000, 100, "n2")
@@ -70,7 +78,8 @@ describe("recheck", () => {
       expectations,
       settings: { ttl: 10 },
     });
-    expect(Object.keys(verdict.checks).sort()).toEqual(["dataLoss", "divergence", "failover"]);
+    expect(Object.keys(verdict.checks).sort()).toEqual(["dataLoss", "divergence", "failover", "lag", "splitBrain"]);
+    expect(verdict.checks.splitBrain).toMatchObject({ valid: true });
     expect(verdict.checks.dataLoss).toMatchObject({ valid: true, lost: 0, acknowledged: 19, indeterminate: 1 });
     expect(verdict.checks.failover).toMatchObject({ valid: true, oldPrimary: "n1", newPrimary: "n2", writeUnavailableMs: 4100 });
     expect(verdict.run.writes).toMatchObject({ attempts: 20, ok: 19, fail: 0, info: 1 });

@@ -334,7 +334,8 @@ export class LocalCluster implements Cluster {
 
   async stopNode(node: string): Promise<void> {
     const n = this.node(node);
-    await n.pod.stop();
+    const r = await n.pod.stop();
+    if (r.postgresOutlivedPatroni) n.log.warn("PostgreSQL outlived Patroni's graceful stop; it was given a fast shutdown, as at the end of a pod's grace period");
     n.log.info("node stopped gracefully");
   }
 
