@@ -86,6 +86,24 @@ describe.skipIf(skipClusterTests())("scenarios end to end through the CLI", () =
     expect(phases).toEqual(["inject", "heal"]);
   }, 180_000);
 
+  for (const [scenario, what] of [
+    ["primary-pause", "paused processes"],
+    ["primary-isolate", "iptables rules"],
+  ] as const) {
+    it(`Ctrl-C while ${scenario} holds its fault leaves no ${what} behind`, async () => {
+      const child = cli([scenario, "--out", out]);
+      await waitForOutput(child, /✓ warm-up/, 90_000);
+      await new Promise((r) => setTimeout(r, 2000));
+      child.kill("SIGINT");
+      const r = await child;
+      expect(r.exitCode, r.all).toBe(130);
+      // leftovers() lists every process of ours, stopped ones included, and every tagged rule.
+      expect(await leftovers()).toEqual(NOTHING);
+      const stopped = (await execa("ps", ["-eo", "stat=,args="])).stdout.split("\n").filter((l) => /^T/.test(l) && /patroni|postgres|etcd/.test(l));
+      expect(stopped).toEqual([]);
+    }, 180_000);
+  }
+
   it("a run killed with SIGKILL leaves things behind that --cleanup removes", async () => {
     const child = cli(["switchover", "--out", out]);
     await waitForOutput(child, /✓ deploy/, 90_000);

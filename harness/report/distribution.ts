@@ -27,6 +27,8 @@ export function repeatFigures(verdicts: readonly Verdict[]): Record<string, numb
     lostWrites: pick((v) => v.checks.dataLoss?.lost),
     indeterminateWrites: pick((v) => v.checks.dataLoss?.indeterminate),
     recoveryMs: pick((v) => v.checks.recovery?.recoveryMs),
+    splitBrainWindows: pick((v) => (v.checks.splitBrain?.windows as unknown[] | undefined)?.length),
+    splitBrainMaxWindowMs: pick((v) => v.checks.splitBrain?.maxWindowMs),
     readyMs: pick((v) => v.run.readyMs),
     teardownMs: pick((v) => v.run.teardownMs),
     writeRatePerSec: pick((v) => v.run.writes.ratePerSec),

@@ -51,6 +51,11 @@ export function renderVerdict(v: Verdict, runDir: string, out: NodeJS.WriteStrea
     lines.push(`  ${name.padEnd(width)}  ${mark(c.valid, colour).padEnd(colour ? 16 : 7)}  ${figures(name, c)}`);
     for (const r of c.reasons ?? []) if (c.valid !== true) lines.push(`  ${"".padEnd(width)}  ↳ ${r}`);
   }
+  const results = v.expectationResults ?? [];
+  if (results.length > 0) {
+    const word = (h: boolean | "unknown") => (h === true ? "held" : h === false ? "VIOLATED" : "unknown");
+    lines.push(`  expectations: ${results.map((r) => `${r.expectation} ${r.expected} → ${r.observed} (${word(r.held)})`).join("; ")}`);
+  }
   if (v.run.error) lines.push(`  run error: ${v.run.error}`);
   const w = v.run.writes;
   lines.push(

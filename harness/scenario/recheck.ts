@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { readHistory } from "../history/reader.ts";
 import type { FinalState } from "../checkers/types.ts";
 import { combineValidity } from "../checkers/index.ts";
-import { check, writeFigures, type Verdict } from "./verdict.ts";
+import { check, evaluateExpectations, writeFigures, type Verdict } from "./verdict.ts";
 import { UsageError } from "../util/errors.ts";
 
 /**
@@ -42,6 +42,7 @@ export async function recheck(runDir: string): Promise<{ verdict: Verdict; runDi
     // A run that errored stays unknown on recheck, as the runner judged it.
     valid: combineValidity(result.valid, checks.recovery?.valid ?? true, previous?.run.error ? "unknown" : true),
     expectations: meta.expectations,
+    expectationResults: evaluateExpectations(meta.expectations, checks),
     checks,
     settings: meta.settings,
     run: { ...(previous?.run ?? { phases: [] }), writes: writeFigures(history) },

@@ -16,7 +16,7 @@ import { WriteProbe } from "../workload/write-probe.ts";
 import { NodeProbes } from "../workload/node-probe.ts";
 import { Progress } from "../report/progress.ts";
 import { readFinalState } from "./final-read.ts";
-import { check, writeFigures, type Verdict } from "./verdict.ts";
+import { check, evaluateExpectations, writeFigures, type Verdict } from "./verdict.ts";
 import { combineValidity } from "../checkers/index.ts";
 import { sleep, waitFor } from "../util/wait.ts";
 import { errorMessage, ReadinessTimeoutError } from "../util/errors.ts";
@@ -210,6 +210,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     startedAt: startedAt.toISOString(),
     valid: checks ? checks.valid : "unknown",
     expectations: expect,
+    expectationResults: checks ? evaluateExpectations(expect, checks.checks) : undefined,
     checks: checks?.checks ?? {},
     settings,
     run,

@@ -33,3 +33,31 @@ describe("writeFigures", () => {
     expect(writeFigures(sameInstant)).toMatchObject({ attempts: 2, ratePerSec: 0 });
   });
 });
+
+describe("evaluateExpectations", () => {
+  it("says which expectations held and which were violated, with what was observed", async () => {
+    const { evaluateExpectations } = await import("./verdict.ts");
+    const r = evaluateExpectations(
+      { maxWriteUnavailableMs: 10_000, lostWrites: 0, divergence: false, splitBrain: false },
+      {
+        failover: { valid: false, writeUnavailableMs: 12_000 },
+        dataLoss: { valid: false, lost: 3 },
+        divergence: { valid: true },
+        splitBrain: { valid: false, windows: [{ nodes: ["n1", "n2"] }] },
+      },
+    );
+    expect(r).toEqual([
+      { expectation: "maxWriteUnavailableMs", expected: "≤ 10000 ms", observed: "12000 ms", held: false },
+      { expectation: "lostWrites", expected: "≤ 0", observed: "3", held: false },
+      { expectation: "divergence", expected: "none", observed: "none", held: true },
+      { expectation: "splitBrain", expected: "never two writable nodes", observed: "1 window(s)", held: false },
+    ]);
+  });
+
+  it("an expectation whose check could not run is unknown, not held", async () => {
+    const { evaluateExpectations } = await import("./verdict.ts");
+    const r = evaluateExpectations({ lostWrites: 0 }, { dataLoss: { valid: "unknown" } });
+    expect(r.find((x) => x.expectation === "lostWrites")!.held).toBe("unknown");
+    expect(r.find((x) => x.expectation === "splitBrain")!.held).toBe("unknown");
+  });
+});

@@ -10,6 +10,8 @@ export interface Verdict {
   startedAt: string;
   valid: Validity;
   expectations: Expectations;
+  /** Each stated expectation with what was observed and whether it held. */
+  expectationResults?: ExpectationResult[];
   checks: Record<string, CheckResult>;
   settings: Record<string, unknown>;
   /** Figures of the run itself, not of the cluster's behaviour. */
@@ -42,4 +44,50 @@ export function writeFigures(history: readonly HistoryEntry[]): Verdict["run"]["
 
 export function check(history: readonly HistoryEntry[], final: FinalState, expect: Expectations) {
   return runCheckers(defaultCheckers, { history, final, expect });
+}
+
+export interface ExpectationResult {
+  expectation: string;
+  expected: string;
+  observed: string;
+  held: boolean | "unknown";
+}
+
+/** Each expectation the scenario states, with what was observed and whether it held. */
+export function evaluateExpectations(expect: Expectations, checks: Record<string, CheckResult>): ExpectationResult[] {
+  const out: ExpectationResult[] = [];
+  const known = (c: CheckResult | undefined, f: () => boolean) => (c === undefined || c.valid === "unknown" ? "unknown" : f());
+  const f = checks.failover;
+  if (expect.maxWriteUnavailableMs !== undefined) {
+    const ms = f?.writeUnavailableMs;
+    out.push({
+      expectation: "maxWriteUnavailableMs",
+      expected: `≤ ${expect.maxWriteUnavailableMs} ms`,
+      observed: typeof ms === "number" ? `${ms} ms` : "not measured",
+      held: typeof ms === "number" ? ms <= expect.maxWriteUnavailableMs : "unknown",
+    });
+  }
+  const d = checks.dataLoss;
+  out.push({
+    expectation: "lostWrites",
+    expected: `≤ ${expect.lostWrites ?? 0}`,
+    observed: typeof d?.lost === "number" ? String(d.lost) : "not measured",
+    held: known(d, () => (d!.lost as number) <= (expect.lostWrites ?? 0)),
+  });
+  const dv = checks.divergence;
+  out.push({
+    expectation: "divergence",
+    expected: expect.divergence ? "allowed" : "none",
+    observed: dv === undefined ? "not measured" : dv.valid === "unknown" ? "unknown" : (dv.reasons ?? []).length > 0 ? "diverged" : "none",
+    held: known(dv, () => expect.divergence === true || (dv!.reasons ?? []).length === 0),
+  });
+  const sb = checks.splitBrain;
+  const windows = (sb?.windows as unknown[] | undefined)?.length ?? 0;
+  out.push({
+    expectation: "splitBrain",
+    expected: expect.splitBrain ? "allowed" : "never two writable nodes",
+    observed: sb === undefined || sb.valid === "unknown" ? "unknown" : `${windows} window(s)`,
+    held: known(sb, () => expect.splitBrain === true || windows === 0),
+  });
+  return out;
 }
