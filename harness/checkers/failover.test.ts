@@ -119,13 +119,32 @@ describe("failover", () => {
     const r = failover(input(h, undefined, { maxWriteUnavailableMs: 60_000 }));
     expect(r).toMatchObject({
       valid: false,
-      reasons: ["writes never recovered after the fault"],
+      reasons: [expect.stringMatching(/^writes never recovered after the fault/)],
       writeUnavailableMs: 6000 - 902,
       oldPrimary: "n1",
       failedWrites: 2,
       indeterminateWrites: 1,
     });
     expect(r.newPrimary).toBeUndefined();
+  });
+
+  it("fails when writes went on for a while during the fault, then failed until the run ended", () => {
+    // The shape of a DCS quorum loss: the primary takes writes until Patroni demotes it, and the run
+    // ends before it is promoted again. Gaps between the early writes are short; the outage is not.
+    const h = history()
+      .oks(1, 10, 0, 100, "n1")
+      .fault("inject", 950)
+      .oks(11, 20, 1000, 100, "n1")
+      .write(31, "fail", 3100)
+      .write(32, "fail", 4000)
+      .fault("heal", 5000)
+      .write(33, "fail", 9000)
+      .build();
+    const r = failover(input(h, undefined, { maxWriteUnavailableMs: 60_000 }));
+    expect(r.valid).toBe(false);
+    expect(r.reasons).toEqual([expect.stringMatching(/never recovered.*still failing when the run ended/)]);
+    expect(r.writeUnavailableMs).toBe(9000 - 2900);
+    expect(r.failedWrites).toBe(3);
   });
 
   it("is unknown without a fault or without a write acknowledged before it", () => {

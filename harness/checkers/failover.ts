@@ -58,18 +58,28 @@ export const failover: Checker = ({ history, expect }) => {
     };
   };
 
-  if (!oks.some((e) => e.time > start)) {
+  // Writes must be acknowledged again after the fault ended: a history whose acknowledged writes stop
+  // during the fault and never resume has not recovered, however short the gaps between earlier writes.
+  const lastOk = oks[oks.length - 1]!;
+  // Writes must be acknowledged again by the end: a history whose writes were still failing when it
+  // ended has not recovered, however short the gaps between its earlier acknowledged writes.
+  const completions = history.filter((e) => e.f === "write" && e.type !== "invoke").sort(byTime);
+  const lastWrite = completions[completions.length - 1];
+  if (!oks.some((e) => e.time > start) || (lastWrite !== undefined && lastWrite.type !== "ok" && lastWrite.time > start)) {
+    // The unavailability runs from the last acknowledged write (before the fault, or during it when
+    // writes went on for a while) to the end of the history.
+    const from = lastOk.time > start ? lastOk : lastBefore;
     const last = history.reduce((a, b) => (b.time > a.time ? b : a));
     return {
       valid: false,
-      reasons: ["writes never recovered after the fault"],
+      reasons: [`writes never recovered after the fault: no write was acknowledged after ${from === lastBefore ? "the fault began" : "the last acknowledged one"}, and writes were still failing when the run ended`],
       ...base,
-      writeUnavailableMs: Math.round(last.time - lastBefore.time),
-      windowStart: lastBefore.time,
+      writeUnavailableMs: Math.round(last.time - from.time),
+      windowStart: from.time,
       windowEnd: last.time,
       oldPrimary: lastBefore.node,
       newPrimary: undefined,
-      ...outcomesIn(lastBefore.time, last.time, true),
+      ...outcomesIn(from.time, last.time, true),
     };
   }
 

@@ -31,6 +31,8 @@ export class WriteProbe {
   private loop?: Promise<void>;
   private nextId = 1;
   readonly counts: ProbeCounts = { attempts: 0, ok: 0, fail: 0, info: 0 };
+  /** performance.now() of the latest acknowledged write. */
+  lastOkAt = -Infinity;
 
   constructor(private readonly opts: WriteProbeOptions) {}
 
@@ -55,6 +57,7 @@ export class WriteProbe {
       const r = await session.query<{ addr: string; timeline: number }>(INSERT_WRITE_SQL, [id]);
       const row = r.rows[0]!;
       this.counts.ok++;
+      this.lastOkAt = performance.now();
       h.record({ process: "writer", type: "ok", f: "write", value: id, node: this.opts.nodeOf(row.addr), timeline: row.timeline });
     } catch (e) {
       const type = classifyWriteError(e, true);
