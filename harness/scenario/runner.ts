@@ -18,6 +18,7 @@ import { Progress } from "../report/progress.ts";
 import { readFinalState } from "./final-read.ts";
 import { check, evaluateExpectations, writeFigures, type Verdict } from "./verdict.ts";
 import { combineValidity } from "../checkers/index.ts";
+import { writeReports } from "../report/write.ts";
 import { sleep, waitFor } from "../util/wait.ts";
 import { errorMessage, ReadinessTimeoutError } from "../util/errors.ts";
 
@@ -148,11 +149,18 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     }
 
     phase("recovery");
+    const healedAt = performance.now();
     try {
       const r = await c.waitReady({ timeoutMs: scenario.recoveryTimeoutMs, reason: "recovery after the faults", signal });
+      // Whole as Patroni sees it is not enough: a client must be able to write again.
+      const wp = writer;
+      await waitFor(
+        { condition: "a write acknowledged through the primary service after the last heal", where: "the write probe", timeoutMs: Math.max(1000, scenario.recoveryTimeoutMs - (performance.now() - healedAt)), intervalMs: 50, signal },
+        async () => wp.lastOkAt > healedAt,
+      );
       run.recovered = true;
-      run.recoveryMs = Math.round(r.ms);
-      progress.end(`leader ${r.leader}, all streaming`);
+      run.recoveryMs = Math.round(Math.max(r.ms, performance.now() - healedAt));
+      progress.end(`leader ${r.leader}, all streaming, writes acknowledged`);
     } catch (e) {
       if (!(e instanceof ReadinessTimeoutError)) throw e;
       run.recovered = false;
@@ -223,6 +231,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     verdict.valid = combineValidity(verdict.valid, verdict.checks.recovery.valid);
   }
   writeFileSync(join(runDir, "verdict.json"), JSON.stringify(verdict, null, 2));
+  await writeReports(runDir).catch((e) => logger.error({ err: errorMessage(e) }, "reports not written"));
   logger.flush?.();
   if (failure) throw Object.assign(failure instanceof Error ? failure : new Error(String(failure)), { runDir, verdict });
   return { runDir, verdict };
