@@ -8,6 +8,7 @@ import { Progress } from "./report/progress.ts";
 import { renderVerdict } from "./report/terminal.ts";
 import { distribution, repeatFigures } from "./report/distribution.ts";
 import { cleanupStrays } from "./platform/local/cleanup.ts";
+import { remakeReports, writeRepeatReport } from "./report/write.ts";
 import { profileNames } from "./stack/patroni/profiles.ts";
 import { EnvironmentError, InterruptedError, UsageError, errorMessage } from "./util/errors.ts";
 
@@ -19,6 +20,8 @@ Usage:
   npm run scenario -- <name> [options]     run a scenario on the local platform
   npm run scenario -- --list               list scenarios
   npm run scenario -- --recheck DIR        re-run the checkers on a stored run directory
+  npm run scenario -- --report DIR         re-make report.html, junit.xml, summary.md of a stored run
+                                           (or the HTML of a reports/<scenario>/repeat-*.json)
   npm run scenario -- --cleanup [--force]  remove what crashed runs left (namespaces, processes, data)
 
 Options:
@@ -47,6 +50,7 @@ function parse(argv: string[]) {
         keep: { type: "boolean" },
         list: { type: "boolean" },
         recheck: { type: "string" },
+        report: { type: "string" },
         cleanup: { type: "boolean" },
         force: { type: "boolean" },
         quiet: { type: "boolean" },
@@ -79,6 +83,10 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
         ? "nothing to clean up\n"
         : `cleaned ${r.runs.length} run(s): ${r.processes} processes, ${r.netns.length} namespaces, ${r.links.length} links, ${r.rules} iptables rules, ${r.workDirs.length} data directories\n`,
     );
+    return 0;
+  }
+  if (o.report) {
+    for (const f of (await remakeReports(resolve(o.report))).files) process.stdout.write(`${f}\n`);
     return 0;
   }
   if (o.recheck) {
@@ -119,6 +127,7 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
       if (d) process.stdout.write(`  ${k.padEnd(24)} ${d.min} / ${d.median} / ${d.p95} / ${d.max}\n`);
     }
     process.stdout.write(`  summary: ${file}\n`);
+    process.stdout.write(`  report: ${writeRepeatReport(file).file}\n`);
   }
   return results.every((r) => r.verdict.valid === true) ? 0 : 1;
 }

@@ -20,6 +20,9 @@ const ROOT = resolve(import.meta.dirname, "..");
 const out = join(ROOT, "reports");
 const dataFile = join(out, "findings-data.json");
 const names = o.only ? o.only.split(",") : listScenarios();
+// Ctrl-C heals and tears down the current run (the runner's abort path), then stops.
+const abort = new AbortController();
+process.on("SIGINT", () => abort.abort(new Error("interrupted")));
 const data: Record<string, { verdict?: Verdict; runDir?: string; error?: string }> = existsSync(dataFile)
   ? JSON.parse(readFileSync(dataFile, "utf8"))
   : {};
@@ -30,7 +33,7 @@ for (const name of names) {
     const key = `${name}/${profile}${o.sync ? "+sync" : ""}`;
     process.stderr.write(`${key} ...\n`);
     try {
-      const r = await runScenario({ scenario, profile, sync: o.sync, outDir: out, signal: new AbortController().signal, progress: new Progress(process.stderr, true) });
+      const r = await runScenario({ scenario, profile, sync: o.sync, outDir: out, signal: abort.signal, progress: new Progress(process.stderr, true) });
       data[key] = { verdict: r.verdict, runDir: relative(ROOT, r.runDir) };
       process.stderr.write(`${key}: ${r.verdict.valid}\n`);
     } catch (e) {
@@ -39,7 +42,9 @@ for (const name of names) {
       process.stderr.write(`${key}: error ${data[key].error}\n`);
     }
     writeFileSync(dataFile, JSON.stringify(data, null, 2));
+    if (abort.signal.aborted) break;
   }
+  if (abort.signal.aborted) break;
 }
 
 const s = (ms: unknown) => (typeof ms === "number" ? (ms / 1000).toFixed(1) : "-");

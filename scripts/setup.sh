@@ -16,6 +16,7 @@ declare -A NEED=(
   [/usr/bin/setpriv]=util-linux
   [/usr/bin/unshare]=util-linux
   [/usr/bin/ipcrm]=util-linux
+  [/usr/bin/chromium]=chromium
 )
 missing=()
 for bin in "${!NEED[@]}"; do

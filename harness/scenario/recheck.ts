@@ -5,6 +5,7 @@ import type { FinalState } from "../checkers/types.ts";
 import { combineValidity } from "../checkers/index.ts";
 import { check, evaluateExpectations, writeFigures, type Verdict } from "./verdict.ts";
 import { UsageError } from "../util/errors.ts";
+import { writeReports } from "../report/write.ts";
 
 /**
  * Re-runs the checkers on a stored run directory (history.jsonl, final.json, verdict.json or
@@ -48,5 +49,6 @@ export async function recheck(runDir: string): Promise<{ verdict: Verdict; runDi
     run: { ...(previous?.run ?? { phases: [] }), writes: writeFigures(history) },
   };
   writeFileSync(join(runDir, "verdict.json"), JSON.stringify(verdict, null, 2));
+  await writeReports(runDir);
   return { verdict, runDir };
 }
