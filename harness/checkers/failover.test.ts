@@ -68,19 +68,20 @@ describe("failover", () => {
     expect(r).toMatchObject({ oldPrimary: "n1", newPrimary: "n1", primaryChanged: false, timeToNewPrimaryMs: 1550, writeUnavailableMs: 1700 });
   });
 
-  it("picks the longest gap overlapping the fault window, not one before the fault or after the heal", () => {
+  it("picks the longest outage from the fault to the end of the run (one after the heal counts), never one before the fault", () => {
     const h = history()
       .oks(1, 2, 0, 100, "n1") // ok at 2, 102
-      .oks(3, 2, 5000, 100, "n1") // 4898 ms gap before the fault
+      .oks(3, 2, 5000, 100, "n1") // 4898 ms gap before the fault: not the fault's
       .fault("inject", 5150)
       .oks(5, 2, 5500, 100, "n2") // straddling gap 5102 -> 5502
-      .oks(7, 1, 6500, 100, "n2") // gap 5602 -> 6502 inside the window: the longest in it
+      .oks(7, 1, 6500, 100, "n2") // gap 5602 -> 6502 inside the window
       .fault("heal", 7000)
-      .oks(8, 1, 7100, 100, "n2") // gap 6502 -> 7102 overlaps the heal, shorter
-      .oks(9, 1, 12000, 100, "n2") // 4900 ms gap wholly after the heal
+      .oks(8, 1, 7100, 100, "n2") // gap 6502 -> 7102 overlaps the heal
+      .oks(9, 1, 12000, 100, "n2") // 4900 ms outage after the heal: healing caused it
       .build();
     const r = failover(input(h));
-    expect(r).toMatchObject({ writeUnavailableMs: 900, windowStart: T0 + 5602, windowEnd: T0 + 6502, oldPrimary: "n2", newPrimary: "n2" });
+    expect(r).toMatchObject({ writeUnavailableMs: 4900, windowStart: T0 + 7102, windowEnd: T0 + 12002, oldPrimary: "n2", newPrimary: "n2" });
+    expect((r.outages as Array<{ ms: number }>).map((o) => o.ms)).toEqual([900, 600, 4900]);
   });
 
   it("ends the window at the heal of the same fault, not of another one", () => {

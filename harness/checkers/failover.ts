@@ -13,6 +13,9 @@ function probeState(e: HistoryEntry): NodeProbeValue["state"] | undefined {
 
 const byTime = (a: HistoryEntry, b: HistoryEntry) => a.time - b.time || a.index - b.index;
 
+/** A gap between acknowledged writes this long is an outage worth listing (the probe writes every 10 ms). */
+const OUTAGE_MS = 500;
+
 /**
  * When did `node` become a writable primary after `start`? From the node probes when they say so, else from
  * the first write it acknowledged. If the primary stayed the same node, its writable probes before it went
@@ -42,7 +45,9 @@ export const failover: Checker = ({ history, expect }) => {
     const v = faultValue(e);
     return v?.phase === "heal" && v.fault === fault;
   });
-  const end = heal?.time ?? history[history.length - 1]!.time;
+  // An outage caused by healing (a partition's end can trigger an etcd election, a rejoin can demote
+  // the primary) is part of the fault's effect: the window runs to the end of the history, not the heal.
+  const end = history.reduce((t, e) => Math.max(t, e.time), heal?.time ?? start);
   const base = { fault, faultAt: start, healedAt: heal?.time };
 
   const oks = history.filter((e) => e.f === "write" && e.type === "ok").sort(byTime);
@@ -93,6 +98,12 @@ export const failover: Checker = ({ history, expect }) => {
     if (!gap || next.time - prev.time > gap[1].time - gap[0].time) gap = [prev, next];
   }
   const [prev, next] = gap!;
+  // Every outage, not only the longest: a second one after the heal must not hide behind the first.
+  const outages = oks
+    .slice(1)
+    .map((n, i) => [oks[i]!, n] as const)
+    .filter(([p, n]) => n.time > start && n.time - p.time >= OUTAGE_MS)
+    .map(([p, n]) => ({ from: p.time, to: n.time, ms: Math.round(n.time - p.time), before: p.node, after: n.node }));
   const writeUnavailableMs = Math.round(next.time - prev.time);
   const oldPrimary = prev.node;
   const newPrimary = next.node;
@@ -107,6 +118,7 @@ export const failover: Checker = ({ history, expect }) => {
     oldPrimary,
     newPrimary,
     primaryChanged: oldPrimary !== newPrimary,
+    outages,
     timeToNewPrimaryMs: promoted && Math.round(promoted.time - start),
     timeToNewPrimarySource: promoted?.source,
     ...outcomesIn(prev.time, next.time),

@@ -170,6 +170,16 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
 
     phase("cool-down");
     await sleep(scenario.cooldownMs, signal);
+    // If writes broke again during the cool-down (healing can trigger an etcd election that demotes the
+    // primary), keep observing until they are acknowledged again, so the history shows the whole outage.
+    const wpc = writer;
+    await waitFor(
+      { condition: "writes acknowledged again at the end of the cool-down", where: "the write probe", timeoutMs: scenario.recoveryTimeoutMs, intervalMs: 50, signal },
+      async () => performance.now() - wpc.lastOkAt < 500,
+    ).catch((e) => {
+      if (signal.aborted) throw e;
+      logger.error({ err: errorMessage(e) }, "writes did not come back after the cool-down");
+    });
     await writer.stop();
     await probes.stop();
     progress.end();
