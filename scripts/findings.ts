@@ -12,9 +12,16 @@ import { runScenario } from "../harness/scenario/runner.ts";
 import { Progress } from "../harness/report/progress.ts";
 import type { Verdict } from "../harness/scenario/verdict.ts";
 import { errorMessage } from "../harness/util/errors.ts";
+import { recheck } from "../harness/scenario/recheck.ts";
 
 const { values: o } = parseArgs({
-  options: { profiles: { type: "string", default: "fast,default" }, only: { type: "string" }, sync: { type: "boolean", default: false } },
+  options: {
+    profiles: { type: "string", default: "fast,default" },
+    only: { type: "string" },
+    sync: { type: "boolean", default: false },
+    // Re-run the current checkers on the stored runs and rebuild the table; starts no cluster.
+    recheck: { type: "boolean", default: false },
+  },
 });
 const ROOT = resolve(import.meta.dirname, "..");
 const out = join(ROOT, "reports");
@@ -27,7 +34,15 @@ const data: Record<string, { verdict?: Verdict; runDir?: string; error?: string 
   ? JSON.parse(readFileSync(dataFile, "utf8"))
   : {};
 
-for (const name of names) {
+if (o.recheck) {
+  for (const entry of Object.values(data)) {
+    if (!entry.runDir || !existsSync(join(ROOT, entry.runDir, "final.json"))) continue;
+    entry.verdict = (await recheck(join(ROOT, entry.runDir))).verdict;
+  }
+  writeFileSync(dataFile, JSON.stringify(data, null, 2));
+}
+
+for (const name of o.recheck ? [] : names) {
   const scenario = await loadScenario(name);
   for (const profile of o.profiles!.split(",")) {
     const key = `${name}/${profile}${o.sync ? "+sync" : ""}`;

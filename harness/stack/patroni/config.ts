@@ -93,6 +93,8 @@ export function patroniConfig(n: PatroniNodeInput): Record<string, unknown> {
         log_filename: "postgresql.log",
         log_line_prefix: "%m [%p] %q%u@%d ",
         log_connections: "off",
+        // Probes hit read-only members ten times a second; their refused INSERTs need no statement text.
+        log_min_error_statement: "fatal",
         shared_buffers: "32MB",
       },
       pg_hba: [
