@@ -10,7 +10,8 @@ import { distribution, repeatFigures } from "./report/distribution.ts";
 import { cleanupStrays } from "./platform/local/cleanup.ts";
 import { remakeReports, writeRepeatReport } from "./report/write.ts";
 import { profileNames } from "./stack/patroni/profiles.ts";
-import { EnvironmentError, InterruptedError, UsageError, errorMessage } from "./util/errors.ts";
+import { EnvironmentError, UsageError, errorMessage } from "./util/errors.ts";
+import { abortOnSignals } from "./util/signals.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -134,25 +135,12 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
 
 async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
-  const abort = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      process.stderr.write(`\n${sig}: healing faults and tearing down; this takes a few seconds\n`);
-      abort.abort(new InterruptedError(sig));
-    } else {
-      process.stderr.write(`${sig}: still cleaning up, please wait (a forced exit would leave namespaces and processes behind)\n`);
-    }
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("SIGHUP", onSignal);
+  const signal = abortOnSignals();
   try {
-    if (command === "scenario") return await scenarioCommand(rest, abort.signal);
+    if (command === "scenario") return await scenarioCommand(rest, signal);
     throw new UsageError(`unknown command "${command ?? ""}": use \`npm run scenario -- --help\``);
   } catch (e) {
-    if (abort.signal.aborted) {
+    if (signal.aborted) {
       process.stderr.write(`interrupted: faults healed and the cluster removed${(e as { runDir?: string }).runDir ? `; partial run in ${(e as { runDir?: string }).runDir}` : ""}\n`);
       return 130;
     }

@@ -13,6 +13,7 @@ import { Progress } from "../harness/report/progress.ts";
 import type { Verdict } from "../harness/scenario/verdict.ts";
 import { errorMessage } from "../harness/util/errors.ts";
 import { recheck } from "../harness/scenario/recheck.ts";
+import { abortOnSignals } from "../harness/util/signals.ts";
 
 const { values: o } = parseArgs({
   options: {
@@ -28,8 +29,7 @@ const out = join(ROOT, "reports");
 const dataFile = join(out, "findings-data.json");
 const names = o.only ? o.only.split(",") : listScenarios();
 // Ctrl-C heals and tears down the current run (the runner's abort path), then stops.
-const abort = new AbortController();
-process.on("SIGINT", () => abort.abort(new Error("interrupted")));
+const signal = abortOnSignals();
 const data: Record<string, { verdict?: Verdict; runDir?: string; error?: string }> = existsSync(dataFile)
   ? JSON.parse(readFileSync(dataFile, "utf8"))
   : {};
@@ -48,7 +48,7 @@ for (const name of o.recheck ? [] : names) {
     const key = `${name}/${profile}${o.sync ? "+sync" : ""}`;
     process.stderr.write(`${key} ...\n`);
     try {
-      const r = await runScenario({ scenario, profile, sync: o.sync, outDir: out, signal: abort.signal, progress: new Progress(process.stderr, true) });
+      const r = await runScenario({ scenario, profile, sync: o.sync, outDir: out, signal, progress: new Progress(process.stderr, true) });
       data[key] = { verdict: r.verdict, runDir: relative(ROOT, r.runDir) };
       process.stderr.write(`${key}: ${r.verdict.valid}\n`);
     } catch (e) {
@@ -57,9 +57,9 @@ for (const name of o.recheck ? [] : names) {
       process.stderr.write(`${key}: error ${data[key].error}\n`);
     }
     writeFileSync(dataFile, JSON.stringify(data, null, 2));
-    if (abort.signal.aborted) break;
+    if (signal.aborted) break;
   }
-  if (abort.signal.aborted) break;
+  if (signal.aborted) break;
 }
 
 const s = (ms: unknown) => (typeof ms === "number" ? (ms / 1000).toFixed(1) : "-");

@@ -1,6 +1,6 @@
 import type { Fault, FaultContext } from "./types.ts";
 import type { Target } from "./targets.ts";
-import { resolveNow } from "./process.ts";
+import { perNodeFault, resolveNow } from "./per-node.ts";
 import { bridge, describeGrudge, isolate, majorityMinority, oneWayIn, oneWayOut, validate, type Grudge } from "./grudge.ts";
 import { dcsCutRules, grudgeRules, lossRules, NETEM_REFUSAL, type NodeCommand } from "./rules.ts";
 import { EnvironmentError } from "../util/errors.ts";
@@ -62,57 +62,33 @@ export function partitionFault(shape: PartitionShape, target: Target): Fault {
 
 /** Random loss of incoming packets on the target at the given probability. */
 export function packetLossFault(target: Target, probability: number): Fault {
-  return {
+  return perNodeFault({
     kind: "packet-loss",
     target,
-    resolve: (ctx) => resolveNow(ctx, target),
-    async inject(ctx, nodes) {
-      for (const n of nodes) for (const r of lossRules(n, probability, ctx.cluster.ruleTag)) await ctx.cluster.iptables(r.node, r.args);
-      return { probability };
+    detail: { probability },
+    apply: async (ctx, n) => {
+      for (const r of lossRules(n, probability, ctx.cluster.ruleTag)) await ctx.cluster.iptables(r.node, r.args);
     },
-    heal: clearAll,
-  };
+    undo: (ctx, n) => ctx.cluster.clearRules(n),
+  });
 }
 
 /** The target's only network link goes down; heal brings it up. */
 export function linkDownFault(target: Target): Fault {
-  const hit = new Set<string>();
-  return {
-    kind: "link-down",
-    target,
-    resolve: (ctx) => resolveNow(ctx, target),
-    async inject(ctx, nodes) {
-      for (const n of nodes) {
-        hit.add(n);
-        await ctx.cluster.setLink(n, false);
-      }
-    },
-    async heal(ctx) {
-      for (const n of hit) await ctx.cluster.setLink(n, true);
-    },
-  };
+  return perNodeFault({ kind: "link-down", target, apply: (ctx, n) => ctx.cluster.setLink(n, false), undo: (ctx, n) => ctx.cluster.setLink(n, true) });
 }
 
 /** Added latency on the target's link (netem); refused, saying why, where the kernel has no netem. */
 export function latencyFault(target: Target, delayMs: number, jitterMs = 0): Fault {
-  const hit = new Set<string>();
-  return {
+  return perNodeFault({
     kind: "latency",
     target,
-    async resolve(ctx) {
+    detail: { delayMs, jitterMs },
+    async precheck(ctx) {
       const why = await ctx.cluster.latencyUnsupported();
       if (why) throw new EnvironmentError(`${NETEM_REFUSAL} (${why})`);
-      return resolveNow(ctx, target);
     },
-    async inject(ctx, nodes) {
-      for (const n of nodes) {
-        hit.add(n);
-        await ctx.cluster.tc(n, ["qdisc", "add", "dev", "eth0", "root", "netem", "delay", `${delayMs}ms`, ...(jitterMs ? [`${jitterMs}ms`] : [])]);
-      }
-      return { delayMs, jitterMs };
-    },
-    async heal(ctx) {
-      for (const n of hit) await ctx.cluster.tc(n, ["qdisc", "del", "dev", "eth0", "root"]).catch(() => undefined);
-    },
-  };
+    apply: (ctx, n) => ctx.cluster.tc(n, ["qdisc", "add", "dev", "eth0", "root", "netem", "delay", `${delayMs}ms`, ...(jitterMs ? [`${jitterMs}ms`] : [])]),
+    undo: (ctx, n) => ctx.cluster.tc(n, ["qdisc", "del", "dev", "eth0", "root"]).catch(() => undefined),
+  });
 }

@@ -1,6 +1,6 @@
 import type { Fault, FaultContext } from "./types.ts";
 import type { Target } from "./targets.ts";
-import { resolveNow } from "./process.ts";
+import { perNodeFault, resolveNow } from "./per-node.ts";
 import { waitFor } from "../util/wait.ts";
 
 /** Waits until `node` is not the leader any more (after a switchover away from it). */
@@ -16,28 +16,21 @@ async function untilNotLeader(ctx: FaultContext, node: string): Promise<void> {
  * a graceful stop of its member; heal brings it back (uncordon and reschedule).
  */
 export function drainFault(target: Target): Fault {
-  const hit = new Set<string>();
-  return {
+  return perNodeFault({
     kind: "drain",
     target,
-    resolve: (ctx) => resolveNow(ctx, target),
-    async inject(ctx, nodes) {
-      const detail: Record<string, unknown> = {};
-      for (const n of nodes) {
-        hit.add(n);
-        const leader = (await ctx.cluster.members()).find((m) => m.role === "leader")?.name;
-        if (leader === n) {
-          detail.switchover = await ctx.cluster.switchover({});
-          await untilNotLeader(ctx, n);
-        }
-        await ctx.cluster.stopNode(n);
+    async apply(ctx, n) {
+      const leader = (await ctx.cluster.members()).find((m) => m.role === "leader")?.name;
+      if (leader === n) {
+        await ctx.cluster.switchover({});
+        await untilNotLeader(ctx, n);
       }
-      return detail;
+      await ctx.cluster.stopNode(n);
     },
-    async heal(ctx) {
-      for (const n of hit) if (!ctx.cluster.isNodeRunning(n)) await ctx.cluster.startNode(n);
+    async undo(ctx, n) {
+      if (!ctx.cluster.isNodeRunning(n)) await ctx.cluster.startNode(n);
     },
-  };
+  });
 }
 
 /**

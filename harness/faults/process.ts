@@ -1,15 +1,11 @@
 import type { Fault, FaultContext } from "./types.ts";
-import { resolveTarget, type Target } from "./targets.ts";
+import type { Target } from "./targets.ts";
 import type { PodPart } from "../platform/local/pod.ts";
+import { perNodeFault, resolveNow } from "./per-node.ts";
 
-/** Restarts every hit node that is not running; shared heal of the process faults. */
-async function restart(ctx: FaultContext, nodes: Iterable<string>): Promise<void> {
-  for (const n of nodes) if (!ctx.cluster.isNodeRunning(n)) await ctx.cluster.startNode(n);
-}
-
-export async function resolveNow(ctx: FaultContext, target: Target): Promise<string[]> {
-  const dcsLeader = target === "dcs-leader" ? await ctx.cluster.dcsLeader() : undefined;
-  return resolveTarget(target, { members: await ctx.cluster.members(), dcsLeader });
+/** Starts the node again if it is not running: the heal of every process fault that stops one. */
+async function restart(ctx: FaultContext, node: string): Promise<void> {
+  if (!ctx.cluster.isNodeRunning(node)) await ctx.cluster.startNode(node);
 }
 
 /**
@@ -17,38 +13,38 @@ export async function resolveNow(ctx: FaultContext, target: Target): Promise<str
  * as a kubelet restarts a killed pod.
  */
 export function killFault(target: Target): Fault {
-  const hit = new Set<string>();
-  return {
-    kind: "kill",
-    target,
-    resolve: (ctx) => resolveNow(ctx, target),
-    async inject(ctx, nodes) {
-      for (const n of nodes) {
-        hit.add(n);
-        await ctx.cluster.killNode(n);
-      }
-      return { signal: "SIGKILL" };
-    },
-    heal: (ctx) => restart(ctx, hit),
-  };
+  return perNodeFault({ kind: "kill", target, detail: { signal: "SIGKILL" }, apply: (ctx, n) => ctx.cluster.killNode(n), undo: restart });
 }
 
 /** Graceful stop of the target's Patroni (SIGTERM), as a drain does; heal starts it again. */
 export function stopFault(target: Target): Fault {
-  const hit = new Set<string>();
-  return {
-    kind: "stop",
+  return perNodeFault({ kind: "stop", target, detail: { signal: "SIGTERM" }, apply: (ctx, n) => ctx.cluster.stopNode(n), undo: restart });
+}
+
+/** SIGSTOP of Patroni and/or PostgreSQL on the target for the hold, SIGCONT at heal. */
+export function pauseFault(target: Target, part: PodPart = "all"): Fault {
+  return perNodeFault({
+    kind: "pause",
     target,
-    resolve: (ctx) => resolveNow(ctx, target),
-    async inject(ctx, nodes) {
-      for (const n of nodes) {
-        hit.add(n);
-        await ctx.cluster.stopNode(n);
-      }
-      return { signal: "SIGTERM" };
-    },
-    heal: (ctx) => restart(ctx, hit),
-  };
+    detail: { part, signal: "SIGSTOP" },
+    apply: (ctx, n) => ctx.cluster.pause(n, part),
+    undo: (ctx, n) => ctx.cluster.resume(n),
+  });
+}
+
+/**
+ * SIGKILL of one part of the member: "postgres" (the postmaster and every backend; Patroni stays and
+ * restarts it, nothing to heal) or "patroni" (PostgreSQL keeps running unmanaged; heal starts Patroni
+ * again, which adopts the running postmaster).
+ */
+export function partKillFault(target: Target, part: "postgres" | "patroni"): Fault {
+  return perNodeFault({
+    kind: `${part}-kill`,
+    target,
+    detail: { part, signal: "SIGKILL" },
+    apply: (ctx, n) => ctx.cluster.killProcess(n, part),
+    undo: part === "patroni" ? restart : undefined,
+  });
 }
 
 /** Planned switchover through Patroni's REST API, optionally to a named candidate; nothing to heal. */
@@ -62,47 +58,5 @@ export function switchoverFault(candidate?: string): Fault {
       return { from: r.from, to: r.to, candidate };
     },
     heal: async () => undefined,
-  };
-}
-
-/** SIGSTOP of Patroni and/or PostgreSQL on the target for the hold, SIGCONT at heal. */
-export function pauseFault(target: Target, part: PodPart = "all"): Fault {
-  const hit = new Set<string>();
-  return {
-    kind: "pause",
-    target,
-    resolve: (ctx) => resolveNow(ctx, target),
-    async inject(ctx, nodes) {
-      for (const n of nodes) {
-        hit.add(n);
-        await ctx.cluster.pause(n, part);
-      }
-      return { part, signal: "SIGSTOP" };
-    },
-    async heal(ctx) {
-      for (const n of hit) await ctx.cluster.resume(n);
-    },
-  };
-}
-
-/**
- * SIGKILL of one part of the member: "postgres" (the postmaster and every backend; Patroni stays and
- * restarts it, nothing to heal) or "patroni" (PostgreSQL keeps running unmanaged; heal starts Patroni
- * again, which adopts the running postmaster).
- */
-export function partKillFault(target: Target, part: "postgres" | "patroni"): Fault {
-  const hit = new Set<string>();
-  return {
-    kind: `${part}-kill`,
-    target,
-    resolve: (ctx) => resolveNow(ctx, target),
-    async inject(ctx, nodes) {
-      for (const n of nodes) {
-        hit.add(n);
-        await ctx.cluster.killProcess(n, part);
-      }
-      return { part, signal: "SIGKILL" };
-    },
-    heal: (ctx) => (part === "patroni" ? restart(ctx, hit) : Promise.resolve()),
   };
 }

@@ -6,30 +6,18 @@
 import { resolve } from "node:path";
 import { loadScenario } from "../scenario/loader.ts";
 import { runScenario } from "../scenario/runner.ts";
-import { EnvironmentError, InterruptedError, UsageError, errorMessage } from "../util/errors.ts";
+import { EnvironmentError, UsageError, errorMessage } from "../util/errors.ts";
+import { abortOnSignals } from "../util/signals.ts";
 import { runGate } from "./gate.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
 async function main(): Promise<number> {
-  const abort = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      process.stderr.write(`\n${sig}: healing faults and tearing down; this takes a few seconds\n`);
-      abort.abort(new InterruptedError(sig));
-    } else {
-      process.stderr.write(`${sig}: still cleaning up, please wait\n`);
-    }
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("SIGHUP", onSignal);
+  const signal = abortOnSignals();
   try {
-    return await runGate(process.argv.slice(2), { runScenario, loadScenario, root: ROOT, stdout: process.stdout, stderr: process.stderr }, abort.signal);
+    return await runGate(process.argv.slice(2), { runScenario, loadScenario, root: ROOT, stdout: process.stdout, stderr: process.stderr }, signal);
   } catch (e) {
-    if (abort.signal.aborted) {
+    if (signal.aborted) {
       process.stderr.write("gate: interrupted; faults healed and the cluster removed\n");
       return 130;
     }

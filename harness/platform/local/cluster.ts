@@ -177,21 +177,7 @@ export class LocalCluster implements Cluster {
     this.log.info("etcd quorum");
 
     for (const n of this.byName.values()) {
-      const cfg = patroniConfig({
-        scope: token,
-        name: n.name,
-        address: n.address,
-        etcdHosts: members.map((m) => m.address),
-        subnetCidr: this.subnet.cidr,
-        dataDir: n.dataDir,
-        socketDir: join(n.dir, "run"),
-        logDir: n.logDir,
-        pgpass: join(n.dir, "pgpass"),
-        binDir: PG_BIN_DIR,
-        profile: this.spec.profile,
-        bringUp: BRING_UP,
-        passwords: this.passwords,
-      });
+      const cfg = this.patroniConfigFor(n, this.passwords);
       writeFileSync(n.configPath, toYaml(cfg), { mode: 0o600 });
       chownSync(n.configPath, pgUid, pgGid);
       this.spawnPatroni(n);
@@ -239,6 +225,24 @@ export class LocalCluster implements Cluster {
       if (c[k] !== restore[k]) throw new Error(`PATCH /config did not take: ${k} is ${String(c[k])}, wanted ${String(restore[k])}`);
     }
     this.log.info(restore, "profile settings in effect");
+  }
+
+  private patroniConfigFor(n: LocalNode, passwords: { superuser: string; replication: string; rewind: string }) {
+    return patroniConfig({
+      scope: `pgchaos-${this.runId}`,
+      name: n.name,
+      address: n.address,
+      etcdHosts: [...this.byName.values()].map((m) => m.address),
+      subnetCidr: this.subnet.cidr,
+      dataDir: n.dataDir,
+      socketDir: join(n.dir, "run"),
+      logDir: n.logDir,
+      pgpass: join(n.dir, "pgpass"),
+      binDir: PG_BIN_DIR,
+      profile: this.spec.profile,
+      bringUp: BRING_UP,
+      passwords,
+    });
   }
 
   private spawnPatroni(n: LocalNode): void {
@@ -524,21 +528,7 @@ export class LocalCluster implements Cluster {
       cpSync(n.logDir, join(dest, n.name), { recursive: true });
       if (existsSync(n.configPath)) {
         // The report must not carry the generated passwords.
-        const redacted = patroniConfig({
-          scope: `pgchaos-${this.runId}`,
-          name: n.name,
-          address: n.address,
-          etcdHosts: [...this.byName.values()].map((m) => m.address),
-          subnetCidr: this.subnet.cidr,
-          dataDir: n.dataDir,
-          socketDir: join(n.dir, "run"),
-          logDir: n.logDir,
-          pgpass: join(n.dir, "pgpass"),
-          binDir: PG_BIN_DIR,
-          profile: this.spec.profile,
-          bringUp: BRING_UP,
-          passwords: { superuser: "<redacted>", replication: "<redacted>", rewind: "<redacted>" },
-        });
+        const redacted = this.patroniConfigFor(n, { superuser: "<redacted>", replication: "<redacted>", rewind: "<redacted>" });
         writeFileSync(join(dest, n.name, "patroni.yml"), toYaml(redacted));
       }
     }
