@@ -1,0 +1,147 @@
+/**
+ * The platform contract: what every platform (local namespaces, kind, minikube) must do for the harness, as
+ * one vitest suite that each platform's test file registers with its own factory. The same scenarios, probes,
+ * checkers and reports then work on each platform because each passed the same tests.
+ *
+ *   deploy            one leader, every replica streaming on its timeline
+ *   primary service   routes to the leader, which takes writes
+ *   replica kill      a killed replica is down, comes back and streams again
+ *   switchover        to a named candidate, which then leads
+ *   teardown          leaves nothing behind (the platform says what "nothing" means: `leftovers`)
+ *
+ * A suite that cannot run here is skipped with the reason printed, never silently.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import pg from "pg";
+import type { Cluster, Endpoint, Platform } from "../types.ts";
+import { getProfile } from "../../stack/patroni/profiles.ts";
+
+export interface ContractOptions {
+  /** Why the suite cannot run on this machine, or undefined when it can. */
+  skipReason?: string;
+  /** What of `cluster` is left after its teardown; the contract wants an empty list. */
+  leftovers: (cluster: Cluster) => Promise<string[]>;
+  /** Budget for deploy (a kind cluster and its image can take minutes the first time). */
+  deployTimeoutMs?: number;
+  /** Budget for each fault-and-recover test. */
+  stepTimeoutMs?: number;
+}
+
+async function query<R extends pg.QueryResultRow>(c: Cluster, ep: Endpoint, sql: string): Promise<R[]> {
+  const client = new pg.Client({ host: ep.host, port: ep.port, ...c.credentials, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql)).rows;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function leaderOf(c: Cluster): Promise<string> {
+  const leader = (await c.members()).find((m) => m.role === "leader");
+  if (!leader) throw new Error("no leader");
+  return leader.name;
+}
+
+/** Registers the contract suite for one platform. */
+export function platformContract(name: string, makePlatform: () => Platform, opts: ContractOptions): void {
+  if (opts.skipReason) console.warn(`skipping the ${name} platform contract: ${opts.skipReason}`);
+  const deployTimeoutMs = opts.deployTimeoutMs ?? 180_000;
+  const stepTimeoutMs = opts.stepTimeoutMs ?? 120_000;
+
+  describe.skipIf(opts.skipReason !== undefined)(`platform contract: ${name}`, () => {
+    let platform: Platform;
+    let cluster: Cluster | undefined;
+    let runDir: string;
+    let tornDown = false;
+
+    beforeAll(async () => {
+      platform = makePlatform();
+      await platform.preflight();
+      runDir = mkdtempSync(join(tmpdir(), `pgchaos-contract-${name}-`));
+      cluster = await platform.deploy({ name: "contract", nodes: 3, profile: getProfile("fast"), runDir, logger: pino({ level: "silent" }), readyTimeoutMs: deployTimeoutMs });
+    }, deployTimeoutMs + 60_000);
+
+    afterAll(async () => {
+      if (cluster && !tornDown) await cluster.teardown();
+      if (runDir) rmSync(runDir, { recursive: true, force: true });
+    }, 300_000);
+
+    const c = () => {
+      if (!cluster) throw new Error("the cluster was not deployed");
+      return cluster;
+    };
+
+    it("deploys one leader and every replica streaming on the leader's timeline", async () => {
+      expect(c().platform).toBe(name);
+      expect(c().nodes).toHaveLength(3);
+      const ms = await c().members();
+      expect(ms.map((m) => m.name).sort()).toEqual([...c().nodes].sort());
+      const leaders = ms.filter((m) => m.role === "leader");
+      expect(leaders).toHaveLength(1);
+      for (const m of ms.filter((x) => x.role !== "leader")) {
+        expect(m.streaming, `${m.name} streaming`).toBe(true);
+        expect(m.state, `${m.name} state`).toBe("running");
+        expect(m.timeline, `${m.name} timeline`).toBe(leaders[0]!.timeline);
+      }
+      expect(c().settings).toMatchObject({ profile: "fast", ttl: 10, loop_wait: 1 });
+    });
+
+    it("routes the primary service to the leader, which takes writes", async () => {
+      const leader = await leaderOf(c());
+      const [viaService] = await query<{ addr: string; ro: boolean }>(c(), c().primaryService, "SELECT host(inet_server_addr()) AS addr, pg_is_in_recovery() AS ro");
+      const [direct] = await query<{ addr: string }>(c(), c().endpoint(leader), "SELECT host(inet_server_addr()) AS addr");
+      expect(viaService!.ro).toBe(false);
+      expect(viaService!.addr).toBe(direct!.addr);
+      await query(c(), c().primaryService, "CREATE TABLE IF NOT EXISTS pgchaos_contract (id int PRIMARY KEY); INSERT INTO pgchaos_contract VALUES (1) ON CONFLICT DO NOTHING");
+    });
+
+    it(
+      "kills a replica, which is down until started again, and comes back streaming",
+      async () => {
+        const replica = (await c().members()).find((m) => m.role !== "leader")!.name;
+        await c().killNode(replica);
+        expect(c().isNodeRunning(replica)).toBe(false);
+        await c().startNode(replica);
+        expect(c().isNodeRunning(replica)).toBe(true);
+        await c().waitReady({ timeoutMs: stepTimeoutMs - 10_000, reason: `${replica} back after a kill` });
+        const m = (await c().members()).find((x) => x.name === replica)!;
+        expect(m.streaming).toBe(true);
+        const rows = await query<{ id: number }>(c(), c().endpoint(replica), "SELECT id FROM pgchaos_contract");
+        expect(rows).toEqual([{ id: 1 }]);
+      },
+      stepTimeoutMs,
+    );
+
+    it(
+      "switches over to a named candidate, which then leads",
+      async () => {
+        const before = await c().members();
+        const leader = before.find((m) => m.role === "leader")!.name;
+        const candidate = before.find((m) => m.role !== "leader")!.name;
+        const r = await c().switchover({ candidate });
+        expect(r.from).toBe(leader);
+        await c().waitReady({ timeoutMs: stepTimeoutMs - 10_000, reason: `switchover to ${candidate}` });
+        expect(await leaderOf(c())).toBe(candidate);
+        const [row] = await query<{ ro: boolean }>(c(), c().primaryService, "SELECT pg_is_in_recovery() AS ro");
+        expect(row!.ro).toBe(false);
+      },
+      stepTimeoutMs,
+    );
+
+    it(
+      "tears down, idempotently, leaving nothing behind",
+      async () => {
+        await c().teardown();
+        tornDown = true;
+        expect((await c().teardown()).ms).toBe(0);
+        expect(await opts.leftovers(c())).toEqual([]);
+      },
+      300_000,
+    );
+  });
+}

@@ -1,0 +1,764 @@
+/**
+ * A kube-native Patroni cluster on a local Kubernetes (kind or minikube), behind the harness's Cluster
+ * interface. Everything that can be decided without a cluster is decided in the pure modules beside this one
+ * (manifests, rules, eviction, targets, pod-ops); this file carries their decisions out:
+ *
+ * - Kubernetes calls go through @kubernetes/client-node (client.ts); `docker` is shelled out to for what
+ *   happens inside a node container (crictl, nsenter + iptables / ip / tc in a pod's network namespace).
+ * - The member list comes from the pods' labels and annotations and the leader ConfigMap (targets.ts), so it
+ *   needs no pod network; Patroni's REST API (switchover, PATCH /config) is called inside the pod by exec.
+ * - The harness on the host reaches PostgreSQL through NodePorts (kind publishes them on 127.0.0.1).
+ *
+ * It cannot be exercised on a machine without a container engine; the platform contract suite
+ * (platform/contract/) runs it where kind runs.
+ */
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { execa } from "execa";
+import pg from "pg";
+import type { V1Pod } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
+import { BRING_UP, PG_PORT, profileRestore } from "../../stack/patroni/config.ts";
+import type { Grudge } from "../../faults/grudge.ts";
+import type { NodeCommand } from "../../faults/rules.ts";
+import { waitFor } from "../../util/wait.ts";
+import { errorMessage } from "../../util/errors.ts";
+import { apply, apiMessage, execInPod, isNotFound, makeClients, statusOf, type KubeClients } from "./client.ts";
+import {
+  applyOrder,
+  CONTAINER,
+  KUBE_PORTS,
+  leaderConfigMapName,
+  objectLabels,
+  patroniLabels,
+  podName,
+  redactedYaml,
+  renderManifests,
+  syncConfigMapName,
+  type KubeManifests,
+} from "./manifests.ts";
+import { DEFAULT_IMAGE } from "./image.ts";
+import { membersFromPods, primaryLabelled } from "./targets.ts";
+import { parseRestOutput, podCommands, type PodPart } from "./pod-ops.ts";
+import { cordonPatch, drainPlan, evictionBody, evictWithRetry, type DrainStep } from "./eviction.ts";
+import {
+  crictlPodsArgs,
+  hostNsenterArgv,
+  iptablesArgv,
+  kubeDcsCutRules,
+  kubePartitionRules,
+  nodeNsenterArgv,
+  parseInspectp,
+  routeRestoreCommands,
+  taggedRuleDeletes,
+  type ApiServerAddress,
+  type IpRoute,
+  type Sandbox,
+} from "./rules.ts";
+
+/** What differs between kind and minikube. */
+export interface KubeRuntime {
+  readonly platform: "kind" | "minikube";
+  /** Creates the cluster or reuses it; returns how to reach its API server. */
+  ensureCluster(log: Logger): Promise<{ created: boolean; clients: KubeClients }>;
+  /** Makes `image` present on every node (building the default image when the engine lacks it). */
+  loadImage(image: string, log: Logger): Promise<void>;
+  /** Docker container of a Kubernetes node (kind and minikube's docker driver name them alike). */
+  nodeContainer(nodeName: string): string;
+  /** Address on which the host reaches NodePorts. */
+  nodePortHost(): Promise<string>;
+  /**
+   * Address kube-proxy gives NodePort traffic from the host when it forwards it to a pod: the node the host
+   * enters through (kind: the control plane). Partitions cut it as "the clients".
+   */
+  clientsAddress(c: KubeClients): Promise<string>;
+  storageClassName?: string;
+  /** Whether the cluster exists (after teardown: whether deleting it worked). */
+  clusterExists(): Promise<boolean>;
+  /** Deletes the cluster; only called when this run created it and it is not kept. */
+  deleteCluster(log: Logger): Promise<void>;
+}
+
+export interface KubeDeployOptions {
+  image?: string;
+}
+
+interface PodInfo {
+  uid: string;
+  ip: string;
+  nodeName: string;
+}
+
+const NAME = "pg";
+const TAG_PREFIX = "pgchaos";
+
+async function docker(args: string[], what: string, timeoutMs = 30_000): Promise<string> {
+  const r = await execa("docker", args, { reject: false, timeout: timeoutMs });
+  if (r.exitCode !== 0) throw new Error(`${what}: docker ${args.slice(0, 4).join(" ")} ... exited ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
+
+export class KubeCluster implements Cluster {
+  readonly platform: string;
+  readonly nodes: readonly string[];
+  readonly primaryService: Endpoint;
+  readonly settings: Record<string, unknown>;
+  readonly credentials: { user: string; password: string; database: string };
+  readonly namespace: string;
+  readonly ruleTag: string;
+  private readonly log: Logger;
+  private manifests?: KubeManifests;
+  private clientsIp = "";
+  private api?: ApiServerAddress;
+  private readonly pods = new Map<string, PodInfo>();
+  private readonly sandboxes = new Map<string, { container: string; sandbox: Sandbox; nodeInitPid?: number }>();
+  /** Members taken down by a fault and not started again yet (isNodeRunning). */
+  private readonly down = new Set<string>();
+  /** Nodes this run cordoned, by the member whose drain cordoned them. */
+  private readonly cordoned = new Map<string, string>();
+  private readonly savedRoutes = new Map<string, IpRoute[]>();
+  private tornDown = false;
+  private logsCollected = false;
+
+  private constructor(
+    readonly spec: ClusterSpec,
+    readonly runId: string,
+    private readonly runtime: KubeRuntime,
+    private readonly c: KubeClients,
+    private readonly createdCluster: boolean,
+    private readonly nodePortHost: string,
+    private readonly passwords: { superuser: string; replication: string; rewind: string },
+    private readonly image: string,
+  ) {
+    this.platform = runtime.platform;
+    this.namespace = `pgchaos-${runId}`;
+    this.ruleTag = `${TAG_PREFIX}-${runId}`;
+    this.log = spec.logger.child({ runId, platform: runtime.platform });
+    this.nodes = Array.from({ length: spec.nodes }, (_, i) => podName(NAME, i));
+    this.primaryService = { host: nodePortHost, port: KUBE_PORTS.primary };
+    this.credentials = { user: "postgres", password: passwords.superuser, database: "postgres" };
+    this.settings = {
+      profile: spec.profile.name,
+      ...spec.profile.dcs,
+      postgresql: spec.profile.postgresql,
+      nodes: spec.nodes,
+      dcs: "kubernetes (ConfigMaps)",
+      stack: "patroni",
+      image,
+      watchdog: "off",
+      use_pg_rewind: true,
+      use_slots: true,
+      bring_up: `bootstrapped with ${JSON.stringify({ ...BRING_UP.dcs, ...BRING_UP.parameters })}; the profile's values were applied with PATCH /config before probes started`,
+    };
+  }
+
+  /** Creates (or reuses) the cluster, applies the manifests and waits for a ready Patroni cluster. */
+  static async deploy(spec: ClusterSpec, runtime: KubeRuntime, opts: KubeDeployOptions = {}): Promise<KubeCluster> {
+    if (spec.nodes > KUBE_PORTS.members) {
+      throw new Error(`the ${runtime.platform} platform runs at most ${KUBE_PORTS.members} members (one per worker, one NodePort each in kind-config.yaml); the scenario asks for ${spec.nodes}`);
+    }
+    const log = spec.logger.child({ platform: runtime.platform });
+    const image = opts.image ?? DEFAULT_IMAGE;
+    const { created, clients } = await runtime.ensureCluster(log);
+    const secret = () => randomBytes(18).toString("base64url");
+    const runId = randomBytes(4).toString("hex");
+    let nodePortHost: string;
+    try {
+      nodePortHost = await runtime.nodePortHost();
+    } catch (e) {
+      if (created) await runtime.deleteCluster(log).catch((de) => log.error({ err: errorMessage(de) }, "deleting the cluster after a failed deploy"));
+      throw e;
+    }
+    const cluster = new KubeCluster(spec, runId, runtime, clients, created, nodePortHost, { superuser: secret(), replication: secret(), rewind: secret() }, image);
+    try {
+      await runtime.loadImage(image, log);
+      await cluster.start();
+      return cluster;
+    } catch (e) {
+      log.error({ err: errorMessage(e) }, "deploy failed; tearing down");
+      await cluster.collectLogs().catch(() => undefined);
+      await cluster.teardown().catch((te) => log.error({ err: errorMessage(te) }, "teardown after failed deploy"));
+      throw e;
+    }
+  }
+
+  private async start(): Promise<void> {
+    const timeoutMs = this.spec.readyTimeoutMs ?? 300_000;
+    const labels = objectLabels({ name: NAME, runId: this.runId });
+    await this.c.core.createNamespace({ body: { apiVersion: "v1", kind: "Namespace", metadata: { name: this.namespace, labels } } });
+    this.manifests = renderManifests({
+      name: NAME,
+      namespace: this.namespace,
+      replicas: this.spec.nodes,
+      profile: this.spec.profile,
+      image: this.image,
+      passwords: this.passwords,
+      storageClassName: this.runtime.storageClassName,
+      bringUp: BRING_UP,
+      runId: this.runId,
+    });
+    mkdirSync(this.spec.runDir, { recursive: true });
+    writeFileSync(join(this.spec.runDir, "kube-manifests.yaml"), redactedYaml(this.manifests));
+    for (const obj of applyOrder(this.manifests)) await apply(this.c, obj as Parameters<typeof apply>[1]);
+    this.log.info({ namespace: this.namespace }, "manifests applied");
+
+    this.clientsIp = await this.runtime.clientsAddress(this.c);
+    this.api = await this.apiServerAddress();
+    const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up" });
+    await this.applyProfile(leader);
+  }
+
+  /** The `kubernetes` Service and its endpoints, which a DCS cut drops (rules.ts). */
+  private async apiServerAddress(): Promise<ApiServerAddress> {
+    const svc = await this.c.core.readNamespacedService({ name: "kubernetes", namespace: "default" });
+    const serviceIp = svc.spec?.clusterIP ?? "";
+    const servicePort = svc.spec?.ports?.[0]?.port ?? 443;
+    const slices = await this.c.discovery.listNamespacedEndpointSlice({ namespace: "default", labelSelector: "kubernetes.io/service-name=kubernetes" });
+    const endpoints = slices.items.flatMap((s) => {
+      const port = s.ports?.[0]?.port ?? 6443;
+      return s.endpoints.flatMap((e) => e.addresses.map((ip) => ({ ip, port })));
+    });
+    return { serviceIp, servicePort, endpoints };
+  }
+
+  /** Puts back the profile's values of what bring-up overrode, and checks every member runs with them. */
+  private async applyProfile(leader: string): Promise<void> {
+    const restore = profileRestore(this.spec.profile);
+    const r = await this.rest(leader, "PATCH", "/config", restore);
+    if (r.status !== 200) throw new Error(`PATCH /config on ${leader} refused: HTTP ${r.status}: ${r.body}`);
+    const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
+    for (const n of this.nodes) {
+      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `member ${n}`, timeoutMs: 30_000, intervalMs: 250 }, async () => {
+        const client = new pg.Client({ ...this.endpoint(n), ...this.credentials, connectionTimeoutMillis: 2000 });
+        await client.connect();
+        try {
+          for (const [name, value] of Object.entries(params)) {
+            const q = await client.query<{ now: string }>("SELECT current_setting($1) AS now", [name]);
+            if (value !== null && q.rows[0]!.now !== value) throw new Error(`${name} is ${q.rows[0]!.now}, not yet ${value}`);
+          }
+          return true;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      });
+    }
+    const cfg = await this.rest(leader, "GET", "/config");
+    const now = JSON.parse(cfg.body) as Record<string, unknown>;
+    for (const k of Object.keys(BRING_UP.dcs)) {
+      if (now[k] !== restore[k]) throw new Error(`PATCH /config did not take: ${k} is ${String(now[k])}, wanted ${String(restore[k])}`);
+    }
+    this.log.info(restore, "profile settings in effect");
+  }
+
+  private ordinal(node: string): number {
+    const i = this.nodes.indexOf(node);
+    if (i < 0) throw new Error(`no member "${node}" in this cluster (members: ${this.nodes.join(", ")})`);
+    return i;
+  }
+
+  endpoint(node: string): Endpoint {
+    return { host: this.nodePortHost, port: KUBE_PORTS.firstMember + this.ordinal(node) };
+  }
+
+  /** The member whose pod has this IP (the write probe learns the server's address from PostgreSQL). */
+  nodeOfAddress(ip: string): string | undefined {
+    for (const [name, p] of this.pods) if (p.ip === ip) return name;
+    return undefined;
+  }
+
+  addressOf(node: string): string {
+    this.ordinal(node);
+    const ip = this.pods.get(node)?.ip;
+    if (!ip) throw new Error(`the pod of ${node} has no IP address yet`);
+    return ip;
+  }
+
+  get clientsAddress(): string {
+    return this.clientsIp;
+  }
+
+  isNodeRunning(node: string): boolean {
+    this.ordinal(node);
+    return !this.down.has(node);
+  }
+
+  private async listPods(): Promise<V1Pod[]> {
+    const selector = Object.entries(patroniLabels(NAME)).map(([k, v]) => `${k}=${v}`).join(",");
+    return (await this.c.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector })).items;
+  }
+
+  private async annotationsOf(name: string): Promise<Record<string, string> | undefined> {
+    try {
+      return (await this.c.core.readNamespacedConfigMap({ name, namespace: this.namespace })).metadata?.annotations ?? {};
+    } catch (e) {
+      if (isNotFound(e)) return {};
+      return undefined;
+    }
+  }
+
+  async members(): Promise<Member[]> {
+    let pods: V1Pod[];
+    try {
+      pods = await this.listPods();
+    } catch (e) {
+      throw new Error(`cannot list the pods of ${this.namespace}: ${apiMessage(e)}`);
+    }
+    for (const p of pods) {
+      const name = p.metadata?.name;
+      if (name && p.status?.podIP) this.pods.set(name, { uid: p.metadata?.uid ?? "", ip: p.status.podIP, nodeName: p.spec?.nodeName ?? "" });
+    }
+    const [leaderAnnotations, syncAnnotations] = await Promise.all([this.annotationsOf(leaderConfigMapName(NAME)), this.annotationsOf(syncConfigMapName(NAME))]);
+    const members = membersFromPods({ pods, leaderAnnotations, syncAnnotations, now: Date.now() });
+    const labelled = primaryLabelled(pods);
+    const leader = members.find((m) => m.role === "leader")?.name;
+    if (labelled.length > 1 || (labelled.length === 1 && labelled[0] !== leader)) {
+      this.log.warn({ labelled, leader }, "the leader Service selects a pod that does not hold the leader lock");
+    }
+    return members;
+  }
+
+  async waitReady(opts: { timeoutMs?: number; reason?: string; signal?: AbortSignal } = {}): Promise<{ ms: number; leader: string }> {
+    const started = performance.now();
+    const timeoutMs = opts.timeoutMs ?? this.spec.readyTimeoutMs ?? 300_000;
+    const where = `namespace ${this.namespace}${opts.reason ? ` (${opts.reason})` : ""}`;
+    const left = () => Math.max(1000, timeoutMs - (performance.now() - started));
+    await waitFor({ condition: `${this.spec.nodes} pods scheduled and running`, where, timeoutMs: left(), intervalMs: 500, signal: opts.signal }, async () => {
+      const pods = await this.listPods();
+      const notRunning = pods.filter((p) => p.status?.phase !== "Running" || p.metadata?.deletionTimestamp);
+      if (pods.length < this.spec.nodes || notRunning.length > 0) {
+        const why = notRunning.map((p) => `${p.metadata?.name}: ${p.status?.phase}${p.status?.conditions?.find((c) => c.status === "False" && c.message)?.message ? ` (${p.status?.conditions?.find((c) => c.status === "False" && c.message)?.message})` : ""}`);
+        throw new Error(`${pods.length} of ${this.spec.nodes} pods exist; not running: ${why.join(", ") || "none"}`);
+      }
+      return true;
+    });
+    const leader = await waitFor({ condition: "one leader", where, timeoutMs: left(), intervalMs: 250, signal: opts.signal }, async () => {
+      const ms = await this.members();
+      const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
+      if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
+      return leaders[0]!.name;
+    });
+    await waitFor(
+      { condition: `${this.spec.nodes - 1} replicas streaming from ${leader} on its timeline`, where, timeoutMs: left(), intervalMs: 250, signal: opts.signal },
+      async () => {
+        const ms = await this.members();
+        const tl = ms.find((m) => m.role === "leader")?.timeline;
+        if (ms.length < this.spec.nodes) throw new Error(`only ${ms.length} of ${this.spec.nodes} members`);
+        const lagging = ms
+          .filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
+          .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
+        if (lagging.length > 0) throw new Error(`not streaming yet: ${lagging.join(", ")}`);
+        return true;
+      },
+    );
+    await waitFor({ condition: `the leader Service to route to ${leader}`, where, timeoutMs: left(), intervalMs: 250, signal: opts.signal }, async () => {
+      const client = new pg.Client({ ...this.primaryService, ...this.credentials, connectionTimeoutMillis: 2000 });
+      await client.connect();
+      try {
+        const r = await client.query<{ addr: string; ro: boolean }>("SELECT host(inet_server_addr()) AS addr, pg_is_in_recovery() AS ro");
+        const row = r.rows[0]!;
+        if (row.ro || this.nodeOfAddress(row.addr) !== leader) throw new Error(`the leader Service reached ${this.nodeOfAddress(row.addr) ?? row.addr}${row.ro ? " (read-only)" : ""}`);
+        return true;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    });
+    for (const n of this.nodes) this.down.delete(n);
+    // runInNodeNetwork is synchronous: learn where each pod's network namespace is while nothing is in a hurry.
+    await this.prepareNodeNetworks().catch((e) => this.log.warn({ err: errorMessage(e) }, "pod network namespaces not resolved; node probes will fail"));
+    const ms = performance.now() - started;
+    this.log.info({ ms: Math.round(ms), leader }, "cluster ready");
+    return { ms, leader };
+  }
+
+  private async podExec(node: string, argv: string[], timeoutMs?: number) {
+    this.ordinal(node);
+    return execInPod(this.c, { namespace: this.namespace, pod: node, container: CONTAINER }, argv, timeoutMs);
+  }
+
+  private async ctl(node: string, argv: string[], what: string): Promise<string> {
+    const r = await this.podExec(node, argv);
+    if (r.exitCode !== 0) throw new Error(`${what} on ${node}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
+    return r.stdout.trim();
+  }
+
+  /** Patroni's REST API on the member's own pod, through exec (pod addresses are not reachable from the host). */
+  private async rest(node: string, method: "GET" | "POST" | "PATCH", path: string, body?: unknown) {
+    const r = await this.podExec(node, podCommands.rest(method, path, body), 60_000);
+    if (r.exitCode !== 0) throw new Error(`${method} ${path} on ${node}: ${(r.stderr || r.stdout).trim()}`);
+    return parseRestOutput(r.stdout);
+  }
+
+  /** Like a pod kill: deletion with grace period 0. The StatefulSet controller creates the pod again at once. */
+  async killNode(node: string): Promise<void> {
+    this.ordinal(node);
+    this.down.add(node);
+    try {
+      await this.c.core.deleteNamespacedPod({ name: node, namespace: this.namespace, gracePeriodSeconds: 0 });
+    } catch (e) {
+      if (!isNotFound(e)) throw new Error(`deleting pod ${node}: ${apiMessage(e)}`);
+    }
+    this.log.info({ node }, "pod deleted (grace period 0)");
+  }
+
+  private async runDrainStep(step: DrainStep): Promise<void> {
+    switch (step.op) {
+      case "cordon":
+      case "uncordon":
+        await this.c.core.patchNode({ name: step.node, body: cordonPatch(step.op === "cordon") });
+        return;
+      case "evict":
+        await evictWithRetry(
+          { pod: step.pod, namespace: step.namespace },
+          async () => {
+            try {
+              await this.c.core.createNamespacedPodEviction({ name: step.pod, namespace: step.namespace, body: evictionBody(step.pod, step.namespace) });
+              return { status: 201 };
+            } catch (e) {
+              return { status: statusOf(e) ?? 0, message: apiMessage(e) };
+            }
+          },
+          { onRetry: (reason, afterMs) => this.log.info({ reason, afterMs }, "eviction refused; retrying") },
+        );
+        return;
+      case "await-gone": {
+        const uid = this.pods.get(step.pod)?.uid;
+        await waitFor({ condition: `pod ${step.pod} (uid ${uid}) gone after its eviction`, where: `namespace ${step.namespace}`, timeoutMs: 120_000, intervalMs: 250 }, async () => {
+          try {
+            const p = await this.c.core.readNamespacedPod({ name: step.pod, namespace: step.namespace });
+            return p.metadata?.uid !== uid;
+          } catch (e) {
+            if (isNotFound(e)) return true;
+            throw e;
+          }
+        });
+        return;
+      }
+    }
+  }
+
+  /** Like a drain of the member's node: cordon it, evict the pod (respecting the PodDisruptionBudget), await it gone. */
+  async stopNode(node: string): Promise<void> {
+    await this.members();
+    const p = this.pods.get(node);
+    if (!p?.nodeName) throw new Error(`cannot drain ${node}: its pod is not scheduled on a node`);
+    const pods = (await this.listPods()).map((x) => ({
+      name: x.metadata?.name ?? "",
+      namespace: x.metadata?.namespace ?? "",
+      nodeName: x.spec?.nodeName,
+      owner: x.metadata?.ownerReferences?.find((o) => o.controller)
+        ? { kind: x.metadata!.ownerReferences!.find((o) => o.controller)!.kind, name: x.metadata!.ownerReferences!.find((o) => o.controller)!.name }
+        : undefined,
+    }));
+    const plan = drainPlan(p.nodeName, pods, { name: NAME, namespace: this.namespace });
+    this.down.add(node);
+    this.cordoned.set(node, p.nodeName);
+    for (const step of plan.inject) await this.runDrainStep(step);
+    this.log.info({ node, k8sNode: p.nodeName }, "member drained");
+  }
+
+  /** Undoes what took the member down: uncordons its node, starts Patroni again, and awaits its pod running. */
+  async startNode(node: string): Promise<void> {
+    this.ordinal(node);
+    const k8sNode = this.cordoned.get(node);
+    if (k8sNode) {
+      await this.runDrainStep({ op: "uncordon", node: k8sNode });
+      this.cordoned.delete(node);
+    }
+    await waitFor({ condition: `pod ${node} running`, where: `namespace ${this.namespace}`, timeoutMs: 180_000, intervalMs: 500 }, async () => {
+      const p = await this.c.core.readNamespacedPod({ name: node, namespace: this.namespace });
+      return p.status?.phase === "Running" && !p.metadata?.deletionTimestamp && p.status.containerStatuses?.[0]?.state?.running !== undefined;
+    });
+    const running = await this.podExec(node, podCommands.patroniRunning());
+    if (running.exitCode !== 0) await this.ctl(node, podCommands.startPatroni(), "starting Patroni");
+    this.down.delete(node);
+    this.sandboxes.clear();
+    await this.members();
+  }
+
+  async killProcess(node: string, part: "patroni" | "postgres"): Promise<void> {
+    const out = await this.ctl(node, podCommands.kill(part), `SIGKILL of ${part}`);
+    if (part === "patroni") this.down.add(node);
+    this.log.info({ node, part, out }, "process killed");
+  }
+
+  async pause(node: string, part: PodPart): Promise<void> {
+    const out = await this.ctl(node, podCommands.pause(part), `SIGSTOP of ${part}`);
+    this.log.info({ node, part, out }, "paused");
+  }
+
+  async resume(node: string): Promise<void> {
+    await this.ctl(node, podCommands.resume(), "SIGCONT");
+  }
+
+  async switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }> {
+    const leader = (await this.members()).find((m) => m.role === "leader");
+    if (!leader) throw new Error("switchover impossible: the cluster has no leader");
+    const r = await this.rest(leader.name, "POST", "/switchover", { leader: leader.name, ...(opts.candidate ? { candidate: opts.candidate } : {}) });
+    if (r.status !== 200) throw new Error(`switchover via ${leader.name} refused: HTTP ${r.status}: ${r.body}`);
+    return { from: leader.name, to: /switched over to "?([\w-]+)"?/i.exec(r.body)?.[1] };
+  }
+
+  async failover(candidate: string): Promise<{ from?: string; to: string }> {
+    const leader = (await this.members()).find((m) => m.role === "leader");
+    const r = await this.rest(candidate, "POST", "/failover", { candidate, ...(leader ? { leader: leader.name } : {}) });
+    if (r.status !== 200) throw new Error(`failover to ${candidate} refused: HTTP ${r.status}: ${r.body}`);
+    return { from: leader?.name, to: /failed over to "?([\w-]+)"?/i.exec(r.body)?.[1] ?? candidate };
+  }
+
+  /** The pod's sandbox (pause process pid, network namespace path) from its node's container runtime. */
+  private async sandboxOf(node: string): Promise<{ container: string; sandbox: Sandbox; nodeInitPid?: number }> {
+    let p = this.pods.get(node);
+    if (!p) {
+      await this.members();
+      p = this.pods.get(node);
+    }
+    if (!p?.nodeName) throw new Error(`the pod of ${node} is not scheduled`);
+    const cached = this.sandboxes.get(p.uid);
+    if (cached) return cached;
+    const container = this.runtime.nodeContainer(p.nodeName);
+    const ids = (await docker(["exec", container, ...crictlPodsArgs(node, this.namespace)], `finding the sandbox of ${node}`)).split("\n").filter(Boolean);
+    if (ids.length !== 1) throw new Error(`expected one ready sandbox for pod ${node} on ${p.nodeName}, found ${ids.length}`);
+    const sandbox = parseInspectp(await docker(["exec", container, "crictl", "inspectp", ids[0]!], `inspecting the sandbox of ${node}`));
+    const entry = { container, sandbox };
+    this.sandboxes.set(p.uid, entry);
+    return entry;
+  }
+
+  private async inPodNetns(node: string, argv: string[], what: string): Promise<string> {
+    const { container, sandbox } = await this.sandboxOf(node);
+    const full = nodeNsenterArgv(container, sandbox.pid, argv);
+    const r = await execa(full[0]!, full.slice(1), { reject: false, timeout: 30_000 });
+    if (r.exitCode !== 0) throw new Error(`${what} in the pod of ${node}: ${(r.stderr || r.stdout).trim()}`);
+    return r.stdout;
+  }
+
+  async iptables(node: string, args: string[]): Promise<void> {
+    const { container, sandbox } = await this.sandboxOf(node);
+    const full = iptablesArgv(container, sandbox.pid, args);
+    const r = await execa(full[0]!, full.slice(1), { reject: false, timeout: 30_000 });
+    if (r.exitCode !== 0) throw new Error(`iptables ${args.join(" ")} in the pod of ${node}: ${r.stderr.trim()}`);
+  }
+
+  async clearRules(node?: string): Promise<number> {
+    let removed = 0;
+    for (const n of node ? [node] : this.nodes) {
+      let listing: string;
+      try {
+        listing = await this.inPodNetns(n, ["iptables", "-w", "-S"], "listing rules");
+      } catch (e) {
+        // A pod that is gone took its namespace, and its rules, with it.
+        this.log.warn({ node: n, err: errorMessage(e) }, "could not list rules");
+        continue;
+      }
+      for (const del of taggedRuleDeletes(listing, this.ruleTag)) {
+        await this.iptables(n, del).catch((e) => this.log.warn({ node: n, err: errorMessage(e) }, "could not delete a rule"));
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async listRules(): Promise<string[]> {
+    const out: string[] = [];
+    for (const n of this.nodes) {
+      const listing = await this.inPodNetns(n, ["iptables", "-w", "-S"], "listing rules").catch(() => "");
+      out.push(...listing.split("\n").filter((l) => l.includes(this.ruleTag)).map((l) => `${n}: ${l}`));
+    }
+    return out;
+  }
+
+  /** The grudge as this platform applies it: rules.ts kubePartitionRules (peers, clients, and the API server). */
+  partitionRules(grudge: Grudge): NodeCommand[] {
+    if (!this.api) throw new Error("the API server's address is not known yet");
+    return kubePartitionRules({ grudge, all: this.nodes, addressOf: (n) => this.addressOf(n), clientsAddress: this.clientsIp, api: this.api, tag: this.ruleTag });
+  }
+
+  /** A DCS-only cut on this platform: the pods lose the API server. */
+  dcsCutRules(nodes: readonly string[]): NodeCommand[] {
+    if (!this.api) throw new Error("the API server's address is not known yet");
+    return kubeDcsCutRules(nodes, this.api, this.ruleTag);
+  }
+
+  async setLink(node: string, up: boolean): Promise<void> {
+    if (!up) {
+      const routes = JSON.parse(await this.inPodNetns(node, ["ip", "-j", "route", "show"], "reading routes")) as IpRoute[];
+      this.savedRoutes.set(node, routes);
+      await this.inPodNetns(node, ["ip", "link", "set", "eth0", "down"], "link down");
+      return;
+    }
+    await this.inPodNetns(node, ["ip", "link", "set", "eth0", "up"], "link up");
+    for (const args of routeRestoreCommands(this.savedRoutes.get(node) ?? [])) await this.inPodNetns(node, ["ip", ...args], "restoring a route");
+    this.savedRoutes.delete(node);
+  }
+
+  async tc(node: string, args: string[]): Promise<void> {
+    await this.inPodNetns(node, ["tc", ...args], `tc ${args.join(" ")}`);
+  }
+
+  async latencyUnsupported(): Promise<string | undefined> {
+    const n = this.nodes[0]!;
+    try {
+      await this.tc(n, ["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]);
+      await this.tc(n, ["qdisc", "del", "dev", "lo", "root"]).catch(() => undefined);
+      return undefined;
+    } catch (e) {
+      return errorMessage(e);
+    }
+  }
+
+  /** The DCS is the API server: it has no member per node. */
+  async dcsLeader(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  private noDcsMembers(op: string): never {
+    throw new Error(
+      `${op}: on the ${this.platform} platform Patroni's DCS is the Kubernetes API server (ConfigMaps), which has no member on each node; ` +
+        "DCS faults here are cuts from the API server (partition shape dcs-isolate)",
+    );
+  }
+
+  async killDcs(): Promise<void> {
+    this.noDcsMembers("killing a DCS member");
+  }
+  async startDcs(): Promise<void> {
+    this.noDcsMembers("starting a DCS member");
+  }
+  async pauseDcs(): Promise<void> {
+    this.noDcsMembers("pausing a DCS member");
+  }
+  async resumeDcs(): Promise<void> {
+    // Nothing can have been paused.
+  }
+
+  /** Resolves and remembers each pod's network namespace and its node container's pid (runInNodeNetwork is synchronous). */
+  async prepareNodeNetworks(): Promise<void> {
+    for (const n of this.nodes) {
+      const entry = await this.sandboxOf(n);
+      if (entry.nodeInitPid === undefined) {
+        entry.nodeInitPid = Number((await docker(["inspect", "-f", "{{.State.Pid}}", entry.container], `pid of node ${entry.container}`)).trim());
+      }
+    }
+  }
+
+  /**
+   * Starts `argv` on the host inside the member's pod network namespace (an application pod beside the
+   * database): needs root. The probe's PGHOST/PGPORT, which name the member's NodePort on the host, are
+   * rewritten to the pod's own address, which is what an application pod uses. Call prepareNodeNetworks()
+   * before: the namespace of a pod created afterwards is not followed.
+   */
+  runInNodeNetwork(node: string, argv: string[], env: Record<string, string>): ChildProcess {
+    const p = this.pods.get(node);
+    const entry = p ? this.sandboxes.get(p.uid) : undefined;
+    const fixedEnv = { ...env };
+    const ep = this.endpoint(node);
+    if (p?.ip && fixedEnv.PGHOST === ep.host && fixedEnv.PGPORT === String(ep.port)) {
+      fixedEnv.PGHOST = p.ip;
+      fixedEnv.PGPORT = String(PG_PORT);
+    }
+    const logDir = join(this.spec.runDir, "logs");
+    mkdirSync(logDir, { recursive: true });
+    const err = openSync(join(logDir, `agent-${node}.log`), "a");
+    try {
+      if (!entry?.sandbox.netnsPath || entry.nodeInitPid === undefined) {
+        const why = `pgchaos: the network namespace of ${node} is not known (prepareNodeNetworks() was not called, or the pod was recreated)`;
+        return spawn("sh", ["-c", 'echo "$1" >&2; exit 1', "sh", why], { stdio: ["ignore", "pipe", err] });
+      }
+      const full = hostNsenterArgv(entry.nodeInitPid, entry.sandbox.netnsPath, [...argv, `--pgchaos-run=${this.namespace}`]);
+      return spawn(full[0]!, full.slice(1), { stdio: ["ignore", "pipe", err], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...fixedEnv } });
+    } finally {
+      closeSync(err);
+    }
+  }
+
+  async collectLogs(): Promise<void> {
+    if (this.logsCollected) return;
+    const dest = join(this.spec.runDir, "logs");
+    for (const n of this.nodes) {
+      mkdirSync(join(dest, n), { recursive: true });
+      for (const previous of [false, true]) {
+        try {
+          const text = await this.c.core.readNamespacedPodLog({ name: n, namespace: this.namespace, container: CONTAINER, previous });
+          writeFileSync(join(dest, n, previous ? "patroni.previous.log" : "patroni.log"), text);
+        } catch {
+          // No such pod, or no previous container: nothing to copy.
+        }
+      }
+    }
+    try {
+      const events = await this.c.core.listNamespacedEvent({ namespace: this.namespace });
+      const lines = events.items.map((e) => `${e.lastTimestamp ?? e.eventTime ?? ""} ${e.type} ${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason}: ${e.message ?? ""}`);
+      writeFileSync(join(dest, "events.log"), lines.join("\n") + "\n");
+    } catch (e) {
+      this.log.warn({ err: errorMessage(e) }, "could not read events");
+    }
+    if (this.manifests) writeFileSync(join(dest, "kube-manifests.yaml"), redactedYaml(this.manifests));
+    this.logsCollected = true;
+  }
+
+  /**
+   * What of this run is still there: the cluster, when the run created it and deleted it at teardown;
+   * otherwise the run's namespace (everything it applied lives in it) and nodes it left cordoned.
+   */
+  async leftovers(): Promise<string[]> {
+    const out: string[] = [];
+    if (this.createdCluster && !this.spec.keep && this.tornDown) {
+      if (await this.runtime.clusterExists()) out.push(`the ${this.platform} cluster this run created still exists`);
+      return out;
+    }
+    try {
+      const ns = await this.c.core.readNamespace({ name: this.namespace });
+      out.push(`namespace ${this.namespace} (${ns.status?.phase ?? "?"})`);
+    } catch (e) {
+      if (!isNotFound(e)) out.push(`namespace ${this.namespace}: ${apiMessage(e)}`);
+    }
+    const nodes = await this.c.core.listNode().catch(() => undefined);
+    for (const n of nodes?.items ?? []) {
+      if (n.spec?.unschedulable && [...this.cordoned.values()].includes(n.metadata?.name ?? "")) out.push(`node ${n.metadata?.name} cordoned`);
+    }
+    return out;
+  }
+
+  async teardown(): Promise<{ ms: number }> {
+    const started = performance.now();
+    if (this.tornDown) return { ms: 0 };
+    this.tornDown = true;
+    await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not copy logs"));
+    for (const [member, k8sNode] of this.cordoned) {
+      await this.runDrainStep({ op: "uncordon", node: k8sNode }).catch((e) => this.log.error({ member, k8sNode, err: errorMessage(e) }, "uncordon failed"));
+    }
+    this.cordoned.clear();
+    if (this.spec.keep) {
+      this.log.info({ namespace: this.namespace }, "namespace and cluster kept");
+      return { ms: performance.now() - started };
+    }
+    if (this.createdCluster) {
+      await this.runtime.deleteCluster(this.log);
+    } else {
+      try {
+        await this.c.core.deleteNamespace({ name: this.namespace, propagationPolicy: "Foreground" });
+      } catch (e) {
+        if (!isNotFound(e)) throw new Error(`deleting namespace ${this.namespace}: ${apiMessage(e)}`);
+      }
+      await waitFor({ condition: `namespace ${this.namespace} deleted`, where: `the ${this.platform} cluster`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
+        try {
+          await this.c.core.readNamespace({ name: this.namespace });
+          return false;
+        } catch (e) {
+          if (isNotFound(e)) return true;
+          throw e;
+        }
+      });
+    }
+    const ms = performance.now() - started;
+    this.log.info({ ms: Math.round(ms) }, "teardown complete");
+    return { ms };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.teardown();
+  }
+}

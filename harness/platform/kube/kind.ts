@@ -1,0 +1,116 @@
+/**
+ * `--platform kind`: a kind cluster from kind-config.yaml (one control plane, three workers in three zones,
+ * NodePorts published on 127.0.0.1), created for the run and deleted after it, or an existing one reused with
+ * PGCHAOS_KUBE_REUSE=1 (`--reuse`), in which case only the run's namespace is created and deleted.
+ */
+import { resolve } from "node:path";
+import type { Logger } from "pino";
+import type { V1Node } from "@kubernetes/client-node";
+import type { Platform } from "../types.ts";
+import { EnvironmentError } from "../../util/errors.ts";
+import { makeClients } from "./client.ts";
+import { KubeCluster, type KubeRuntime } from "./cluster.ts";
+import { kubePreflight } from "./preflight.ts";
+import { ensureLocalImage, internalIp, kubeEnvOptions, REPO_ROOT, run, waitNodesReady } from "./runtime-common.ts";
+
+export interface KindOptions {
+  /** kind cluster name (default "pgchaos", the name in kind-config.yaml). */
+  clusterName?: string;
+  /** kind config file (default the repository's kind-config.yaml). */
+  configPath?: string;
+  reuse?: boolean;
+  image?: string;
+  /** Members the cluster must have room for. */
+  members?: number;
+}
+
+export const KIND_CLUSTER = "pgchaos";
+export const KIND_CONFIG = resolve(REPO_ROOT, "kind-config.yaml");
+
+export function parseKindClusters(stdout: string): string[] {
+  return stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("No kind clusters"));
+}
+
+export function kindCreateArgs(name: string, configPath: string): string[] {
+  return ["create", "cluster", "--name", name, "--config", configPath, "--wait", "180s"];
+}
+
+/** What to do with the cluster of that name: create it, reuse it, or refuse (it exists and reuse was not asked). */
+export function kindClusterDecision(existing: readonly string[], name: string, reuse: boolean): "create" | "reuse" | { refuse: string } {
+  if (!existing.includes(name)) return "create";
+  if (reuse) return "reuse";
+  return {
+    refuse:
+      `a kind cluster named "${name}" already exists: pass --reuse (PGCHAOS_KUBE_REUSE=1) to run in it (the run gets a namespace of its own ` +
+      `and deletes only that), or delete it with \`kind delete cluster --name ${name}\``,
+  };
+}
+
+/** The control plane's node address: kube-proxy masquerades NodePort traffic entering there to it. */
+export function kindClientsAddress(nodes: readonly V1Node[]): string | undefined {
+  return internalIp(nodes, (n) => n.metadata?.labels?.["node-role.kubernetes.io/control-plane"] !== undefined);
+}
+
+export function kindRuntime(opts: KindOptions): KubeRuntime {
+  const name = opts.clusterName ?? KIND_CLUSTER;
+  const configPath = opts.configPath ?? KIND_CONFIG;
+  return {
+    platform: "kind",
+    async ensureCluster(log: Logger) {
+      const existing = parseKindClusters(await run("kind", ["get", "clusters"], "listing kind clusters", 30_000));
+      const decision = kindClusterDecision(existing, name, opts.reuse ?? false);
+      if (typeof decision === "object") throw new EnvironmentError(decision.refuse);
+      if (decision === "create") {
+        log.info({ name, configPath }, "creating the kind cluster");
+        await run("kind", kindCreateArgs(name, configPath), `creating kind cluster ${name}`);
+      }
+      try {
+        const clients = makeClients({ kubeconfig: await run("kind", ["get", "kubeconfig", "--name", name], "reading the kind cluster's kubeconfig", 30_000) });
+        await waitNodesReady(clients, opts.members ?? 3, `kind cluster ${name}`);
+        return { created: decision === "create", clients };
+      } catch (e) {
+        // A cluster this run made and cannot use is not left behind; a reused one is the user's.
+        if (decision === "create") await run("kind", ["delete", "cluster", "--name", name], `deleting kind cluster ${name}`, 180_000).catch(() => undefined);
+        throw e;
+      }
+    },
+    async loadImage(image: string, log: Logger) {
+      await ensureLocalImage(image, log);
+      // kind skips nodes that already hold the same image id.
+      await run("kind", ["load", "docker-image", image, "--name", name], `loading ${image} into kind cluster ${name}`);
+    },
+    nodeContainer: (nodeName: string) => nodeName,
+    nodePortHost: async () => "127.0.0.1",
+    async clientsAddress(c) {
+      const ip = kindClientsAddress((await c.core.listNode()).items);
+      if (!ip) throw new Error(`kind cluster ${name} has no control-plane node with an InternalIP`);
+      return ip;
+    },
+    clusterExists: async () => parseKindClusters(await run("kind", ["get", "clusters"], "listing kind clusters", 30_000)).includes(name),
+    async deleteCluster(log: Logger) {
+      log.info({ name }, "deleting the kind cluster");
+      await run("kind", ["delete", "cluster", "--name", name], `deleting kind cluster ${name}`, 180_000);
+    },
+  };
+}
+
+/**
+ * The kind platform; options left out come from the environment at deploy time: kubeEnvOptions, and
+ * PGCHAOS_KIND_CLUSTER for the cluster's name (a CI action that creates the cluster may name it otherwise).
+ */
+export function makeKindPlatform(opts: KindOptions = {}): Platform {
+  return {
+    name: "kind",
+    preflight: () => kubePreflight("kind"),
+    deploy: (spec) => {
+      const env = kubeEnvOptions();
+      const o: KindOptions = { reuse: env.reuse, image: env.image, members: spec.nodes, clusterName: process.env.PGCHAOS_KIND_CLUSTER || undefined, ...opts };
+      return KubeCluster.deploy(spec, kindRuntime(o), { image: o.image });
+    },
+  };
+}
+
+export const kindPlatform: Platform = makeKindPlatform();

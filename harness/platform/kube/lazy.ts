@@ -1,0 +1,18 @@
+/**
+ * The Kubernetes platforms for the platform registry, loaded on first use: @kubernetes/client-node takes about
+ * two seconds to import, which a run on the local platform should not pay.
+ */
+import type { Platform } from "../types.ts";
+
+function lazy(name: string, load: () => Promise<Platform>): Platform {
+  let p: Promise<Platform> | undefined;
+  const get = () => (p ??= load());
+  return {
+    name,
+    preflight: async () => (await get()).preflight(),
+    deploy: async (spec) => (await get()).deploy(spec),
+  };
+}
+
+export const kindPlatform: Platform = lazy("kind", async () => (await import("./kind.ts")).kindPlatform);
+export const minikubePlatform: Platform = lazy("minikube", async () => (await import("./minikube.ts")).minikubePlatform);
