@@ -10,6 +10,7 @@ import { distribution, repeatFigures } from "./report/distribution.ts";
 import { cleanupStrays } from "./platform/local/cleanup.ts";
 import { remakeReports, writeRepeatReport } from "./report/write.ts";
 import { profileNames } from "./stack/patroni/profiles.ts";
+import { PLATFORM_NAMES } from "./platform/index.ts";
 import { EnvironmentError, UsageError, errorMessage } from "./util/errors.ts";
 import { abortOnSignals } from "./util/signals.ts";
 
@@ -26,6 +27,8 @@ Usage:
   npm run scenario -- --cleanup [--force]  remove what crashed runs left (namespaces, processes, data)
 
 Options:
+  --platform NAME  where the cluster runs: local (default; network namespaces on this machine), kind, minikube
+  --reuse          kind/minikube: use the existing cluster instead of creating (and deleting) one
   --profile NAME   HA profile: ${profileNames().join(" | ")} (default: the scenario's, usually fast)
   --sync           synchronous replication (Patroni synchronous_mode)
   --repeat N       run N times and report the distribution of each figure
@@ -45,6 +48,8 @@ function parse(argv: string[]) {
       allowPositionals: true,
       options: {
         profile: { type: "string" },
+        platform: { type: "string" },
+        reuse: { type: "boolean" },
         sync: { type: "boolean" },
         repeat: { type: "string" },
         out: { type: "string" },
@@ -107,13 +112,17 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
   if (o.profile !== undefined && !profileNames().includes(o.profile)) {
     throw new UsageError(`unknown profile "${o.profile}": choose one of ${profileNames().join(", ")}`);
   }
+  if (o.platform !== undefined && !PLATFORM_NAMES.includes(o.platform)) {
+    throw new UsageError(`unknown platform "${o.platform}": choose one of ${PLATFORM_NAMES.join(", ")}`);
+  }
+  if (o.reuse) process.env.PGCHAOS_KUBE_REUSE = "1";
   const scenario = await loadScenario(positionals[0]!);
   const outDir = resolve(o.out ?? join(ROOT, "reports"));
   const results: RunResult[] = [];
   for (let i = 1; i <= repeat; i++) {
     const progress = new Progress(process.stderr, o.quiet);
     progress.line(`${scenario.name}${repeat > 1 ? ` (run ${i} of ${repeat})` : ""}: ${scenario.description}`);
-    const r = await runScenario({ scenario, profile: o.profile, sync: o.sync, outDir, keep: o.keep, signal, progress });
+    const r = await runScenario({ scenario, profile: o.profile, sync: o.sync, platform: o.platform, outDir, keep: o.keep, signal, progress });
     process.stdout.write(renderVerdict(r.verdict, r.runDir));
     results.push(r);
   }

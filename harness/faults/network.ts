@@ -13,7 +13,8 @@ function rulesFor(ctx: FaultContext, shape: PartitionShape, nodes: string[]): { 
   const all = [...c.nodes];
   if (shape === "dcs-isolate") {
     // etcd runs as root here and Patroni as postgres: only Patroni's DCS traffic is dropped.
-    return { rules: nodes.flatMap((n) => dcsCutRules(n, c.ruleTag, { uidOwner: "postgres" })), description: `${nodes.join(", ")} ⇸ DCS` };
+    const rules = c.dcsCutRules?.(nodes) ?? nodes.flatMap((n) => dcsCutRules(n, c.ruleTag, { uidOwner: "postgres" }));
+    return { rules, description: `${nodes.join(", ")} ⇸ DCS` };
   }
   const one = () => {
     if (nodes.length !== 1) throw new Error(`partition ${shape} needs exactly one target node, got ${nodes.join(", ") || "none"}`);
@@ -38,7 +39,7 @@ function rulesFor(ctx: FaultContext, shape: PartitionShape, nodes: string[]): { 
       break;
   }
   validate(g, all);
-  return { rules: grudgeRules(g, (n) => c.addressOf(n), c.clientsAddress, c.ruleTag), description: describeGrudge(g) };
+  return { rules: c.partitionRules?.(g) ?? grudgeRules(g, (n) => c.addressOf(n), c.clientsAddress, c.ruleTag), description: describeGrudge(g) };
 }
 
 async function clearAll(ctx: FaultContext): Promise<void> {

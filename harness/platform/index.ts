@@ -1,8 +1,11 @@
 import type { Platform } from "./types.ts";
 import { localPlatform } from "./local/index.ts";
+import { kindPlatform, minikubePlatform } from "./kube/lazy.ts";
 import { UsageError } from "../util/errors.ts";
 
-const platforms: Record<string, Platform> = { local: localPlatform };
+const platforms: Record<string, Platform> = { local: localPlatform, kind: kindPlatform, minikube: minikubePlatform };
+
+export const PLATFORM_NAMES = Object.keys(platforms);
 
 export function getPlatform(name: string): Platform {
   const p = platforms[name];

@@ -1,5 +1,7 @@
 import type { HaProfile } from "../stack/patroni/profiles.ts";
 import type { Logger } from "pino";
+import type { Grudge } from "../faults/grudge.ts";
+import type { NodeCommand } from "../faults/rules.ts";
 
 export interface Endpoint {
   host: string;
@@ -99,6 +101,15 @@ export interface Cluster extends AsyncDisposable {
    * stdout piped to the caller. Cleanup finds it by the run's marker, which the platform adds.
    */
   runInNodeNetwork(node: string, argv: string[], env: Record<string, string>): import("node:child_process").ChildProcess;
+
+  /**
+   * Platform-specific translations, where the generic ones do not fit (on Kubernetes the DCS is the API
+   * server, and a pod cut from its peers must also lose the API server).
+   */
+  partitionRules?(grudge: Grudge): NodeCommand[];
+  dcsCutRules?(nodes: readonly string[]): NodeCommand[];
+  /** Maps a server address seen by the write probe to a member name (pod IPs change on Kubernetes). */
+  nodeOfAddress?(address: string): string | undefined;
 
   /** Copies node logs into `${runDir}/logs/<node>/`. */
   collectLogs(): Promise<void>;

@@ -28,6 +28,8 @@ export interface RunOptions {
   profile?: string;
   /** Overrides the scenario's synchronous mode. */
   sync?: boolean;
+  /** Overrides the scenario's platform ("local", "kind", "minikube"). */
+  platform?: string;
   /** Root of run directories; each run writes `<outDir>/<scenario>/<timestamp>/`. */
   outDir: string;
   keep?: boolean;
@@ -61,7 +63,7 @@ export function expectationsFor(s: Scenario, profile: HaProfile): Expectations {
  */
 export async function runScenario(opts: RunOptions): Promise<RunResult> {
   const { scenario, progress, signal } = opts;
-  const platform = getPlatform(scenario.platform);
+  const platform = getPlatform(opts.platform ?? scenario.platform);
   await platform.preflight();
   const profile = getProfile(opts.profile ?? scenario.profile, { sync: opts.sync ?? scenario.sync });
   const startedAt = new Date();
@@ -118,7 +120,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     }
     const byAddress = new Map(c.nodes.map((n) => [c.endpoint(n).host, n]));
     const w = scenario.workload;
-    writer = new WriteProbe({ endpoint: c.primaryService, credentials: c.credentials, intervalMs: w.writeIntervalMs, connectTimeoutMs: w.connectTimeoutMs, queryTimeoutMs: w.queryTimeoutMs, history, nodeOf: (a) => byAddress.get(a) ?? a });
+    writer = new WriteProbe({ endpoint: c.primaryService, credentials: c.credentials, intervalMs: w.writeIntervalMs, connectTimeoutMs: w.connectTimeoutMs, queryTimeoutMs: w.queryTimeoutMs, history, nodeOf: (a) => c.nodeOfAddress?.(a) ?? byAddress.get(a) ?? a });
     probes = new NodeProbes({ cluster: c, intervalMs: w.nodeProbeIntervalMs, connectTimeoutMs: w.connectTimeoutMs, queryTimeoutMs: w.queryTimeoutMs, history });
     writer.start();
     probes.start();

@@ -8,7 +8,7 @@ export const ScenarioSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes"),
     description: z.string().min(1),
-    platform: z.enum(["local"]).default("local"),
+    platform: z.enum(["local", "kind", "minikube"]).default("local"),
     stack: z.enum(["patroni"]).default("patroni"),
     nodes: z.number().int().min(2).max(9).default(3),
     profile: z.string().default("fast"),
