@@ -89,3 +89,37 @@ describe("dataLoss", () => {
     expect(() => dataLoss(input(h, onLeader([])))).toThrow('history entry 0 (write ok) has value "x", expected an integer id');
   });
 });
+
+describe("dataLoss: writes acknowledged directly by a node", () => {
+  // n1 was primary and took 5 probe writes, then a split-brain: n2 also took 3 as a new primary.
+  const h = () =>
+    history()
+      .oks(1, 10, 0, 100, "n2")
+      .nodeProbes("n1", "writable", 0, 500, 100, 5, 1)
+      .nodeProbes("n2", "writable", 0, 300, 100, 5, 2)
+      .build();
+  const leaderWith = (probe: Record<string, Array<[number, number]>>) => ({
+    ...finalState("n2", [member("n1", "replica", range(1, 10), 2), member("n2", "leader", range(1, 10), 2)]),
+    leaderProbeWrites: probe,
+  });
+
+  it("fails, naming the node and the seqs, when a node's acknowledged probe writes are missing from the final leader", () => {
+    const r = dataLoss(input(h(), leaderWith({ n1: [[1, 3]], n2: [[1, 3]] })));
+    expect(r.valid).toBe(false);
+    expect(r.lostDirect).toBe(2);
+    expect(r.lostDirectByNode).toEqual({ n1: [4, 5] });
+    expect(r.reasons).toEqual([expect.stringMatching(/2 writes acknowledged directly .* 2 acknowledged by n1 \(probe seqs 4, 5\)/)]);
+  });
+
+  it("passes when every acknowledged probe write survived", () => {
+    const r = dataLoss(input(h(), leaderWith({ n1: [[1, 5]], n2: [[1, 3]] })));
+    expect(r.valid).toBe(true);
+    expect(r.lostDirect).toBe(0);
+  });
+
+  it("says nothing about probe writes for runs recorded before the leader's probe table was read", () => {
+    const r = dataLoss(input(h(), finalState("n2", [member("n2", "leader", range(1, 10), 2)])));
+    expect(r.valid).toBe(true);
+    expect(r.lostDirect).toBeUndefined();
+  });
+});

@@ -7,6 +7,7 @@ const sorted = (ids: Iterable<number>) => [...ids].sort((a, b) => a - b);
 
 /** Acknowledged writes must survive on the final leader; definitely failed and never-invoked ids must not. */
 export const dataLoss: Checker = ({ history, final, expect }) => {
+  // Also checks, where final.leaderProbeWrites was read, the writes each node acknowledged directly.
   const found = finalLeader(final);
   if ("reason" in found) return { valid: "unknown", reasons: [`${found.reason}: cannot tell which writes survived`] };
   const present = rangesToSet(found.leader.ids);
@@ -28,8 +29,28 @@ export const dataLoss: Checker = ({ history, final, expect }) => {
     unexpected,
   };
 
+  // Writes acknowledged to the probes beside each node, where the final leader's copy was read.
+  if (final.leaderProbeWrites) {
+    const lostDirect: Record<string, number[]> = {};
+    for (const e of history) {
+      if (e.f !== "node-probe" || e.type !== "ok" || !e.node) continue;
+      const v = e.value as { state?: string; seq?: number };
+      if (v.state !== "writable" || typeof v.seq !== "number") continue;
+      const kept = rangesToSet(final.leaderProbeWrites[e.node] ?? []);
+      if (!kept.has(v.seq)) (lostDirect[e.node] ??= []).push(v.seq);
+    }
+    result.lostDirect = Object.values(lostDirect).reduce((n, xs) => n + xs.length, 0);
+    result.lostDirectByNode = lostDirect;
+  }
+
   const reasons: string[] = [];
   const allowed = expect.lostWrites ?? 0;
+  if (typeof result.lostDirect === "number" && result.lostDirect > allowed) {
+    const per = Object.entries(result.lostDirectByNode as Record<string, number[]>)
+      .map(([n, xs]) => `${xs.length} acknowledged by ${n} (probe ${describeIds(sorted(xs), 10).replace(/^ids /, "seqs ")})`)
+      .join("; ");
+    reasons.push(`${result.lostDirect} writes acknowledged directly by a node to a client beside it are missing from the final leader: ${per}`);
+  }
   if (lostIds.length > allowed) {
     reasons.push(`${lostIds.length} acknowledged writes lost (allowed ${allowed}): ${describeIds(lostIds)}`);
   }

@@ -27,6 +27,11 @@ export interface FinalState {
   /** Name of the leader the final reads were made against; undefined if there was none. */
   leader?: string;
   members: FinalMember[];
+  /**
+   * The final leader's copy of the node probes' writes, per node: the sequence numbers each node's
+   * probe wrote directly to it. Absent in runs recorded before it was read.
+   */
+  leaderProbeWrites?: Record<string, IdRanges>;
   /** Time (epoch ms) the final state was read. */
   time: number;
 }

@@ -19,7 +19,10 @@ export function figures(name: string, c: CheckResult): string {
       }
       return `writes unavailable ${secs(c.writeUnavailableMs)}, ${c.oldPrimary ?? "?"} → ${c.newPrimary ?? "none"}, new primary writable after ${secs(c.timeToNewPrimaryMs)}`;
     case "dataLoss":
-      return `${c.acknowledged ?? "?"} acknowledged, ${c.lost ?? "?"} lost, ${c.indeterminate ?? "?"} indeterminate (${c.indeterminateCommitted ?? "?"} committed)`;
+      return (
+        `${c.acknowledged ?? "?"} acknowledged, ${c.lost ?? "?"} lost, ${c.indeterminate ?? "?"} indeterminate (${c.indeterminateCommitted ?? "?"} committed)` +
+        (typeof c.lostDirect === "number" ? `; ${c.lostDirect} lost of those acknowledged directly by a node` : "")
+      );
     case "divergence": {
       const ms = (c.members as Array<{ node: string; extra: number; missing: number; sameTimeline: boolean }> | undefined) ?? [];
       return `leader ${c.leader ?? "?"} tl ${c.leaderTimeline ?? "?"}; ` + (ms.map((m) => `${m.node}: +${m.extra}/-${m.missing}${m.sameTimeline ? "" : " other timeline"}`).join(", ") || "no members");

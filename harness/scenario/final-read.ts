@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Cluster, Member } from "../platform/types.ts";
-import type { FinalMember, FinalState } from "../checkers/types.ts";
+import type { FinalMember, FinalState, IdRanges } from "../checkers/types.ts";
 import { toRanges } from "../checkers/ranges.ts";
 import { Session } from "../workload/session.ts";
 import { waitFor } from "../util/wait.ts";
@@ -41,6 +41,7 @@ export async function readFinalState(cluster: Cluster, log: Logger, catchUpTimeo
   }
 
   const out: FinalMember[] = [];
+  let probeWrites: Record<string, IdRanges> | undefined;
   for (const node of cluster.nodes) {
     const m = members.find((x) => x.name === node);
     const fm: FinalMember = { node, role: m?.role ?? "unreachable", timeline: m?.timeline };
@@ -55,6 +56,13 @@ export async function readFinalState(cluster: Cluster, log: Logger, catchUpTimeo
       }
       const r = await s.query<{ id: string }>("SELECT id FROM pgchaos_writes ORDER BY id", []);
       fm.ids = toRanges(r.rows.map((x) => Number(x.id)));
+      if (node === leader?.name) {
+        // Writes the probes beside each node got acknowledged must survive too (a split-brain side's do not).
+        const p = await s.query<{ node: string; seq: string }>("SELECT node, seq FROM pgchaos_node_probe ORDER BY node, seq", []);
+        const byNode = new Map<string, number[]>();
+        for (const row of p.rows) byNode.set(row.node, [...(byNode.get(row.node) ?? []), Number(row.seq)]);
+        probeWrites = Object.fromEntries([...byNode].map(([k, v]) => [k, toRanges(v)]));
+      }
       if (fm.timeline !== undefined) {
         // Two members on one timeline number with different histories have forked (the divergence check).
         const file = `pg_wal/${fm.timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
@@ -69,5 +77,5 @@ export async function readFinalState(cluster: Cluster, log: Logger, catchUpTimeo
     }
     out.push(fm);
   }
-  return { leader: leader?.name, members: out, time: Date.now() };
+  return { leader: leader?.name, members: out, leaderProbeWrites: probeWrites, time: Date.now() };
 }
