@@ -316,7 +316,14 @@ export class LocalCluster implements Cluster {
         const notStreaming = ms
           .filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
           .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
-        if (ms.length < this.spec.nodes) throw new Error(`only ${ms.length} of ${this.spec.nodes} members registered`);
+        if (ms.length < this.spec.nodes) {
+          const missing = this.nodes.filter((x) => !ms.some((m) => m.name === x));
+          const why = missing.map((x) => {
+            const pod = this.node(x).pod;
+            return `${x}: ${!pod.running ? "pod not running" : pod.patroniPid() === undefined ? "Patroni not running in its pod" : "Patroni runs but has no member key"}`;
+          });
+          throw new Error(`only ${ms.length} of ${this.spec.nodes} members registered (${why.join("; ")})`);
+        }
         if (notStreaming.length > 0) throw new Error(`not streaming yet: ${notStreaming.join(", ")}`);
         return true;
       },
@@ -343,6 +350,7 @@ export class LocalCluster implements Cluster {
     n.log.info("node stopped gracefully");
   }
 
+  /** Starts the node's Patroni (a new pod, or Patroni inside the living pod) and returns once its process runs. */
   async startNode(node: string): Promise<void> {
     const n = this.node(node);
     if (!n.pod.running) {
@@ -350,7 +358,10 @@ export class LocalCluster implements Cluster {
     } else if (n.pod.patroniPid() === undefined) {
       n.pod.startPatroni();
       n.log.info("patroni started again inside the running pod");
+    } else {
+      return;
     }
+    await waitFor({ condition: "the Patroni process to start", where: `node ${node}`, timeoutMs: 10_000, intervalMs: 20 }, async () => n.pod.running && n.pod.patroniPid() !== undefined);
   }
 
   async killProcess(node: string, part: "patroni" | "postgres"): Promise<void> {
@@ -507,7 +518,9 @@ export class LocalCluster implements Cluster {
   async failover(candidate: string): Promise<{ from?: string; to: string }> {
     const ms = await this.members();
     const leader = ms.find((m) => m.role === "leader");
-    const text = await postFailover(this.node(candidate).address, { candidate, leader: leader?.name });
+    // Asked of the leader when there is one (the candidate's own API may be the one not answering).
+    const via = leader?.name ?? candidate;
+    const text = await postFailover(this.node(via).address, { candidate, leader: leader?.name });
     return { from: leader?.name, to: /failed over to "?([\w-]+)"?/i.exec(text)?.[1] ?? candidate };
   }
 
