@@ -1,9 +1,14 @@
 import type { Fault, FaultContext } from "./types.ts";
 import { resolveTarget, type Target } from "./targets.ts";
+import { waitFor } from "../util/wait.ts";
 
 /** The nodes `target` means now: the primary is asked for at the moment of the fault, never assumed. */
 export async function resolveNow(ctx: FaultContext, target: Target): Promise<string[]> {
-  const dcsLeader = target === "dcs-leader" ? await ctx.cluster.dcsLeader() : undefined;
+  // An election may be under way: wait a little for the DCS to have a leader before saying there is none.
+  const dcsLeader =
+    target === "dcs-leader"
+      ? await waitFor({ condition: "an etcd leader", where: "the DCS", timeoutMs: 15_000, intervalMs: 200 }, () => ctx.cluster.dcsLeader()).catch(() => undefined)
+      : undefined;
   return resolveTarget(target, { members: await ctx.cluster.members(), dcsLeader });
 }
 

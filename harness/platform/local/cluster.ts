@@ -328,6 +328,12 @@ export class LocalCluster implements Cluster {
         return true;
       },
     );
+    // The DCS too: right after a heal etcd may still be electing a leader (3.4 has no pre-vote), and
+    // a fault injected then would meet a DCS that refuses writes.
+    await waitFor(
+      { condition: "an etcd leader", where, timeoutMs: Math.max(1000, timeoutMs - (performance.now() - started)), intervalMs: 100, signal: opts.signal },
+      async () => (await this.dcsLeader()) !== undefined,
+    );
     const ms = performance.now() - started;
     this.log.info({ ms: Math.round(ms), leader }, "cluster ready");
     return { ms, leader };
