@@ -18,6 +18,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { execa } from "execa";
 import pg from "pg";
+import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
@@ -231,25 +232,12 @@ export class KubeCluster implements Cluster {
     if (r.status !== 200) throw new Error(`PATCH /config on ${leader} refused: HTTP ${r.status}: ${r.body}`);
     const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
     for (const n of this.nodes) {
-      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `member ${n}`, timeoutMs: 30_000, intervalMs: 250 }, async () => {
-        const client = new pg.Client({ ...this.endpoint(n), ...this.credentials, connectionTimeoutMillis: 2000 });
-        await client.connect();
-        try {
-          for (const [name, value] of Object.entries(params)) {
-            const q = await client.query<{ now: string }>("SELECT current_setting($1) AS now", [name]);
-            if (value !== null && q.rows[0]!.now !== value) throw new Error(`${name} is ${q.rows[0]!.now}, not yet ${value}`);
-          }
-          return true;
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      });
+      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `member ${n}`, timeoutMs: 30_000, intervalMs: 250 }, () =>
+        settingsInEffect(this.endpoint(n), this.credentials, params),
+      );
     }
     const cfg = await this.rest(leader, "GET", "/config");
-    const now = JSON.parse(cfg.body) as Record<string, unknown>;
-    for (const k of Object.keys(BRING_UP.dcs)) {
-      if (now[k] !== restore[k]) throw new Error(`PATCH /config did not take: ${k} is ${String(now[k])}, wanted ${String(restore[k])}`);
-    }
+    assertTimingsRestored(JSON.parse(cfg.body) as Record<string, unknown>, restore);
     this.log.info(restore, "profile settings in effect");
   }
 

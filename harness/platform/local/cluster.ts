@@ -6,7 +6,7 @@ import { stringify as toYaml } from "yaml";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
 import { BRING_UP, etcdArgs, haproxyConfig, patroniConfig, profileRestore, ETCD_CLIENT_PORT, PG_PORT } from "../../stack/patroni/config.ts";
-import pg from "pg";
+import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
 import { getCluster, getConfig, getStatus, patchConfig, postFailover, postSwitchover } from "../../stack/patroni/rest.ts";
 import { waitFor } from "../../util/wait.ts";
 import { errorMessage } from "../../util/errors.ts";
@@ -206,24 +206,11 @@ export class LocalCluster implements Cluster {
     await patchConfig(address, restore);
     const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
     for (const n of this.byName.values()) {
-      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `node ${n.name}`, timeoutMs: 15_000, intervalMs: 100 }, async () => {
-        const client = new pg.Client({ host: n.address, port: PG_PORT, ...this.credentials, connectionTimeoutMillis: 1000 });
-        await client.connect();
-        try {
-          for (const [name, value] of Object.entries(params)) {
-            const r = await client.query<{ now: string }>("SELECT current_setting($1) AS now", [name]);
-            if (value !== null && r.rows[0]!.now !== value) throw new Error(`${name} is ${r.rows[0]!.now}, not yet ${value}`);
-          }
-          return true;
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      });
+      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `node ${n.name}`, timeoutMs: 15_000, intervalMs: 100 }, () =>
+        settingsInEffect(this.endpoint(n.name), this.credentials, params),
+      );
     }
-    const c = await getConfig(address);
-    for (const k of Object.keys(BRING_UP.dcs)) {
-      if (c[k] !== restore[k]) throw new Error(`PATCH /config did not take: ${k} is ${String(c[k])}, wanted ${String(restore[k])}`);
-    }
+    assertTimingsRestored(await getConfig(address), restore);
     this.log.info(restore, "profile settings in effect");
   }
 
