@@ -9,6 +9,7 @@ import { BRING_UP, etcdArgs, haproxyConfig, patroniConfig, profileRestore, ETCD_
 import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
 import { getCluster, getConfig, getStatus, patchConfig, postFailover, postSwitchover } from "../../stack/patroni/rest.ts";
 import { waitFor } from "../../util/wait.ts";
+import { AbortError } from "p-retry";
 import { errorMessage } from "../../util/errors.ts";
 import { newRunId, nodeName, pickSubnet, runNames, type Subnet } from "./names.ts";
 import { createTopology, linkExists, removeTopology, ruleComment, splitRule, usedPrefixes } from "./net.ts";
@@ -513,7 +514,18 @@ export class LocalCluster implements Cluster {
     const leader = ms.find((m) => m.role === "leader");
     // Asked of the leader when there is one (the candidate's own API may be the one not answering).
     const via = leader?.name ?? candidate;
-    const text = await postFailover(this.node(via).address, { candidate, leader: leader?.name });
+    // Patroni judges the candidate from its last loop's view: right after the cluster became whole it can
+    // answer 412 "no good candidates" or 503 for a few seconds. Those answers are retried for up to 15 s.
+    let text = "";
+    await waitFor({ condition: `Patroni to accept a failover to ${candidate}`, where: `node ${via}`, timeoutMs: 15_000, intervalMs: 1000 }, async () => {
+      try {
+        text = await postFailover(this.node(via).address, { candidate, leader: leader?.name });
+        return true;
+      } catch (e) {
+        if (/HTTP (412|503)/.test(errorMessage(e))) throw e;
+        throw new AbortError(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
     return { from: leader?.name, to: /failed over to "?([\w-]+)"?/i.exec(text)?.[1] ?? candidate };
   }
 
