@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -70,7 +70,10 @@ describe.skipIf(skipClusterTests())("fault families on a real cluster: inject, h
     for (const n of c.nodes) {
       if (!c.isNodeRunning(n)) {
         foundDown.push(n);
-        console.warn(`member ${n}'s Patroni was not running before "${expect.getState().currentTestName}"; starting it`);
+        // Evidence for the next reader: the end of the member's Patroni log.
+        const log = join(c.workDir, n, "log", "patroni.log");
+        const tail = existsSync(log) ? readFileSync(log, "utf8").split("\n").slice(-25).join("\n") : "(no log)";
+        console.warn(`member ${n}'s Patroni was not running before "${expect.getState().currentTestName}"; starting it. End of its patroni.log:\n${tail}`);
         await c.startNode(n);
       }
     }
