@@ -22,7 +22,7 @@ import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/set
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
-import { BRING_UP, PG_PORT, profileRestore } from "../../stack/patroni/config.ts";
+import { BRING_UP, PG_PORT, profileRestore, reportedSettings } from "../../stack/patroni/config.ts";
 import type { Grudge } from "../../faults/grudge.ts";
 import type { NodeCommand } from "../../faults/rules.ts";
 import { waitFor } from "../../util/wait.ts";
@@ -141,19 +141,7 @@ export class KubeCluster implements Cluster {
     this.nodes = Array.from({ length: spec.nodes }, (_, i) => podName(NAME, i));
     this.primaryService = { host: nodePortHost, port: KUBE_PORTS.primary };
     this.credentials = { user: "postgres", password: passwords.superuser, database: "postgres" };
-    this.settings = {
-      profile: spec.profile.name,
-      ...spec.profile.dcs,
-      postgresql: spec.profile.postgresql,
-      nodes: spec.nodes,
-      dcs: "kubernetes (ConfigMaps)",
-      stack: "patroni",
-      image,
-      watchdog: "off",
-      use_pg_rewind: true,
-      use_slots: true,
-      bring_up: `bootstrapped with ${JSON.stringify({ ...BRING_UP.dcs, ...BRING_UP.parameters })}; the profile's values were applied with PATCH /config before probes started`,
-    };
+    this.settings = reportedSettings(spec.profile, spec.nodes, "kubernetes (ConfigMaps)", { image });
   }
 
   /** Creates (or reuses) the cluster, applies the manifests and waits for a ready Patroni cluster. */

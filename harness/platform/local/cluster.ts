@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
-import { BRING_UP, etcdArgs, haproxyConfig, patroniConfig, profileRestore, ETCD_CLIENT_PORT, PG_PORT } from "../../stack/patroni/config.ts";
+import { BRING_UP, etcdArgs, reportedSettings, haproxyConfig, patroniConfig, profileRestore, ETCD_CLIENT_PORT, PG_PORT } from "../../stack/patroni/config.ts";
 import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
 import { getCluster, getConfig, getStatus, patchConfig, postFailover, postSwitchover } from "../../stack/patroni/rest.ts";
 import { waitFor } from "../../util/wait.ts";
@@ -91,18 +91,7 @@ export class LocalCluster implements Cluster {
     this.nodes = [...this.byName.keys()];
     this.primaryService = { host: subnet.bridgeAddress, port: SERVICE_PORT };
     this.credentials = { user: "postgres", password: passwords.superuser, database: "postgres" };
-    this.settings = {
-      profile: spec.profile.name,
-      ...spec.profile.dcs,
-      postgresql: spec.profile.postgresql,
-      nodes: spec.nodes,
-      dcs: "etcd3",
-      stack: "patroni",
-      watchdog: "off",
-      use_pg_rewind: true,
-      use_slots: true,
-      bring_up: `bootstrapped with ${JSON.stringify({ ...BRING_UP.dcs, ...BRING_UP.parameters })}; every member ran with the profile's values (PATCH /config, checked on each member) before probes started`,
-    };
+    this.settings = reportedSettings(spec.profile, spec.nodes, "etcd3");
   }
 
   /** Creates the namespaces and starts etcd, Patroni and haproxy; tears down whatever it made on failure. */

@@ -245,3 +245,13 @@ describe("bring-up overrides", () => {
     expect(Object.keys(restore).filter((k) => k !== "postgresql").sort()).toEqual(Object.keys(BRING_UP.dcs).sort());
   });
 });
+
+describe("reportedSettings", () => {
+  it("reports the profile's timings and what the platform adds, the same way on every platform", async () => {
+    const { reportedSettings } = await import("./config.ts");
+    const s = reportedSettings(getProfile("default"), 3, "etcd3", { image: "x:1" });
+    expect(s).toMatchObject({ profile: "default", ttl: 30, loop_wait: 10, retry_timeout: 10, nodes: 3, dcs: "etcd3", image: "x:1", stack: "patroni" });
+    expect(s.postgresql).toMatchObject({ wal_sender_timeout: "60s" });
+    expect(String(s.bring_up)).toContain('"loop_wait":1');
+  });
+});

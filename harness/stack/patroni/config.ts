@@ -41,6 +41,26 @@ export function profileRestore(profile: HaProfile): Record<string, unknown> {
   return { ...dcs, postgresql: { parameters } };
 }
 
+/**
+ * The effective HA settings a run reports, whatever the platform: the profile, and what every Patroni
+ * stack here renders the same way. `dcs` and `extra` say what the platform adds.
+ */
+export function reportedSettings(profile: HaProfile, nodes: number, dcs: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    profile: profile.name,
+    ...profile.dcs,
+    postgresql: profile.postgresql,
+    nodes,
+    dcs,
+    stack: "patroni",
+    ...extra,
+    watchdog: "off",
+    use_pg_rewind: true,
+    use_slots: true,
+    bring_up: `bootstrapped with ${JSON.stringify({ ...BRING_UP.dcs, ...BRING_UP.parameters })}; every member ran with the profile's values (PATCH /config, checked on each member) before probes started`,
+  };
+}
+
 /** Patroni's configuration for one member, as an object (written out as YAML). */
 export function patroniConfig(n: PatroniNodeInput): Record<string, unknown> {
   const { profile } = n;
