@@ -35,8 +35,9 @@ export async function cleanupStrays(opts: { force?: boolean } = {}): Promise<Cle
   const runIds = new Set<string>(readStates().map((s) => s.runId));
   const netns = await listNetns();
   const links = await listLinks();
-  for (const n of netns) RUN_OF_NETNS.exec(n)?.[1] && runIds.add(RUN_OF_NETNS.exec(n)![1]!);
-  for (const l of links) RUN_OF_LINK.exec(l)?.[1] && runIds.add(RUN_OF_LINK.exec(l)![1]!);
+  for (const id of [...netns.map((n) => RUN_OF_NETNS.exec(n)?.[1]), ...links.map((l) => RUN_OF_LINK.exec(l)?.[1])]) {
+    if (id) runIds.add(id);
+  }
   if (existsSync(WORK_ROOT)) for (const d of readdirSync(WORK_ROOT)) if (/^[0-9a-f]{6}$/.test(d)) runIds.add(d);
   for (const r of await taggedRules()) {
     const m = /pgchaos-([0-9a-f]{6})/.exec(r);
