@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import pg from "pg";
+import { connect } from "node:net";
 import { LocalCluster } from "../platform/local/cluster.ts";
 import { getProfile } from "../stack/patroni/profiles.ts";
 import { leftovers, NOTHING, skipClusterTests } from "../testing/leftovers.ts";
@@ -24,6 +25,20 @@ async function reachable(c: LocalCluster, node: string): Promise<boolean> {
   } finally {
     client.end().catch(() => undefined);
   }
+}
+
+/** How a TCP connection to address:port ends within `ms`: "open", "refused" (a reset) or "silent" (no answer). */
+function tcpOutcome(host: string, port: number, ms = 1500): Promise<"open" | "refused" | "silent"> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (r: "open" | "refused" | "silent") => {
+      s.destroy();
+      resolve(r);
+    };
+    s.setTimeout(ms, () => done("silent"));
+    s.on("connect", () => done("open"));
+    s.on("error", (e: NodeJS.ErrnoException) => done(e.code === "ECONNREFUSED" ? "refused" : "silent"));
+  });
 }
 
 function stoppedProcesses(marker: string): number[] {
@@ -174,6 +189,19 @@ describe.skipIf(skipClusterTests())("fault families on a real cluster: inject, h
     const [n] = await roundTrip({ kind: "failover", target: "replica" }, async () => undefined);
     expect((await c.members()).find((m) => m.role === "leader")?.name).toBe(n);
   }, 120_000);
+
+  it("node-failure silences the whole machine (Patroni, PostgreSQL, etcd) and heal boots it back", async () => {
+    const [n] = await roundTrip({ kind: "node-failure", target: "replica" }, async ([x]) => {
+      expect(c.isNodeRunning(x!)).toBe(false);
+      // A powered-off machine answers nothing: connections time out instead of being refused, as they are
+      // after a mere process kill.
+      expect(await tcpOutcome(c.addressOf(x!), 5432)).toBe("silent");
+      expect(await tcpOutcome(c.addressOf(x!), 2379)).toBe("silent");
+      expect(listProcesses().filter((p) => p.cmdline.includes(join(c.workDir, x!)))).toEqual([]);
+    });
+    expect(c.isNodeRunning(n!)).toBe(true);
+    expect(await tcpOutcome(c.addressOf(n!), 2379)).toBe("open");
+  }, 150_000);
 
   it("drain switches over away from the primary, stops it, and heal brings it back", async () => {
     const [n] = await roundTrip({ kind: "drain", target: "primary" }, async ([x]) => {

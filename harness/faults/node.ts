@@ -34,6 +34,24 @@ export function drainFault(target: Target): Fault {
 }
 
 /**
+ * Failure of the machine a member runs on (power loss): every process there dies and its network goes
+ * silent, so unlike a pod kill nothing gets a connection reset. Locally the node's namespace loses its link,
+ * its pod and its etcd member; on kind the Kubernetes node's container is killed. Heal powers it back on.
+ */
+export function nodeFailureFault(target: Target): Fault {
+  const hosts: Record<string, string> = {};
+  return perNodeFault({
+    kind: "node-failure",
+    target,
+    detail: { hosts },
+    async apply(ctx, n) {
+      hosts[n] = (await ctx.cluster.failHost(n)).host;
+    },
+    undo: (ctx, n) => ctx.cluster.restoreHost(n),
+  });
+}
+
+/**
  * A rolling restart of every member, replicas first and the leader last (after a switchover away from
  * it), each stopped gracefully, started and awaited before the next, as a StatefulSet rolling update does
  * with an operator that switches over before restarting the primary.

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { killFault, partKillFault, pauseFault, stopFault, switchoverFault } from "./process.ts";
 import { latencyFault, linkDownFault, packetLossFault, partitionFault } from "./network.ts";
 import { dcsKillFault, dcsPauseFault } from "./dcs.ts";
-import { drainFault, failoverFault, rollingRestartFault } from "./node.ts";
+import { drainFault, failoverFault, nodeFailureFault, rollingRestartFault } from "./node.ts";
 import type { Fault } from "./types.ts";
 
 const target = z.string().min(1).describe('a role ("primary", "replica", "one", "minority", "dcs-leader"...) or a node name ("n2")');
@@ -17,6 +17,7 @@ export const FaultSpec = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("switchover"), candidate: z.string().optional() }).strict(),
   z.object({ kind: z.literal("failover"), target }).strict(),
   z.object({ kind: z.literal("drain"), target }).strict(),
+  z.object({ kind: z.literal("node-failure"), target }).strict(),
   z.object({ kind: z.literal("rolling-restart") }).strict(),
   z
     .object({
@@ -51,6 +52,8 @@ export function createFault(spec: FaultSpec): Fault {
       return failoverFault(spec.target);
     case "drain":
       return drainFault(spec.target);
+    case "node-failure":
+      return nodeFailureFault(spec.target);
     case "rolling-restart":
       return rollingRestartFault();
     case "partition":

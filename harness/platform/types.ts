@@ -63,6 +63,14 @@ export interface Cluster extends AsyncDisposable {
   /** Starts the node's HA agent again (no-op if it runs). */
   startNode(node: string): Promise<void>;
   isNodeRunning(node: string): boolean;
+  /**
+   * The machine the member runs on fails at once, like a power loss: every process on it dies (HA agent,
+   * PostgreSQL and, where it has one, its DCS member) and its network goes silent, so peers and clients see
+   * timeouts rather than refused connections. Returns the machine's name.
+   */
+  failHost(node: string): Promise<{ host: string }>;
+  /** Powers the member's machine back on: network, DCS member and HA agent come back (no-op if it runs). */
+  restoreHost(node: string): Promise<void>;
   /** Planned switchover through the HA stack's API. */
   switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }>;
   /** SIGKILL of Patroni alone (PostgreSQL keeps running) or of PostgreSQL alone (Patroni restarts it). */

@@ -26,6 +26,7 @@ import { BRING_UP, PG_PORT, profileRestore, reportedSettings } from "../../stack
 import type { Grudge } from "../../faults/grudge.ts";
 import type { NodeCommand } from "../../faults/rules.ts";
 import { waitFor } from "../../util/wait.ts";
+import { walReceiver, walReceiverProblem } from "../../stack/postgres/walreceiver.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { apply, apiMessage, execInPod, isNotFound, makeClients, statusOf, type KubeClients } from "./client.ts";
 import {
@@ -121,6 +122,8 @@ export class KubeCluster implements Cluster {
   /** Nodes this run cordoned, by the member whose drain cordoned them. */
   private readonly cordoned = new Map<string, string>();
   private readonly savedRoutes = new Map<string, IpRoute[]>();
+  /** Members whose node container a node-failure fault killed, with that container. */
+  private readonly failedHosts = new Map<string, string>();
   private tornDown = false;
   private logsCollected = false;
 
@@ -326,6 +329,15 @@ export class KubeCluster implements Cluster {
           .filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
           .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
         if (lagging.length > 0) throw new Error(`not streaming yet: ${lagging.join(", ")}`);
+        // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.
+        const own = await Promise.all(
+          ms.filter((m) => m.role !== "leader").map(async (m) => {
+            const problem = await walReceiver(this.endpoint(m.name), this.credentials).then((w) => walReceiverProblem(w, tl), (e: unknown) => `not answering (${errorMessage(e)})`);
+            return problem ? `${m.name}: ${problem}` : undefined;
+          }),
+        );
+        const problems = own.filter((x) => x !== undefined);
+        if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
         return true;
       },
     );
@@ -452,6 +464,43 @@ export class KubeCluster implements Cluster {
     this.down.delete(node);
     this.sandboxes.clear();
     await this.members();
+  }
+
+  /**
+   * Power loss of the Kubernetes node the member's pod runs on: its container is killed (SIGKILL to the
+   * node's init, so kubelet, the container runtime and the pod die with no goodbye). The pod stays bound to
+   * the dead node (a StatefulSet never runs two pods of one identity), so the member is gone until heal.
+   * The control plane is refused: it is the DCS, and losing it is a different fault.
+   */
+  async failHost(node: string): Promise<{ host: string }> {
+    await this.members();
+    const k8sNode = this.pods.get(node)?.nodeName;
+    if (!k8sNode) throw new Error(`cannot fail the machine of ${node}: its pod is not scheduled on a node`);
+    const n = await this.c.core.readNode({ name: k8sNode });
+    if (n.metadata?.labels?.["node-role.kubernetes.io/control-plane"] !== undefined) {
+      throw new Error(`${node} runs on the control-plane node ${k8sNode}; failing it would take the API server (the DCS) down with it`);
+    }
+    const container = this.runtime.nodeContainer(k8sNode);
+    this.down.add(node);
+    this.failedHosts.set(node, container);
+    await docker(["kill", "--signal", "KILL", container], `killing the node container ${container}`);
+    this.sandboxes.clear();
+    this.log.info({ node, k8sNode, container }, "node container killed");
+    return { host: k8sNode };
+  }
+
+  /** Starts the node's container again, awaits the Kubernetes node Ready, then the member as startNode does. */
+  async restoreHost(node: string): Promise<void> {
+    const container = this.failedHosts.get(node);
+    if (!container) return;
+    await docker(["start", container], `starting the node container ${container}`, 120_000);
+    const k8sNode = this.pods.get(node)?.nodeName ?? container;
+    await waitFor({ condition: `node ${k8sNode} Ready again`, where: `the ${this.platform} cluster`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
+      const n = await this.c.core.readNode({ name: k8sNode });
+      return n.status?.conditions?.find((x) => x.type === "Ready")?.status === "True";
+    });
+    this.failedHosts.delete(node);
+    await this.startNode(node);
   }
 
   async killProcess(node: string, part: "patroni" | "postgres"): Promise<void> {
@@ -691,6 +740,7 @@ export class KubeCluster implements Cluster {
     } catch (e) {
       if (!isNotFound(e)) out.push(`namespace ${this.namespace}: ${apiMessage(e)}`);
     }
+    for (const container of this.failedHosts.values()) out.push(`node container ${container} left stopped`);
     const nodes = await this.c.core.listNode().catch(() => undefined);
     for (const n of nodes?.items ?? []) {
       if (n.spec?.unschedulable && [...this.cordoned.values()].includes(n.metadata?.name ?? "")) out.push(`node ${n.metadata?.name} cordoned`);
@@ -703,6 +753,16 @@ export class KubeCluster implements Cluster {
     if (this.tornDown) return { ms: 0 };
     this.tornDown = true;
     await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not copy logs"));
+    // A machine a fault left powered off is booted again, unless the whole cluster is about to be deleted.
+    if (!(this.createdCluster && !this.spec.keep)) {
+      for (const [member, container] of this.failedHosts) {
+        await docker(["start", container], `starting the node container ${container}`, 120_000)
+          .then(() => this.failedHosts.delete(member))
+          .catch((e) => this.log.error({ member, container, err: errorMessage(e) }, "starting a failed node again"));
+      }
+    } else {
+      this.failedHosts.clear();
+    }
     for (const [member, k8sNode] of this.cordoned) {
       await this.runDrainStep({ op: "uncordon", node: k8sNode }).catch((e) => this.log.error({ member, k8sNode, err: errorMessage(e) }, "uncordon failed"));
     }

@@ -9,6 +9,7 @@ import { BRING_UP, etcdArgs, reportedSettings, haproxyConfig, patroniConfig, pro
 import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
 import { getCluster, getConfig, getStatus, patchConfig, postFailover, postSwitchover } from "../../stack/patroni/rest.ts";
 import { waitFor } from "../../util/wait.ts";
+import { walReceiver, walReceiverProblem } from "../../stack/postgres/walreceiver.ts";
 import { AbortError } from "p-retry";
 import { errorMessage } from "../../util/errors.ts";
 import { newRunId, nodeName, pickSubnet, runNames, type Subnet } from "./names.ts";
@@ -302,6 +303,15 @@ export class LocalCluster implements Cluster {
           throw new Error(`only ${ms.length} of ${this.spec.nodes} members registered (${why.join("; ")})`);
         }
         if (notStreaming.length > 0) throw new Error(`not streaming yet: ${notStreaming.join(", ")}`);
+        // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.
+        const own = await Promise.all(
+          ms.filter((m) => m.role !== "leader").map(async (m) => {
+            const problem = await walReceiver(this.endpoint(m.name), this.credentials).then((w) => walReceiverProblem(w, tl), (e: unknown) => `not answering (${errorMessage(e)})`);
+            return problem ? `${m.name}: ${problem}` : undefined;
+          }),
+        );
+        const problems = own.filter((x) => x !== undefined);
+        if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
         return true;
       },
     );
@@ -345,6 +355,26 @@ export class LocalCluster implements Cluster {
       return;
     }
     await waitFor({ condition: "the Patroni process to start", where: `node ${node}`, timeoutMs: 10_000, intervalMs: 20 }, async () => n.pod.running && n.pod.patroniPid() !== undefined);
+  }
+
+  /**
+   * Power loss of the node's "machine": its link goes down first (so nothing it had open gets a reset, as
+   * after a real crash peers only see silence), then its pod and its etcd member are SIGKILLed.
+   */
+  async failHost(node: string): Promise<{ host: string }> {
+    const n = this.node(node);
+    await this.setLink(node, false);
+    await Promise.all([this.killNode(node), this.killDcs(node)]);
+    n.log.info("host failed: link down, pod and etcd member killed");
+    return { host: n.netns };
+  }
+
+  /** Boots the machine again: link up, then its etcd member, then Patroni (each a no-op if it runs). */
+  async restoreHost(node: string): Promise<void> {
+    await this.setLink(node, true);
+    await this.startDcs(node);
+    await this.startNode(node);
+    this.node(node).log.info("host restored");
   }
 
   async killProcess(node: string, part: "patroni" | "postgres"): Promise<void> {

@@ -1,0 +1,35 @@
+import pg from "pg";
+import type { Endpoint } from "../../platform/types.ts";
+
+export interface WalReceiverState {
+  /** pg_stat_wal_receiver.status ("streaming", "starting", "waiting"...), or undefined when no receiver runs. */
+  status?: string;
+  /** Timeline the receiver streams on. */
+  timeline?: number;
+}
+
+/**
+ * The WAL receiver of a standby, asked of the standby itself. Readiness needs this and not only the primary's
+ * pg_stat_replication: after a replica dies silently (power loss, link down) the primary keeps reporting its old
+ * walsender as "streaming" until wal_sender_timeout, while the replica, booted again, cannot stream yet (its
+ * replication slot is still held by that walsender).
+ */
+export async function walReceiver(ep: Endpoint, credentials: { user: string; password: string; database: string }, timeoutMs = 1000): Promise<WalReceiverState> {
+  const client = new pg.Client({ host: ep.host, port: ep.port, ...credentials, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: "pgchaos-ready" });
+  try {
+    await client.connect();
+    const r = await client.query<{ status: string; tl: number }>("SELECT status, received_tli AS tl FROM pg_stat_wal_receiver");
+    const row = r.rows[0];
+    return row ? { status: row.status, timeline: row.tl } : {};
+  } finally {
+    client.end().catch(() => undefined);
+  }
+}
+
+/** Why a replica's own WAL receiver does not count as streaming on `timeline`, or undefined when it does. */
+export function walReceiverProblem(w: WalReceiverState, timeline: number | undefined): string | undefined {
+  if (w.status === undefined) return "no WAL receiver";
+  if (w.status !== "streaming") return `WAL receiver ${w.status}`;
+  if (timeline !== undefined && w.timeline !== undefined && w.timeline !== timeline) return `WAL receiver on timeline ${w.timeline}, leader on ${timeline}`;
+  return undefined;
+}
