@@ -7,10 +7,10 @@ import { recheck } from "./scenario/recheck.ts";
 import { Progress } from "./report/progress.ts";
 import { renderVerdict } from "./report/terminal.ts";
 import { distribution, repeatFigures } from "./report/distribution.ts";
-import { cleanupStrays } from "./platform/local/cleanup.ts";
+import pino from "pino";
 import { remakeReports, writeRepeatReport } from "./report/write.ts";
 import { profileNames } from "./stack/patroni/profiles.ts";
-import { PLATFORM_NAMES } from "./platform/index.ts";
+import { getPlatform, PLATFORM_NAMES } from "./platform/index.ts";
 import { EnvironmentError, UsageError, errorMessage } from "./util/errors.ts";
 import { abortOnSignals } from "./util/signals.ts";
 
@@ -25,6 +25,8 @@ Usage:
   npm run scenario -- --report DIR         re-make report.html, junit.xml, summary.md of a stored run
                                            (or the HTML of a reports/<scenario>/repeat-*.json)
   npm run scenario -- --cleanup [--force]  remove what crashed runs left (namespaces, processes, data)
+        [--platform kind|minikube]         ... in that cluster instead: run namespaces, cordons, stopped
+                                           nodes, or the whole cluster if a crashed run created it
 
 Options:
   --platform NAME  where the cluster runs: local (default; network namespaces on this machine), kind, minikube
@@ -82,13 +84,11 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
     return 0;
   }
   if (o.cleanup) {
-    const r = await cleanupStrays({ force: o.force });
-    for (const s of r.skipped) process.stdout.write(`left run ${s.runId} alone: its pgchaos process ${s.ownerPid} is alive (use --force)\n`);
-    process.stdout.write(
-      r.runs.length === 0
-        ? "nothing to clean up\n"
-        : `cleaned ${r.runs.length} run(s): ${r.processes} processes, ${r.netns.length} namespaces, ${r.links.length} links, ${r.rules} iptables rules, ${r.workDirs.length} data directories\n`,
-    );
+    if (o.platform !== undefined && !PLATFORM_NAMES.includes(o.platform)) {
+      throw new UsageError(`unknown platform "${o.platform}": choose one of ${PLATFORM_NAMES.join(", ")}`);
+    }
+    const lines = await getPlatform(o.platform ?? "local").cleanup({ force: o.force, log: pino({ level: "warn" }) });
+    for (const l of lines) process.stdout.write(`${l}\n`);
     return 0;
   }
   if (o.report) {

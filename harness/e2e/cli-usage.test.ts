@@ -41,6 +41,24 @@ describe("CLI usage errors exit 2 with a message that says how to fix them", () 
     expect(r.stderr).toMatch(/not a complete run directory: history.jsonl is missing/);
   });
 
+  it("--cleanup on an unknown platform names the valid ones", async () => {
+    const r = await cli(["--cleanup", "--platform", "k3s"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/unknown platform "k3s": choose one of local, kind, minikube/);
+  });
+
+  it("--cleanup --platform kind says what the machine lacks instead of touching anything", async () => {
+    // The machine this runs on has no container engine (and so no kind cluster to clean); where it has one
+    // and kind, the command must succeed.
+    const r = await cli(["--cleanup", "--platform", "kind"]);
+    if (r.exitCode === 2) {
+      expect(r.stderr).toMatch(/the kind platform cannot run on this machine:[\s\S]*(docker|kind)/);
+    } else {
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/kind cluster|namespace|nothing to clean up/);
+    }
+  });
+
   it("--list and --help exit 0", async () => {
     const list = await cli(["--list"]);
     expect(list.exitCode).toBe(0);

@@ -130,4 +130,9 @@ export interface Platform {
   /** Fails with an EnvironmentError saying how to fix a machine that cannot run this platform. */
   preflight(): Promise<void>;
   deploy(spec: ClusterSpec): Promise<Cluster>;
+  /**
+   * Removes what crashed or killed runs left on this platform (runs whose owner lives are left alone unless
+   * `force`); returns lines saying what was done, for the CLI.
+   */
+  cleanup(opts: { force?: boolean; log: Logger }): Promise<string[]>;
 }

@@ -43,6 +43,7 @@ import {
   type KubeManifests,
 } from "./manifests.ts";
 import { DEFAULT_IMAGE } from "./image.ts";
+import { annotationOps, MARKS, ownerAnnotations, type KubeCleanupTarget } from "./cleanup.ts";
 import { membersFromPods, primaryLabelled } from "./targets.ts";
 import { parseRestOutput, podCommands, type PodPart } from "./pod-ops.ts";
 import { cordonPatch, drainPlan, evictionBody, evictWithRetry, type DrainStep } from "./eviction.ts";
@@ -82,6 +83,20 @@ export interface KubeRuntime {
   clusterExists(): Promise<boolean>;
   /** Deletes the cluster; only called when this run created it and it is not kept. */
   deleteCluster(log: Logger): Promise<void>;
+  /** Clients for the cluster if it exists (for `--cleanup`, which must not create one). */
+  existingClients(): Promise<KubeClients | undefined>;
+}
+
+/** What `--cleanup` needs of a runtime: its cluster if any, and a way to power a node container back on. */
+export function cleanupTarget(runtime: KubeRuntime): KubeCleanupTarget {
+  return {
+    platform: runtime.platform,
+    existingClients: () => runtime.existingClients(),
+    async bootNode(nodeName: string) {
+      await docker(["start", runtime.nodeContainer(nodeName)], `starting the node container of ${nodeName}`, 120_000);
+    },
+    deleteCluster: (log) => runtime.deleteCluster(log),
+  };
 }
 
 export interface KubeDeployOptions {
@@ -180,7 +195,9 @@ export class KubeCluster implements Cluster {
   private async start(): Promise<void> {
     const timeoutMs = this.spec.readyTimeoutMs ?? 300_000;
     const labels = objectLabels({ name: NAME, runId: this.runId });
-    await this.c.core.createNamespace({ body: { apiVersion: "v1", kind: "Namespace", metadata: { name: this.namespace, labels } } });
+    // The marks let `--cleanup` tell a crashed run's namespace (and cluster) from a live one's.
+    const annotations = ownerAnnotations(this.createdCluster);
+    await this.c.core.createNamespace({ body: { apiVersion: "v1", kind: "Namespace", metadata: { name: this.namespace, labels, annotations } } });
     this.manifests = renderManifests({
       name: NAME,
       namespace: this.namespace,
@@ -394,9 +411,12 @@ export class KubeCluster implements Cluster {
   private async runDrainStep(step: DrainStep): Promise<void> {
     switch (step.op) {
       case "cordon":
-      case "uncordon":
-        await this.c.core.patchNode({ name: step.node, body: cordonPatch(step.op === "cordon") });
+      case "uncordon": {
+        const current = (await this.c.core.readNode({ name: step.node })).metadata?.annotations;
+        const mark = annotationOps(current, MARKS.cordonedBy, step.op === "cordon" ? this.runId : undefined);
+        await this.c.core.patchNode({ name: step.node, body: [...cordonPatch(step.op === "cordon"), ...mark] });
         return;
+      }
       case "evict":
         await evictWithRetry(
           { pod: step.pod, namespace: step.namespace },
@@ -481,6 +501,7 @@ export class KubeCluster implements Cluster {
       throw new Error(`${node} runs on the control-plane node ${k8sNode}; failing it would take the API server (the DCS) down with it`);
     }
     const container = this.runtime.nodeContainer(k8sNode);
+    await this.c.core.patchNode({ name: k8sNode, body: annotationOps(n.metadata?.annotations, MARKS.failedBy, this.runId) });
     this.down.add(node);
     this.failedHosts.set(node, container);
     await docker(["kill", "--signal", "KILL", container], `killing the node container ${container}`);
@@ -500,6 +521,8 @@ export class KubeCluster implements Cluster {
       return n.status?.conditions?.find((x) => x.type === "Ready")?.status === "True";
     });
     this.failedHosts.delete(node);
+    const current = (await this.c.core.readNode({ name: k8sNode })).metadata?.annotations;
+    await this.c.core.patchNode({ name: k8sNode, body: annotationOps(current, MARKS.failedBy) });
     await this.startNode(node);
   }
 

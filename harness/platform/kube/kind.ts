@@ -9,7 +9,8 @@ import type { V1Node } from "@kubernetes/client-node";
 import type { Platform } from "../types.ts";
 import { EnvironmentError } from "../../util/errors.ts";
 import { makeClients } from "./client.ts";
-import { KubeCluster, type KubeRuntime } from "./cluster.ts";
+import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
+import { cleanupKube, describeKubeCleanup } from "./cleanup.ts";
 import { kubePreflight } from "./preflight.ts";
 import { ensureLocalImage, internalIp, kubeEnvOptions, REPO_ROOT, run, waitNodesReady } from "./runtime-common.ts";
 
@@ -90,6 +91,10 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
       return ip;
     },
     clusterExists: async () => parseKindClusters(await run("kind", ["get", "clusters"], "listing kind clusters", 30_000)).includes(name),
+    async existingClients() {
+      if (!parseKindClusters(await run("kind", ["get", "clusters"], "listing kind clusters", 30_000)).includes(name)) return undefined;
+      return makeClients({ kubeconfig: await run("kind", ["get", "kubeconfig", "--name", name], "reading the kind cluster's kubeconfig", 30_000) });
+    },
     async deleteCluster(log: Logger) {
       log.info({ name }, "deleting the kind cluster");
       await run("kind", ["delete", "cluster", "--name", name], `deleting kind cluster ${name}`, 180_000);
@@ -109,6 +114,11 @@ export function makeKindPlatform(opts: KindOptions = {}): Platform {
       const env = kubeEnvOptions();
       const o: KindOptions = { reuse: env.reuse, image: env.image, members: spec.nodes, clusterName: process.env.PGCHAOS_KIND_CLUSTER || undefined, ...opts };
       return KubeCluster.deploy(spec, kindRuntime(o), { image: o.image });
+    },
+    async cleanup({ force, log }) {
+      await kubePreflight("kind");
+      const runtime = kindRuntime({ clusterName: process.env.PGCHAOS_KIND_CLUSTER || undefined, ...opts });
+      return describeKubeCleanup("kind", await cleanupKube(cleanupTarget(runtime), { force, log }));
     },
   };
 }

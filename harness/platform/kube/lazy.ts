@@ -11,6 +11,7 @@ function lazy(name: string, load: () => Promise<Platform>): Platform {
     name,
     preflight: async () => (await get()).preflight(),
     deploy: async (spec) => (await get()).deploy(spec),
+    cleanup: async (opts) => (await get()).cleanup(opts),
   };
 }
 

@@ -9,7 +9,8 @@ import type { Logger } from "pino";
 import type { Platform } from "../types.ts";
 import { EnvironmentError } from "../../util/errors.ts";
 import { makeClients } from "./client.ts";
-import { KubeCluster, type KubeRuntime } from "./cluster.ts";
+import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
+import { cleanupKube, describeKubeCleanup } from "./cleanup.ts";
 import { kubePreflight } from "./preflight.ts";
 import { ensureLocalImage, kubeEnvOptions, run, waitNodesReady } from "./runtime-common.ts";
 import { execa } from "execa";
@@ -91,6 +92,10 @@ export function minikubeRuntime(opts: MinikubeOptions): KubeRuntime {
       const list = await execa("minikube", ["profile", "list", "--output", "json"], { reject: false, timeout: 60_000 });
       return parseMinikubeProfiles(list.stdout).includes(profile);
     },
+    async existingClients() {
+      const list = await execa("minikube", ["profile", "list", "--output", "json"], { reject: false, timeout: 60_000 });
+      return parseMinikubeProfiles(list.stdout).includes(profile) ? makeClients({ context: profile }) : undefined;
+    },
     async deleteCluster(log: Logger) {
       log.info({ profile }, "deleting the minikube profile");
       await run("minikube", ["delete", "--profile", profile], `deleting minikube profile ${profile}`, 300_000);
@@ -106,6 +111,10 @@ export function makeMinikubePlatform(opts: MinikubeOptions = {}): Platform {
       const env = kubeEnvOptions();
       const o: MinikubeOptions = { reuse: env.reuse, image: env.image, members: spec.nodes, ...opts };
       return KubeCluster.deploy(spec, minikubeRuntime(o), { image: o.image });
+    },
+    async cleanup({ force, log }) {
+      await kubePreflight("minikube");
+      return describeKubeCleanup("minikube", await cleanupKube(cleanupTarget(minikubeRuntime(opts)), { force, log }));
     },
   };
 }

@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { annotationOps, describeKubeCleanup, kubeCleanupPlan, MARKS, ownerAnnotations, type MarkedObject } from "./cleanup.ts";
+
+const HOST = "ci-box";
+const ns = (name: string, run: string, owner: Record<string, string>): MarkedObject => ({ name, labels: { [MARKS.run]: run, "app.kubernetes.io/managed-by": "pgchaos" }, annotations: owner });
+const dead = () => false;
+
+describe("annotationOps", () => {
+  it("sets an annotation, creating the map when the object has none", () => {
+    expect(annotationOps(undefined, MARKS.cordonedBy, "ab12")).toEqual([{ op: "add", path: "/metadata/annotations", value: { "pgchaos.io/cordoned-by": "ab12" } }]);
+    expect(annotationOps({ other: "x" }, MARKS.cordonedBy, "ab12")).toEqual([{ op: "add", path: "/metadata/annotations/pgchaos.io~1cordoned-by", value: "ab12" }]);
+  });
+
+  it("removes only an annotation that is there (a JSON patch remove of a missing path fails)", () => {
+    expect(annotationOps({ "pgchaos.io/failed-by": "ab12" }, MARKS.failedBy)).toEqual([{ op: "remove", path: "/metadata/annotations/pgchaos.io~1failed-by" }]);
+    expect(annotationOps({ other: "x" }, MARKS.failedBy)).toEqual([]);
+    expect(annotationOps(undefined, MARKS.failedBy)).toEqual([]);
+  });
+});
+
+describe("kubeCleanupPlan", () => {
+  it("deletes the namespace of a run whose process is gone, and undoes its node marks", () => {
+    const plan = kubeCleanupPlan({
+      namespaces: [ns("pgchaos-ab12", "ab12", ownerAnnotations(false, 4242, HOST))],
+      nodes: [
+        { name: "w1", annotations: { [MARKS.cordonedBy]: "ab12" } },
+        { name: "w2", annotations: { [MARKS.failedBy]: "ab12" } },
+        { name: "w3", annotations: {} },
+      ],
+      host: HOST,
+      alive: dead,
+    });
+    expect(plan).toEqual({ deleteCluster: false, namespaces: ["pgchaos-ab12"], skipped: [], uncordon: ["w1"], boot: ["w2"] });
+  });
+
+  it("leaves a live run alone, with its cordons and stopped nodes", () => {
+    const plan = kubeCleanupPlan({
+      namespaces: [ns("pgchaos-live", "live", ownerAnnotations(true, 4242, HOST)), ns("pgchaos-gone", "gone", ownerAnnotations(false, 4343, HOST))],
+      nodes: [
+        { name: "w1", annotations: { [MARKS.cordonedBy]: "live" } },
+        { name: "w2", annotations: { [MARKS.failedBy]: "gone" } },
+      ],
+      host: HOST,
+      alive: (pid) => pid === 4242,
+    });
+    expect(plan.namespaces).toEqual(["pgchaos-gone"]);
+    expect(plan.skipped).toEqual([{ namespace: "pgchaos-live", why: "its pgchaos process 4242 is alive (use --force)" }]);
+    expect(plan.uncordon).toEqual([]);
+    expect(plan.boot).toEqual(["w2"]);
+    // A live run uses the cluster: it is not deleted even though a run created it.
+    expect(plan.deleteCluster).toBe(false);
+  });
+
+  it("deletes the whole cluster when the run that created it is gone and nothing else runs there", () => {
+    const plan = kubeCleanupPlan({ namespaces: [ns("pgchaos-ab12", "ab12", ownerAnnotations(true, 4242, HOST))], nodes: [], host: HOST, alive: dead });
+    expect(plan.deleteCluster).toBe(true);
+  });
+
+  it("does not judge another host's run unless forced", () => {
+    const input = { namespaces: [ns("pgchaos-ab12", "ab12", ownerAnnotations(false, 1, "laptop"))], nodes: [{ name: "w1", annotations: { [MARKS.cordonedBy]: "ab12" } }], host: HOST, alive: dead };
+    const plan = kubeCleanupPlan(input);
+    expect(plan.namespaces).toEqual([]);
+    expect(plan.skipped[0]!.why).toMatch(/host laptop.*--force/);
+    expect(plan.uncordon).toEqual([]);
+    const forced = kubeCleanupPlan({ ...input, alive: () => true, force: true });
+    expect(forced.namespaces).toEqual(["pgchaos-ab12"]);
+    expect(forced.uncordon).toEqual(["w1"]);
+  });
+
+  it("treats a namespace without owner marks (an older run) as stale", () => {
+    const plan = kubeCleanupPlan({ namespaces: [{ name: "pgchaos-old", labels: {} }], nodes: [], host: HOST, alive: () => true });
+    expect(plan.namespaces).toEqual(["pgchaos-old"]);
+    expect(plan.deleteCluster).toBe(false);
+  });
+
+  it("cleans a node cordoned by a run whose namespace is already gone", () => {
+    const plan = kubeCleanupPlan({ namespaces: [], nodes: [{ name: "w1", annotations: { [MARKS.cordonedBy]: "zz99" } }], host: HOST, alive: dead });
+    expect(plan.uncordon).toEqual(["w1"]);
+  });
+});
+
+describe("describeKubeCleanup", () => {
+  it("says what was done, or that there was nothing", () => {
+    expect(describeKubeCleanup("kind", { cluster: "absent", namespaces: [], skipped: [], uncordoned: [], booted: [] })).toEqual(["no kind cluster of pgchaos's to clean up"]);
+    expect(describeKubeCleanup("kind", { cluster: "kept", namespaces: [], skipped: [], uncordoned: [], booted: [] })).toEqual(["nothing to clean up in the kind cluster"]);
+    expect(describeKubeCleanup("kind", { cluster: "kept", namespaces: ["pgchaos-ab12"], skipped: [], uncordoned: ["w1"], booted: ["w2"] })).toEqual([
+      "started node container(s) again: w2",
+      "uncordoned: w1",
+      "deleted namespace(s): pgchaos-ab12",
+    ]);
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * `--cleanup --platform kind|minikube`: removes what crashed or killed runs left in a Kubernetes cluster.
+ * Nothing is recorded on the machine running the harness: every object a run creates or changes carries
+ * marks in the cluster itself (the namespace's owner and whether the run created the cluster; a node's
+ * cordon or power-off by a run), so the plan is made from the cluster alone.
+ */
+import { hostname } from "node:os";
+import type { Logger } from "pino";
+import { waitFor } from "../../util/wait.ts";
+import { errorMessage } from "../../util/errors.ts";
+import { apiMessage, isNotFound, type KubeClients } from "./client.ts";
+
+export const MARKS = {
+  ownerHost: "pgchaos.io/owner-host",
+  ownerPid: "pgchaos.io/owner-pid",
+  /** "true" on the namespace of a run that created the cluster itself (and so would have deleted it). */
+  createdCluster: "pgchaos.io/created-cluster",
+  /** On a node a drain fault cordoned: the run id. */
+  cordonedBy: "pgchaos.io/cordoned-by",
+  /** On a node whose container a node-failure fault killed: the run id. */
+  failedBy: "pgchaos.io/failed-by",
+  run: "pgchaos.io/run",
+} as const;
+
+export const MANAGED_SELECTOR = "app.kubernetes.io/managed-by=pgchaos";
+
+/** Annotations a run puts on its namespace. */
+export function ownerAnnotations(createdCluster: boolean, pid = process.pid, host = hostname()): Record<string, string> {
+  return { [MARKS.ownerHost]: host, [MARKS.ownerPid]: String(pid), [MARKS.createdCluster]: String(createdCluster) };
+}
+
+export type JsonPatchOp = { op: "add"; path: string; value: unknown } | { op: "remove"; path: string };
+
+const pointer = (key: string) => `/metadata/annotations/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+
+/** JSON patch that sets (`value`) or removes (undefined) one annotation, given the object's current annotations. */
+export function annotationOps(current: Record<string, string> | undefined, key: string, value?: string): JsonPatchOp[] {
+  if (value === undefined) return current && key in current ? [{ op: "remove", path: pointer(key) }] : [];
+  if (!current) return [{ op: "add", path: "/metadata/annotations", value: { [key]: value } }];
+  return [{ op: "add", path: pointer(key), value }];
+}
+
+export interface MarkedObject {
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface KubeCleanupPlan {
+  /** The cluster was created by a run that is gone (and no live run uses it): delete it whole. */
+  deleteCluster: boolean;
+  namespaces: string[];
+  /** Namespaces of runs that may still be alive, with why they are left alone. */
+  skipped: Array<{ namespace: string; why: string }>;
+  /** Nodes to uncordon (cordoned by a run that is gone). */
+  uncordon: string[];
+  /** Nodes whose container to start again (powered off by a run that is gone). */
+  boot: string[];
+}
+
+/**
+ * What to remove. A namespace is left alone while its owner process lives on this host, or when it belongs to
+ * another host (it cannot be checked from here), unless `force`. Node marks of live runs are left too.
+ */
+export function kubeCleanupPlan(input: {
+  namespaces: readonly MarkedObject[];
+  nodes: readonly MarkedObject[];
+  host: string;
+  alive: (pid: number) => boolean;
+  force?: boolean;
+}): KubeCleanupPlan {
+  const plan: KubeCleanupPlan = { deleteCluster: false, namespaces: [], skipped: [], uncordon: [], boot: [] };
+  const liveRuns = new Set<string>();
+  const stale: MarkedObject[] = [];
+  for (const ns of input.namespaces) {
+    const a = ns.annotations ?? {};
+    const host = a[MARKS.ownerHost];
+    const pid = Number(a[MARKS.ownerPid]);
+    let why: string | undefined;
+    if (!input.force) {
+      if (host !== undefined && host !== input.host) why = `its run belongs to host ${host}, which cannot be checked from here (use --force)`;
+      else if (host === input.host && Number.isInteger(pid) && pid > 0 && pid !== process.pid && input.alive(pid)) why = `its pgchaos process ${pid} is alive (use --force)`;
+    }
+    if (why) {
+      plan.skipped.push({ namespace: ns.name, why });
+      const run = ns.labels?.[MARKS.run];
+      if (run) liveRuns.add(run);
+    } else {
+      stale.push(ns);
+    }
+  }
+  plan.namespaces = stale.map((n) => n.name);
+  plan.deleteCluster = plan.skipped.length === 0 && stale.some((n) => n.annotations?.[MARKS.createdCluster] === "true");
+  for (const node of input.nodes) {
+    const cordonedBy = node.annotations?.[MARKS.cordonedBy];
+    const failedBy = node.annotations?.[MARKS.failedBy];
+    if (cordonedBy !== undefined && !liveRuns.has(cordonedBy)) plan.uncordon.push(node.name);
+    if (failedBy !== undefined && !liveRuns.has(failedBy)) plan.boot.push(node.name);
+  }
+  return plan;
+}
+
+export interface KubeCleanupTarget {
+  platform: string;
+  /** Clients for the cluster, or undefined when there is no cluster. */
+  existingClients(): Promise<KubeClients | undefined>;
+  /** Starts a stopped node container (no-op when it runs). */
+  bootNode(nodeName: string): Promise<void>;
+  deleteCluster(log: Logger): Promise<void>;
+}
+
+export interface KubeCleanupReport {
+  cluster: "absent" | "deleted" | "kept";
+  namespaces: string[];
+  skipped: Array<{ namespace: string; why: string }>;
+  uncordoned: string[];
+  booted: string[];
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Carries out kubeCleanupPlan on the platform's cluster. */
+export async function cleanupKube(target: KubeCleanupTarget, opts: { force?: boolean; log: Logger }): Promise<KubeCleanupReport> {
+  const report: KubeCleanupReport = { cluster: "absent", namespaces: [], skipped: [], uncordoned: [], booted: [] };
+  const c = await target.existingClients();
+  if (!c) return report;
+  report.cluster = "kept";
+  const toMarked = (o: { metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> } }): MarkedObject => ({
+    name: o.metadata?.name ?? "",
+    labels: o.metadata?.labels,
+    annotations: o.metadata?.annotations,
+  });
+  const namespaces = (await c.core.listNamespace({ labelSelector: MANAGED_SELECTOR })).items.map(toMarked);
+  const nodes = (await c.core.listNode()).items.map(toMarked);
+  const plan = kubeCleanupPlan({ namespaces, nodes, host: hostname(), alive: isAlive, force: opts.force });
+  report.skipped = plan.skipped;
+
+  // Dead nodes first: pods bound to them would keep their namespace terminating forever.
+  for (const name of plan.boot) {
+    await target.bootNode(name);
+    const node = nodes.find((n) => n.name === name);
+    await c.core.patchNode({ name, body: annotationOps(node?.annotations, MARKS.failedBy) }).catch((e) => opts.log.warn({ name, err: apiMessage(e) }, "could not remove the failed-by mark"));
+    report.booted.push(name);
+  }
+  if (plan.deleteCluster) {
+    await target.deleteCluster(opts.log);
+    report.cluster = "deleted";
+    report.namespaces = plan.namespaces;
+    return report;
+  }
+  for (const name of plan.uncordon) {
+    const node = nodes.find((n) => n.name === name);
+    await c.core.patchNode({ name, body: [{ op: "add", path: "/spec/unschedulable", value: false }, ...annotationOps(node?.annotations, MARKS.cordonedBy)] });
+    report.uncordoned.push(name);
+  }
+  for (const name of plan.namespaces) {
+    try {
+      await c.core.deleteNamespace({ name, propagationPolicy: "Foreground" });
+    } catch (e) {
+      if (!isNotFound(e)) throw new Error(`deleting namespace ${name}: ${apiMessage(e)}`);
+    }
+    report.namespaces.push(name);
+  }
+  for (const name of report.namespaces) {
+    await waitFor({ condition: `namespace ${name} deleted`, where: `the ${target.platform} cluster`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
+      try {
+        await c.core.readNamespace({ name });
+        return false;
+      } catch (e) {
+        if (isNotFound(e)) return true;
+        throw new Error(errorMessage(e));
+      }
+    });
+  }
+  return report;
+}
+
+/** One line for the CLI. */
+export function describeKubeCleanup(platform: string, r: KubeCleanupReport): string[] {
+  const out = r.skipped.map((s) => `left namespace ${s.namespace} alone: ${s.why}`);
+  if (r.cluster === "absent") return [...out, `no ${platform} cluster of pgchaos's to clean up`];
+  if (r.booted.length > 0) out.push(`started node container(s) again: ${r.booted.join(", ")}`);
+  if (r.cluster === "deleted") return [...out, `deleted the ${platform} cluster a crashed run had created (namespaces ${r.namespaces.join(", ") || "none"})`];
+  if (r.uncordoned.length > 0) out.push(`uncordoned: ${r.uncordoned.join(", ")}`);
+  out.push(r.namespaces.length > 0 ? `deleted namespace(s): ${r.namespaces.join(", ")}` : `nothing to clean up in the ${platform} cluster`);
+  return out;
+}
