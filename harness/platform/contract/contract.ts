@@ -6,6 +6,7 @@
  *   deploy            one leader, every replica streaming on its timeline
  *   primary service   routes to the leader, which takes writes
  *   replica kill      a killed replica is down, comes back and streams again
+ *   machine failure   a replica's machine fails silently, boots and streams again
  *   switchover        to a named candidate, which then leads
  *   teardown          leaves nothing behind (the platform says what "nothing" means: `leftovers`)
  *
@@ -111,6 +112,23 @@ export function platformContract(name: string, makePlatform: () => Platform, opt
         await c().waitReady({ timeoutMs: stepTimeoutMs - 10_000, reason: `${replica} back after a kill` });
         const m = (await c().members()).find((x) => x.name === replica)!;
         expect(m.streaming).toBe(true);
+        const rows = await query<{ id: number }>(c(), c().endpoint(replica), "SELECT id FROM pgchaos_contract");
+        expect(rows).toEqual([{ id: 1 }]);
+      },
+      stepTimeoutMs,
+    );
+
+    it(
+      "fails a replica's machine, which answers nothing until it boots again and streams",
+      async () => {
+        const replica = (await c().members()).find((m) => m.role !== "leader")!.name;
+        const { host } = await c().failHost(replica);
+        expect(host).not.toBe("");
+        expect(c().isNodeRunning(replica)).toBe(false);
+        await expect(query(c(), c().endpoint(replica), "SELECT 1")).rejects.toThrow();
+        await c().restoreHost(replica);
+        expect(c().isNodeRunning(replica)).toBe(true);
+        await c().waitReady({ timeoutMs: stepTimeoutMs - 10_000, reason: `${replica}'s machine back` });
         const rows = await query<{ id: number }>(c(), c().endpoint(replica), "SELECT id FROM pgchaos_contract");
         expect(rows).toEqual([{ id: 1 }]);
       },
