@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, existsSync, rmSync } from "node:fs";
+import { mkdtempSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -108,6 +108,28 @@ describe.skipIf(skipClusterTests())("local platform on a real cluster", () => {
     await cluster.startNode(leader);
     await cluster.waitReady({ timeoutMs: 60_000 });
   }, 90_000);
+
+  it("starts Patroni again when it exits during its start because etcd refused it", async () => {
+    const replica = (await cluster.members()).find((m) => m.role !== "leader")!.name;
+    const log = join(WORK_ROOT, cluster.runId, replica, "log", "patroni.log");
+    const crashesBefore = (readFileSync(log, "utf8").match(/No more machines in the cluster/g) ?? []).length;
+    await cluster.killProcess(replica, "patroni");
+    // etcd answers this node, except its lease grants, which every member resets: Patroni 3.0.2's first lease
+    // grant fails with a connection error, which it does not retry, and the process exits.
+    const rule = ["OUTPUT", "-p", "tcp", "--dport", "2379", "-m", "string", "--algo", "bm", "--string", "/v3/lease/grant", "-m", "comment", "--comment", cluster.ruleTag, "-j", "REJECT", "--reject-with", "tcp-reset"];
+    await cluster.iptables(replica, ["-A", ...rule]);
+    const start = cluster.startNode(replica);
+    // Give etcd back once Patroni has crashed at least once.
+    const deadline = performance.now() + 60_000;
+    while ((readFileSync(log, "utf8").match(/No more machines in the cluster/g) ?? []).length === crashesBefore && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await cluster.clearRules(replica);
+    await start;
+    expect((readFileSync(log, "utf8").match(/No more machines in the cluster/g) ?? []).length).toBeGreaterThan(crashesBefore);
+    expect(cluster.isNodeRunning(replica)).toBe(true);
+    await cluster.waitReady({ timeoutMs: 60_000 });
+  }, 120_000);
 
   it("copies node logs into the run directory with passwords redacted", async () => {
     await cluster.collectLogs();

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
@@ -171,8 +171,9 @@ export class LocalCluster implements Cluster {
       const cfg = this.patroniConfigFor(n, this.passwords);
       writeFileSync(n.configPath, toYaml(cfg), { mode: 0o600 });
       chownSync(n.configPath, pgUid, pgGid);
-      this.spawnPatroni(n);
     }
+    // Started as every later start is: a Patroni that exits during its start is started again.
+    const started = Promise.all([...this.byName.values()].map((n) => this.startNode(n.name)));
 
     const haproxyCfg = join(this.workDir, "haproxy.cfg");
     writeFileSync(
@@ -183,6 +184,7 @@ export class LocalCluster implements Cluster {
       argv: ["/usr/sbin/haproxy", "-db", "-f", haproxyCfg],
       logFile: join(this.workDir, "haproxy.log"),
     });
+    await started;
     const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up" });
     await this.applyProfile(leader);
   }
@@ -346,26 +348,65 @@ export class LocalCluster implements Cluster {
   /** Starts the node's Patroni (a new pod, or Patroni inside the living pod) and returns once its process runs. */
   async startNode(node: string): Promise<void> {
     const n = this.node(node);
-    if (!n.pod.running) {
-      this.spawnPatroni(n);
-    } else if (n.pod.patroniPid() === undefined) {
-      n.pod.startPatroni();
-      n.log.info("patroni started again inside the running pod");
-    } else {
-      return;
+    for (let attempt = 1; ; attempt++) {
+      if (!n.pod.running) {
+        this.spawnPatroni(n);
+      } else if (n.pod.patroniPid() === undefined) {
+        n.pod.startPatroni();
+        n.log.info({ attempt }, "patroni started again inside the running pod");
+      } else if (attempt === 1) {
+        return;
+      }
+      await waitFor({ condition: "the Patroni process to start", where: `node ${node}`, timeoutMs: 10_000, intervalMs: 20 }, async () => n.pod.running && n.pod.patroniPid() !== undefined);
+      if ((await this.patroniStartOutcome(n)) !== "exited") return;
+      // Patroni 3.0.2 exits when its very first etcd lease grant fails with a connection error (Etcd3's
+      // create_lease only waits out Etcd3Error), which a loaded machine or an etcd election can cause. A pod's
+      // kubelet or a systemd unit with Restart= would start it again; so does the harness, a few times.
+      const tail = this.logTail(join(n.logDir, "patroni.log"), 8);
+      if (attempt >= 3) throw new Error(`Patroni on ${node} exited during its start ${attempt} times; end of its log:\n${tail}`);
+      n.log.warn({ attempt, tail }, "patroni exited during its start; starting it again");
     }
-    await waitFor({ condition: "the Patroni process to start", where: `node ${node}`, timeoutMs: 10_000, intervalMs: 20 }, async () => n.pod.running && n.pod.patroniPid() !== undefined);
   }
 
   /**
-   * Power loss of the node's "machine": its link goes down first (so nothing it had open gets a reset, as
-   * after a real crash peers only see silence), then its pod and its etcd member are SIGKILLed.
+   * Watches a just-started Patroni until its REST API answers ("up"), its process exits ("exited"), or 20 s
+   * pass ("unknown": a partition may keep the harness from its API; the process at least lives).
+   */
+  private async patroniStartOutcome(n: LocalNode): Promise<"up" | "exited" | "unknown"> {
+    const deadline = performance.now() + 20_000;
+    while (performance.now() < deadline) {
+      if (!n.pod.running || n.pod.patroniPid() === undefined) return "exited";
+      const ok = await getStatus(n.address).then(
+        () => true,
+        () => false,
+      );
+      if (ok) return "up";
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return "unknown";
+  }
+
+  private logTail(file: string, lines: number): string {
+    try {
+      return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+      return "(no log)";
+    }
+  }
+
+  /**
+   * Power loss of the node's "machine". Everything on it must stop at the same instant, and nobody may hear
+   * of it: its processes are frozen first (SIGSTOP: from then on the node acknowledges nothing), then its link
+   * goes down (so the resets the kernel sends when they die reach nobody, as after a real crash peers only
+   * see silence), then its pod and etcd member are SIGKILLed. Taking the link down first would leave a
+   * moment in which the node, cut off but alive, still acknowledges local writes it can no longer replicate.
    */
   async failHost(node: string): Promise<{ host: string }> {
     const n = this.node(node);
+    await Promise.all([n.pod.running ? this.pause(node, "all") : undefined, this.pauseDcs(node)]);
     await this.setLink(node, false);
     await Promise.all([this.killNode(node), this.killDcs(node)]);
-    n.log.info("host failed: link down, pod and etcd member killed");
+    n.log.info("host failed: frozen, link down, pod and etcd member killed");
     return { host: n.netns };
   }
 
