@@ -490,7 +490,10 @@ export class KubeCluster implements Cluster {
    * Power loss of the Kubernetes node the member's pod runs on: its container is killed (SIGKILL to the
    * node's init, so kubelet, the container runtime and the pod die with no goodbye). The pod stays bound to
    * the dead node (a StatefulSet never runs two pods of one identity), so the member is gone until heal.
-   * The control plane is refused: it is the DCS, and losing it is a different fault.
+   * The control plane is refused: it is the DCS, and losing it is a different fault. Unlike the local
+   * platform's, this failure is not entirely silent: the kernel closes the dead processes' sockets over the
+   * node's still-attached veth, so peers may get resets (Docker refuses to kill a paused container, so the
+   * node cannot be frozen first).
    */
   async failHost(node: string): Promise<{ host: string }> {
     await this.members();
