@@ -131,6 +131,22 @@ describe.skipIf(skipClusterTests())("local platform on a real cluster", () => {
     await cluster.waitReady({ timeoutMs: 60_000 });
   }, 120_000);
 
+  it("a Patroni started again in its pod can be frozen, thawed, frozen again and killed with its pod", async () => {
+    const replica = (await cluster.members()).find((m) => m.role !== "leader")!.name;
+    await cluster.killProcess(replica, "patroni");
+    await cluster.startNode(replica);
+    await cluster.pause(replica, "all");
+    await cluster.resume(replica);
+    // Nothing of ours may stay stopped after a thaw (a stopped parent would never reap its child).
+    const stopped = (await import("node:child_process")).execFileSync("ps", ["-eo", "stat=,args="], { encoding: "utf8" }).split("\n").filter((l) => /^T/.test(l) && l.includes(cluster.runId));
+    expect(stopped).toEqual([]);
+    await cluster.pause(replica, "all");
+    await cluster.killNode(replica); // used to time out: "pod ... survived SIGKILL"
+    expect(cluster.isNodeRunning(replica)).toBe(false);
+    await cluster.startNode(replica);
+    await cluster.waitReady({ timeoutMs: 60_000 });
+  }, 120_000);
+
   it("copies node logs into the run directory with passwords redacted", async () => {
     await cluster.collectLogs();
     for (const n of cluster.nodes) {

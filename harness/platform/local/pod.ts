@@ -1,5 +1,3 @@
-import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
 import { listProcesses, podInit, signalAll, spawnInNetns, waitGone, withDescendants, type Spawned } from "./procs.ts";
 
 export interface PodSpec {
@@ -16,10 +14,16 @@ export interface PodSpec {
 
 /**
  * PID 1 of a pod: starts its command, then only reaps (each `sleep` it waits for makes the shell call
- * wait(), which collects any orphan). Unlike Patroni as PID 1, it outlives Patroni, so Patroni can be
- * killed alone while PostgreSQL keeps running, as on a host where Patroni is a service of its own.
+ * wait(), which collects any orphan), and starts its command again on SIGUSR1. Unlike Patroni as PID 1, it
+ * outlives Patroni, so Patroni can be killed alone while PostgreSQL keeps running, as on a host where
+ * Patroni is a service of its own, and started again as the init's own child.
+ *
+ * Starting it again from outside (nsenter into the namespaces) was tried and is wrong: nsenter stays behind
+ * as Patroni's parent in the host's PID namespace and, by design, stops itself whenever its child stops. After
+ * a pause fault it stayed stopped, could not reap its child, and the kernel then waited forever for that
+ * zombie when the pod was killed: a pod that "survived SIGKILL".
  */
-const INIT_SCRIPT = '"$@" & while :; do sleep 1; done';
+const INIT_SCRIPT = 'trap \'"$@" &\' USR1; "$@" & while :; do sleep 1 & wait $!; done';
 
 export type PodPart = "patroni" | "postgres" | "all";
 
@@ -29,7 +33,6 @@ export type PodPart = "patroni" | "postgres" | "all";
  */
 export class Pod {
   private proc?: Spawned;
-  private extra: Spawned[] = [];
 
   constructor(private readonly spec: PodSpec) {}
 
@@ -52,7 +55,7 @@ export class Pod {
 
   /** Every process of ours that has to end before the run can finish. */
   get spawned(): Spawned[] {
-    return [...(this.proc ? [this.proc] : []), ...this.extra];
+    return this.proc ? [this.proc] : [];
   }
 
   private init(): number | undefined {
@@ -64,9 +67,7 @@ export class Pod {
     const init = this.init();
     if (init === undefined) return [];
     const procs = listProcesses();
-    // A Patroni started again with nsenter lives in the pod's namespace but is nsenter's child on the host.
-    const roots = [init, ...this.extra.filter((e) => e.running()).map((e) => e.pid)];
-    const pids = new Set(withDescendants(roots, procs).filter((p) => !roots.includes(p)));
+    const pids = new Set(withDescendants([init], procs).filter((p) => p !== init));
     return procs.filter((p) => pids.has(p.pid) && !/^sleep\b/.test(p.cmdline));
   }
 
@@ -142,23 +143,14 @@ export class Pod {
     signalAll(this.members().map((p) => p.pid), "SIGCONT");
   }
 
-  /** Starts Patroni again inside the living pod (after a Patroni-only kill); it adopts the running postmaster. */
+  /**
+   * Starts Patroni again inside the living pod (after a Patroni-only kill; it adopts the running postmaster):
+   * the pod's init starts it as its own child on SIGUSR1.
+   */
   startPatroni(): void {
     const init = this.init();
     if (init === undefined) throw new Error(`pod ${this.spec.netns} is not running`);
-    const fd = openSync(this.spec.logFile, "a");
-    const child = spawn(
-      "nsenter",
-      ["--target", String(init), "--pid", "--mount", "--net", "--", "setpriv", `--reuid=${this.spec.user}`, `--regid=${this.spec.user}`, "--init-groups", "--", ...this.spec.argv],
-      { detached: true, stdio: ["ignore", fd, fd], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", LC_ALL: "C.UTF-8", ...this.spec.env } },
-    );
-    closeSync(fd);
-    child.unref();
-    let alive = true;
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once("exit", (code, signal) => ((alive = false), resolve({ code, signal }))),
-    );
-    this.extra.push({ pid: child.pid!, exited, running: () => alive });
+    signalAll([init], "SIGUSR1");
   }
 }
 
