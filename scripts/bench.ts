@@ -20,6 +20,7 @@ import { Progress } from "../harness/report/progress.ts";
 import { distribution, type Distribution } from "../harness/report/distribution.ts";
 import { readHistory } from "../harness/history/reader.ts";
 import type { HistoryEntry } from "../harness/history/types.ts";
+import { abortOnSignals } from "../harness/util/signals.ts";
 
 const { values: o } = parseArgs({
   options: { clusters: { type: "string", default: "5" }, kills: { type: "string", default: "5" }, profile: { type: "string", default: "fast" } },
@@ -40,6 +41,14 @@ const rows: Array<{ name: string; unit: string; d: Distribution | undefined }> =
 const add = (name: string, unit: string, xs: number[]) => rows.push({ name, unit, d: distribution(xs.map((x) => Math.round(x * 10) / 10)) });
 
 const scratch = mkdtempSync(join(tmpdir(), "pgchaos-bench-"));
+// Ctrl-C stops the benchmark after tearing down what it runs (a deploy under way finishes first), writing nothing.
+const signal = abortOnSignals();
+const stopIfAsked = () => {
+  if (!signal.aborted) return;
+  rmSync(scratch, { recursive: true, force: true });
+  process.stderr.write("benchmark interrupted; reports/BENCHMARKS.md left as it was\n");
+  process.exit(130);
+};
 const ready: number[] = [];
 const teardown: number[] = [];
 for (let i = 0; i < Number(o.clusters); i++) {
@@ -47,6 +56,7 @@ for (let i = 0; i < Number(o.clusters); i++) {
   const c = await LocalCluster.deploy({ name: "bench", nodes: 3, profile: getProfile(o.profile!), runDir: join(scratch, `c${i}`), logger: pino({ level: "silent" }) });
   ready.push(performance.now() - t0);
   teardown.push((await c.teardown()).ms);
+  stopIfAsked();
   process.stderr.write(`cluster ${i + 1}: ready ${Math.round(ready.at(-1)!)} ms, teardown ${Math.round(teardown.at(-1)!)} ms\n`);
 }
 add("cluster ready (deploy to leader + 2 streaming)", "ms", ready);
@@ -61,7 +71,8 @@ const lost: number[] = [];
 const indeterminate: number[] = [];
 for (let i = 0; i < Number(o.kills); i++) {
   const t0 = performance.now();
-  const r = await runScenario({ scenario, profile: o.profile, outDir: join(scratch, "runs"), signal: new AbortController().signal, progress: new Progress(process.stderr, true) });
+  const r = await runScenario({ scenario, profile: o.profile, outDir: join(scratch, "runs"), signal, progress: new Progress(process.stderr, true) });
+  stopIfAsked();
   wall.push((performance.now() - t0) / 1000);
   const f = r.verdict.checks.failover!;
   unavailable.push(f.writeUnavailableMs as number);
@@ -103,7 +114,8 @@ What the figures mean:
 - *cluster ready*: from nothing to etcd quorum, one Patroni leader and both replicas streaming (namespaces, bridge,
   etcd election, initdb, two base backups, the profile applied and checked on every member). Most of the spread
   is etcd's first election, measured separately at 0.3 to 2.4 s with the 100 ms / 1000 ms heartbeat and election
-  timeout; the issue's 6 s target is met by the fastest runs, not by the median.
+  timeout. The foundation issue's target is 6 s: ${ready.filter((x) => x <= 6000).length} of ${ready.length} bring-ups met it,
+  and the median ${(distribution(ready)?.median ?? 0) <= 6000 ? "did" : "did not"}.
 - *teardown*: SIGKILL of every process, shared memory, namespaces, links, iptables rule and data removed.
 - *primary-kill wall time*: the whole scenario: deploy, 3 s warm-up, kill, ${(scenario.schedule[0]!.holdMs as Record<string, number>)[o.profile!] ?? "?"} ms until the node restarts, recovery, 2 s cool-down,
   final read, teardown.
