@@ -26,7 +26,7 @@ import { BRING_UP, PG_PORT, profileRestore, reportedSettings } from "../../stack
 import type { Grudge } from "../../faults/grudge.ts";
 import type { NodeCommand } from "../../faults/rules.ts";
 import { waitFor } from "../../util/wait.ts";
-import { walReceiver, walReceiverProblem } from "../../stack/postgres/walreceiver.ts";
+import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { apply, apiMessage, execInPod, isNotFound, makeClients, statusOf, type KubeClients } from "./client.ts";
 import {
@@ -347,13 +347,8 @@ export class KubeCluster implements Cluster {
           .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
         if (lagging.length > 0) throw new Error(`not streaming yet: ${lagging.join(", ")}`);
         // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.
-        const own = await Promise.all(
-          ms.filter((m) => m.role !== "leader").map(async (m) => {
-            const problem = await walReceiver(this.endpoint(m.name), this.credentials).then((w) => walReceiverProblem(w, tl), (e: unknown) => `not answering (${errorMessage(e)})`);
-            return problem ? `${m.name}: ${problem}` : undefined;
-          }),
-        );
-        const problems = own.filter((x) => x !== undefined);
+        const replicas = ms.filter((m) => m.role !== "leader").map((m) => m.name);
+        const problems = await replicasNotStreaming(replicas, (n) => this.endpoint(n), this.credentials, tl);
         if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
         return true;
       },

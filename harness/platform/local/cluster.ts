@@ -9,7 +9,7 @@ import { BRING_UP, etcdArgs, reportedSettings, haproxyConfig, patroniConfig, pro
 import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
 import { getCluster, getConfig, getStatus, patchConfig, postFailover, postSwitchover } from "../../stack/patroni/rest.ts";
 import { waitFor } from "../../util/wait.ts";
-import { walReceiver, walReceiverProblem } from "../../stack/postgres/walreceiver.ts";
+import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { AbortError } from "p-retry";
 import { errorMessage } from "../../util/errors.ts";
 import { newRunId, nodeName, pickSubnet, runNames, type Subnet } from "./names.ts";
@@ -306,13 +306,8 @@ export class LocalCluster implements Cluster {
         }
         if (notStreaming.length > 0) throw new Error(`not streaming yet: ${notStreaming.join(", ")}`);
         // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.
-        const own = await Promise.all(
-          ms.filter((m) => m.role !== "leader").map(async (m) => {
-            const problem = await walReceiver(this.endpoint(m.name), this.credentials).then((w) => walReceiverProblem(w, tl), (e: unknown) => `not answering (${errorMessage(e)})`);
-            return problem ? `${m.name}: ${problem}` : undefined;
-          }),
-        );
-        const problems = own.filter((x) => x !== undefined);
+        const replicas = ms.filter((m) => m.role !== "leader").map((m) => m.name);
+        const problems = await replicasNotStreaming(replicas, (n) => this.endpoint(n), this.credentials, tl);
         if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
         return true;
       },

@@ -33,3 +33,22 @@ export function walReceiverProblem(w: WalReceiverState, timeline: number | undef
   if (timeline !== undefined && w.timeline !== undefined && w.timeline !== timeline) return `WAL receiver on timeline ${w.timeline}, leader on ${timeline}`;
   return undefined;
 }
+
+/** For each replica that does not stream on `timeline` by its own account, "name: why". */
+export async function replicasNotStreaming(
+  replicas: readonly string[],
+  endpointOf: (node: string) => Endpoint,
+  credentials: { user: string; password: string; database: string },
+  timeline: number | undefined,
+): Promise<string[]> {
+  const problems = await Promise.all(
+    replicas.map(async (name) => {
+      const problem = await walReceiver(endpointOf(name), credentials).then(
+        (w) => walReceiverProblem(w, timeline),
+        (e: unknown) => `not answering (${e instanceof Error ? e.message : String(e)})`,
+      );
+      return problem ? `${name}: ${problem}` : undefined;
+    }),
+  );
+  return problems.filter((p): p is string => p !== undefined);
+}
