@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { annotationOps, describeKubeCleanup, kubeCleanupPlan, MARKS, ownerAnnotations, type MarkedObject } from "./cleanup.ts";
+import pino from "pino";
+import { annotationOps, cleanupKube, describeKubeCleanup, kubeCleanupPlan, MARKS, ownerAnnotations, type MarkedObject } from "./cleanup.ts";
+import type { KubeClients } from "./client.ts";
 
 const HOST = "ci-box";
 const ns = (name: string, run: string, owner: Record<string, string>): MarkedObject => ({ name, labels: { [MARKS.run]: run, "app.kubernetes.io/managed-by": "pgchaos" }, annotations: owner });
@@ -88,5 +90,64 @@ describe("describeKubeCleanup", () => {
       "uncordoned: w1",
       "deleted namespace(s): pgchaos-ab12",
     ]);
+  });
+});
+
+describe("cleanupKube carries the plan out in a safe order (recorded API calls: no API server can run here)", () => {
+  type Obj = { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> } };
+  function fakeCluster(namespaces: Obj[], nodes: Obj[]) {
+    const calls: string[] = [];
+    const live = new Set(namespaces.map((n) => n.metadata.name));
+    const core = {
+      listNamespace: async () => ({ items: namespaces }),
+      listNode: async () => ({ items: nodes }),
+      patchNode: async ({ name, body }: { name: string; body: unknown }) => void calls.push(`patch ${name} ${JSON.stringify(body)}`),
+      deleteNamespace: async ({ name }: { name: string }) => {
+        calls.push(`delete ${name}`);
+        live.delete(name);
+      },
+      readNamespace: async ({ name }: { name: string }) => {
+        if (!live.has(name)) throw Object.assign(new Error("not found"), { code: 404 });
+        return {};
+      },
+    };
+    const target = {
+      platform: "kind",
+      existingClients: async () => ({ core }) as unknown as KubeClients,
+      bootNode: async (n: string) => void calls.push(`boot ${n}`),
+      deleteCluster: async () => void calls.push("delete cluster"),
+    };
+    return { calls, target };
+  }
+  const log = pino({ level: "silent" });
+  const gone = ownerAnnotations(false, 2 ** 22 + 7); // a pid no process has on this machine
+
+  it("boots the nodes a dead run powered off before deleting its namespace, and uncordons", async () => {
+    const { calls, target } = fakeCluster(
+      [{ metadata: { name: "pgchaos-ab12", labels: { [MARKS.run]: "ab12" }, annotations: gone } }],
+      [
+        { metadata: { name: "w1", annotations: { [MARKS.failedBy]: "ab12" } } },
+        { metadata: { name: "w2", annotations: { [MARKS.cordonedBy]: "ab12" } } },
+      ],
+    );
+    const r = await cleanupKube(target, { log });
+    expect(calls).toEqual([
+      "boot w1",
+      `patch w1 ${JSON.stringify([{ op: "remove", path: "/metadata/annotations/pgchaos.io~1failed-by" }])}`,
+      `patch w2 ${JSON.stringify([{ op: "add", path: "/spec/unschedulable", value: false }, { op: "remove", path: "/metadata/annotations/pgchaos.io~1cordoned-by" }])}`,
+      "delete pgchaos-ab12",
+    ]);
+    expect(r).toMatchObject({ cluster: "kept", namespaces: ["pgchaos-ab12"], booted: ["w1"], uncordoned: ["w2"] });
+  });
+
+  it("deletes the cluster a dead run created instead of its parts", async () => {
+    const { calls, target } = fakeCluster([{ metadata: { name: "pgchaos-ab12", labels: { [MARKS.run]: "ab12" }, annotations: ownerAnnotations(true, 2 ** 22 + 7) } }], []);
+    expect((await cleanupKube(target, { log })).cluster).toBe("deleted");
+    expect(calls).toEqual(["delete cluster"]);
+  });
+
+  it("touches nothing when there is no cluster", async () => {
+    const r = await cleanupKube({ platform: "kind", existingClients: async () => undefined, bootNode: async () => undefined, deleteCluster: async () => undefined }, { log });
+    expect(r.cluster).toBe("absent");
   });
 });
