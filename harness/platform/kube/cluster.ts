@@ -26,6 +26,7 @@ import { BRING_UP, PG_PORT, profileRestore, reportedSettings } from "../../stack
 import type { Grudge } from "../../faults/grudge.ts";
 import type { NodeCommand } from "../../faults/rules.ts";
 import { waitFor } from "../../util/wait.ts";
+import { startOrTearDown } from "../start-or-teardown.ts";
 import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { apply, apiMessage, execInPod, isNotFound, makeClients, statusOf, type KubeClients } from "./client.ts";
@@ -180,16 +181,10 @@ export class KubeCluster implements Cluster {
       throw e;
     }
     const cluster = new KubeCluster(spec, runId, runtime, clients, created, nodePortHost, { superuser: secret(), replication: secret(), rewind: secret() }, image);
-    try {
+    return startOrTearDown(cluster, log, async () => {
       await runtime.loadImage(image, log);
       await cluster.start();
-      return cluster;
-    } catch (e) {
-      log.error({ err: errorMessage(e) }, "deploy failed; tearing down");
-      await cluster.collectLogs().catch(() => undefined);
-      await cluster.teardown().catch((te) => log.error({ err: errorMessage(te) }, "teardown after failed deploy"));
-      throw e;
-    }
+    });
   }
 
   private async start(): Promise<void> {

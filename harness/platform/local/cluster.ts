@@ -9,6 +9,7 @@ import { BRING_UP, etcdArgs, reportedSettings, haproxyConfig, patroniConfig, pro
 import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
 import { getCluster, getConfig, getStatus, patchConfig, postFailover, postSwitchover } from "../../stack/patroni/rest.ts";
 import { waitFor } from "../../util/wait.ts";
+import { startOrTearDown } from "../start-or-teardown.ts";
 import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { AbortError } from "p-retry";
 import { errorMessage } from "../../util/errors.ts";
@@ -110,15 +111,7 @@ export class LocalCluster implements Cluster {
       { superuser: secret(), replication: secret(), rewind: secret() },
       log,
     );
-    try {
-      await cluster.start();
-      return cluster;
-    } catch (e) {
-      log.error({ err: errorMessage(e) }, "deploy failed; tearing down");
-      await cluster.collectLogs().catch(() => undefined);
-      await cluster.teardown().catch((te) => log.error({ err: errorMessage(te) }, "teardown after failed deploy"));
-      throw e;
-    }
+    return startOrTearDown(cluster, log, () => cluster.start());
   }
 
   private state(): RunState {
