@@ -6,9 +6,8 @@
  */
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { waitFor } from "../../util/wait.ts";
-import { errorMessage } from "../../util/errors.ts";
-import { apiMessage, isNotFound, type KubeClients } from "./client.ts";
+import { apiMessage, awaitNamespaceGone, requestNamespaceDeletion, type KubeClients } from "./client.ts";
+import { cordonPatch } from "./eviction.ts";
 
 export const MARKS = {
   ownerHost: "pgchaos.io/owner-host",
@@ -157,28 +156,14 @@ export async function cleanupKube(target: KubeCleanupTarget, opts: { force?: boo
   }
   for (const name of plan.uncordon) {
     const node = nodes.find((n) => n.name === name);
-    await c.core.patchNode({ name, body: [{ op: "add", path: "/spec/unschedulable", value: false }, ...annotationOps(node?.annotations, MARKS.cordonedBy)] });
+    await c.core.patchNode({ name, body: [...cordonPatch(false), ...annotationOps(node?.annotations, MARKS.cordonedBy)] });
     report.uncordoned.push(name);
   }
   for (const name of plan.namespaces) {
-    try {
-      await c.core.deleteNamespace({ name, propagationPolicy: "Foreground" });
-    } catch (e) {
-      if (!isNotFound(e)) throw new Error(`deleting namespace ${name}: ${apiMessage(e)}`);
-    }
+    await requestNamespaceDeletion(c, name);
     report.namespaces.push(name);
   }
-  for (const name of report.namespaces) {
-    await waitFor({ condition: `namespace ${name} deleted`, where: `the ${target.platform} cluster`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
-      try {
-        await c.core.readNamespace({ name });
-        return false;
-      } catch (e) {
-        if (isNotFound(e)) return true;
-        throw new Error(errorMessage(e));
-      }
-    });
-  }
+  for (const name of report.namespaces) await awaitNamespaceGone(c, name, `the ${target.platform} cluster`);
   return report;
 }
 

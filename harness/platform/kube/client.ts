@@ -16,6 +16,7 @@ import {
   type V1Status,
 } from "@kubernetes/client-node";
 import { execExitCode } from "./pod-ops.ts";
+import { waitFor } from "../../util/wait.ts";
 
 export const FIELD_MANAGER = "pgchaos";
 
@@ -129,5 +130,27 @@ export function execInPod(c: KubeClients, target: { namespace: string; pod: stri
         clearTimeout(timer);
         reject(new Error(`${what}: ${apiMessage(e)}`));
       });
+  });
+}
+
+/** Asks for a namespace's deletion (foreground, so its pods go first); a namespace already gone is fine. */
+export async function requestNamespaceDeletion(c: KubeClients, name: string): Promise<void> {
+  try {
+    await c.core.deleteNamespace({ name, propagationPolicy: "Foreground" });
+  } catch (e) {
+    if (!isNotFound(e)) throw new Error(`deleting namespace ${name}: ${apiMessage(e)}`);
+  }
+}
+
+/** Waits until the namespace no longer exists. */
+export async function awaitNamespaceGone(c: KubeClients, name: string, where: string, timeoutMs = 180_000): Promise<void> {
+  await waitFor({ condition: `namespace ${name} deleted`, where, timeoutMs, intervalMs: 1000 }, async () => {
+    try {
+      await c.core.readNamespace({ name });
+      return false;
+    } catch (e) {
+      if (isNotFound(e)) return true;
+      throw e;
+    }
   });
 }

@@ -29,7 +29,7 @@ import { waitFor } from "../../util/wait.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
 import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { apply, apiMessage, execInPod, isNotFound, makeClients, statusOf, type KubeClients } from "./client.ts";
+import { apply, apiMessage, awaitNamespaceGone, execInPod, isNotFound, makeClients, requestNamespaceDeletion, statusOf, type KubeClients } from "./client.ts";
 import {
   applyOrder,
   CONTAINER,
@@ -790,20 +790,8 @@ export class KubeCluster implements Cluster {
     if (this.createdCluster) {
       await this.runtime.deleteCluster(this.log);
     } else {
-      try {
-        await this.c.core.deleteNamespace({ name: this.namespace, propagationPolicy: "Foreground" });
-      } catch (e) {
-        if (!isNotFound(e)) throw new Error(`deleting namespace ${this.namespace}: ${apiMessage(e)}`);
-      }
-      await waitFor({ condition: `namespace ${this.namespace} deleted`, where: `the ${this.platform} cluster`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
-        try {
-          await this.c.core.readNamespace({ name: this.namespace });
-          return false;
-        } catch (e) {
-          if (isNotFound(e)) return true;
-          throw e;
-        }
-      });
+      await requestNamespaceDeletion(this.c, this.namespace);
+      await awaitNamespaceGone(this.c, this.namespace, `the ${this.platform} cluster`);
     }
     const ms = performance.now() - started;
     this.log.info({ ms: Math.round(ms) }, "teardown complete");
