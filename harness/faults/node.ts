@@ -5,7 +5,7 @@ import { waitFor } from "../util/wait.ts";
 
 /** Waits until `node` is not the leader any more (after a switchover away from it). */
 async function untilNotLeader(ctx: FaultContext, node: string): Promise<void> {
-  await waitFor({ condition: `another leader than ${node}`, where: "the cluster", timeoutMs: 60_000, intervalMs: 200 }, async () => {
+  await waitFor({ condition: `another leader than ${node}`, where: "the cluster", timeoutMs: 60_000, intervalMs: 200, signal: ctx.signal }, async () => {
     const ms = await ctx.cluster.members();
     return ms.some((m) => m.role === "leader" && m.name !== node && m.state === "running");
   });

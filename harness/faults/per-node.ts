@@ -7,7 +7,10 @@ export async function resolveNow(ctx: FaultContext, target: Target): Promise<str
   // An election may be under way: wait a little for the DCS to have a leader before saying there is none.
   const dcsLeader =
     target === "dcs-leader"
-      ? await waitFor({ condition: "an etcd leader", where: "the DCS", timeoutMs: 15_000, intervalMs: 200 }, () => ctx.cluster.dcsLeader()).catch(() => undefined)
+      ? await waitFor({ condition: "an etcd leader", where: "the DCS", timeoutMs: 15_000, intervalMs: 200, signal: ctx.signal }, () => ctx.cluster.dcsLeader()).catch((e: unknown) => {
+          if (ctx.signal?.aborted) throw e;
+          return undefined;
+        })
       : undefined;
   return resolveTarget(target, { members: await ctx.cluster.members(), dcsLeader });
 }

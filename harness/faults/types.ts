@@ -5,6 +5,8 @@ import type { Target } from "./targets.ts";
 export interface FaultContext {
   cluster: Cluster;
   log: Logger;
+  /** Ctrl-C: waits inside inject and heal stop at once. */
+  signal?: AbortSignal;
 }
 
 /**

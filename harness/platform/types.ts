@@ -20,6 +20,8 @@ export interface ClusterSpec {
   /** Readiness budget. */
   readyTimeoutMs?: number;
   logger: Logger;
+  /** Ctrl-C: every wait of the deploy stops, and what was made is torn down. */
+  signal?: AbortSignal;
 }
 
 /** A member as the HA stack reports it. */

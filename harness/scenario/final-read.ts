@@ -10,7 +10,7 @@ import { errorMessage } from "../util/errors.ts";
  * Reads every member's copy of the write-probe table once replicas have replayed up to the leader's WAL
  * position, so that a difference is a divergence and not replication lag.
  */
-export async function readFinalState(cluster: Cluster, log: Logger, catchUpTimeoutMs = 30_000): Promise<FinalState> {
+export async function readFinalState(cluster: Cluster, log: Logger, catchUpTimeoutMs = 30_000, signal?: AbortSignal): Promise<FinalState> {
   let members: Member[] = [];
   try {
     members = await cluster.members();
@@ -50,7 +50,7 @@ export async function readFinalState(cluster: Cluster, log: Logger, catchUpTimeo
       await s.connect();
       if (leaderLsn && node !== leader?.name) {
         await waitFor(
-          { condition: `replay up to the leader's LSN ${leaderLsn}`, where: `node ${node}`, timeoutMs: catchUpTimeoutMs, intervalMs: 100 },
+          { condition: `replay up to the leader's LSN ${leaderLsn}`, where: `node ${node}`, timeoutMs: catchUpTimeoutMs, intervalMs: 100, signal },
           async () => (await s.query<{ caught: boolean }>("SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, true) AS caught", [leaderLsn])).rows[0]!.caught,
         );
       }

@@ -19,7 +19,7 @@ import { readFinalState } from "./final-read.ts";
 import { check, evaluateExpectations, writeFigures, type Verdict } from "./verdict.ts";
 import { combineValidity } from "../checkers/index.ts";
 import { writeReports } from "../report/write.ts";
-import { sleep, waitFor } from "../util/wait.ts";
+import { abortable, sleep, waitFor } from "../util/wait.ts";
 import { errorMessage, ReadinessTimeoutError } from "../util/errors.ts";
 
 export interface RunOptions {
@@ -89,10 +89,10 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
 
   try {
     phase("deploy");
-    cluster = await platform.deploy({ name: scenario.name, nodes: scenario.nodes, profile, runDir, keep: opts.keep, logger });
+    cluster = await platform.deploy({ name: scenario.name, nodes: scenario.nodes, profile, runDir, keep: opts.keep, logger, signal });
     settings = cluster.settings;
     runId = (cluster as { runId?: string }).runId;
-    const ready = await cluster.waitReady({ timeoutMs: 10_000, reason: "steady state" });
+    const ready = await cluster.waitReady({ timeoutMs: 10_000, reason: "steady state", signal });
     progress.end(`leader ${ready.leader}`);
     writeFileSync(
       join(runDir, "scenario.json"),
@@ -128,23 +128,23 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     if (writer.counts.ok === 0) throw new Error(`steady state not reached: no write was acknowledged in ${scenario.warmupMs} ms of warm-up (${writer.counts.fail} failed, ${writer.counts.info} unknown)`);
     progress.end(`${writer.counts.ok} writes ok`);
 
-    const ctx = { cluster: c, log: logger.child({ phase: "fault" }) };
+    const ctx = { cluster: c, log: logger.child({ phase: "fault" }), signal };
     for (const step of scenario.schedule) {
       const label = describeFault(step.fault);
       phase(`fault: ${label}`);
       const fault = createFault(step.fault);
-      const nodes = await fault.resolve(ctx);
+      const nodes = await abortable(fault.resolve(ctx), signal);
       // The cluster as it was just before the fault: roles, timelines and replication lag.
       const before = await c.members().catch(() => []);
       history.record({ process: "nemesis", type: "info", f: "cluster", value: { members: before.map((m) => ({ name: m.name, role: m.role, state: m.state, timeline: m.timeline, lagBytes: m.lagBytes })) } });
       const event = { fault: fault.kind, target: fault.target, nodes };
       history.record({ process: "nemesis", type: "info", f: "fault", value: { ...event, phase: "inject" } });
       active.add(fault);
-      const detail = await fault.inject(ctx, nodes);
+      const detail = await abortable(fault.inject(ctx, nodes), signal);
       logger.info({ fault: label, nodes, detail }, "fault injected");
       await sleep(boundFor(step.holdMs, profile.name) ?? 0, signal);
       history.record({ process: "nemesis", type: "info", f: "fault", value: { ...event, phase: "heal", detail: detail ?? undefined } });
-      await fault.heal(ctx);
+      await abortable(fault.heal(ctx), signal);
       active.delete(fault);
       progress.end(`hit ${nodes.join(", ")}`);
       if (step.afterMs > 0) await sleep(step.afterMs, signal);
@@ -187,7 +187,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     progress.end();
 
     phase("final read");
-    final = await readFinalState(c, logger);
+    final = await readFinalState(c, logger, undefined, signal);
     writeFileSync(join(runDir, "final.json"), JSON.stringify(final));
     progress.end(`leader ${final.leader ?? "none"}`);
   } catch (e) {
@@ -198,7 +198,11 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     await writer?.stop().catch(() => undefined);
     await probes?.stop().catch(() => undefined);
     for (const f of active) {
-      await f.heal({ cluster: cluster!, log: logger }).catch((e) => logger.error({ err: errorMessage(e) }, "heal failed"));
+      // On Ctrl-C a heal only has to undo what teardown would not (it kills every process and removes the
+      // namespaces with their rules), so it gets a few seconds, not the fault's own budget.
+      await abortable(f.heal({ cluster: cluster!, log: logger }), AbortSignal.timeout(signal.aborted ? 2000 : 30_000)).catch((e) =>
+        logger.error({ err: errorMessage(e) }, "heal failed"),
+      );
       history.record({ process: "nemesis", type: "info", f: "fault", value: { fault: f.kind, target: f.target, nodes: [], phase: "heal", detail: { onAbort: true } } });
     }
     if (cluster) {

@@ -21,8 +21,11 @@ export async function waitFor<T>(opts: WaitOptions, check: () => Promise<T | und
   try {
     return await pRetry(
       async () => {
-        opts.signal?.throwIfAborted();
+        // An AbortError ends p-retry at once; a plain throw would be retried until the timeout, and p-retry's
+        // own signal only reacts to an abort that happens while it waits, not to one that came before.
+        if (opts.signal?.aborted) throw new AbortError(abortReason(opts.signal));
         const v = await check();
+        if (opts.signal?.aborted) throw new AbortError(abortReason(opts.signal));
         if (v === undefined || v === false) throw new Error("not yet");
         return v;
       },
@@ -46,6 +49,35 @@ export async function waitFor<T>(opts: WaitOptions, check: () => Promise<T | und
     }
     throw e;
   }
+}
+
+/**
+ * Settles like `p`, or rejects with the signal's reason as soon as it fires. `p` goes on in the background
+ * (its rejection is swallowed): use it where the caller tears down what `p` works on.
+ */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? "aborted"));
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
