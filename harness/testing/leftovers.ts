@@ -1,4 +1,5 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { unattachedSegmentsOf } from "../platform/local/shm.ts";
 import { listLinks, listNetns, taggedRules } from "../platform/local/net.ts";
 import { PREFIX } from "../platform/local/names.ts";
 import { processesMentioning } from "../platform/local/procs.ts";
@@ -12,6 +13,8 @@ export interface Leftovers {
   processes: number[];
   workDirs: string[];
   stateFiles: string[];
+  /** SysV segments of the postgres user that nobody is attached to: what a killed postmaster leaves. */
+  shm: string[];
 }
 
 /** Everything of pgchaos's still on the machine, optionally for one run id only. */
@@ -24,10 +27,16 @@ export async function leftovers(runId?: string): Promise<Leftovers> {
     processes: processesMentioning(runId ? `${WORK_ROOT}/${runId}` : WORK_ROOT),
     workDirs: existsSync(WORK_ROOT) ? readdirSync(WORK_ROOT).filter(mine) : [],
     stateFiles: readStates().map((s) => s.runId).filter(mine),
+    shm: postgresUid() === undefined ? [] : unattachedSegmentsOf(postgresUid()!).map((s) => `shmid ${s.shmid} key ${s.key} (${s.size} bytes, made by pid ${s.cpid})`),
   };
 }
 
-export const NOTHING: Leftovers = { netns: [], links: [], rules: [], processes: [], workDirs: [], stateFiles: [] };
+export const NOTHING: Leftovers = { netns: [], links: [], rules: [], processes: [], workDirs: [], stateFiles: [], shm: [] };
+
+function postgresUid(): number | undefined {
+  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("postgres:"));
+  return line ? Number(line.split(":")[2]) : undefined;
+}
 
 /** Why tests that need a real cluster cannot run here, or undefined when they can. */
 export function clusterSkipReason(): string | undefined {

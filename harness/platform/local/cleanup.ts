@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { removeOrphanSegments } from "./shm.ts";
 import { isAlive, processesMentioning, readPostmasterPid, removeShm, signalAll, waitGone } from "./procs.ts";
 import { listLinks, listNetns, removeTopology, taggedRules } from "./net.ts";
 import { PREFIX } from "./names.ts";
@@ -13,6 +14,8 @@ export interface CleanupReport {
   links: string[];
   rules: number;
   workDirs: string[];
+  /** SysV shared memory segments of our postmasters. */
+  shm: number;
 }
 
 const RUN_OF_NETNS = new RegExp(`^${PREFIX}-([0-9a-f]{6})-n\\d+$`);
@@ -23,7 +26,7 @@ const RUN_OF_LINK = new RegExp(`^${PREFIX}([0-9a-f]{6})(?:br|h\\d+)$`);
  * iptables rules and work directories. Runs whose owner process is alive are left alone unless `force`.
  */
 export async function cleanupStrays(opts: { force?: boolean } = {}): Promise<CleanupReport> {
-  const report: CleanupReport = { runs: [], skipped: [], processes: 0, netns: [], links: [], rules: 0, workDirs: [] };
+  const report: CleanupReport = { runs: [], skipped: [], processes: 0, netns: [], links: [], rules: 0, workDirs: [], shm: 0 };
   const live = new Set<string>();
   for (const s of readStates()) {
     if (!opts.force && s.ownerPid !== process.pid && isAlive(s.ownerPid)) {
@@ -53,7 +56,9 @@ export async function cleanupStrays(opts: { force?: boolean } = {}): Promise<Cle
     await waitGone(pids, 5000);
     report.processes += pids.length;
     if (existsSync(workDir)) {
-      for (const d of readdirSync(workDir)) await removeShm(readPostmasterPid(join(workDir, d, "data"))?.shmId);
+      const dataDirs = readdirSync(workDir).map((d) => join(workDir, d, "data"));
+      for (const d of dataDirs) await removeShm(readPostmasterPid(d)?.shmId);
+      report.shm += await removeOrphanSegments({ creators: pids, dataDirs });
     }
     const ns = netns.filter((n) => RUN_OF_NETNS.exec(n)?.[1] === runId);
     const ls = links.filter((l) => RUN_OF_LINK.exec(l)?.[1] === runId);

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { assertUsableBy } from "./access.ts";
 import { stringify as toYaml } from "yaml";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
-import { BRING_UP, etcdArgs, reportedSettings, haproxyConfig, patroniConfig, profileRestore, ETCD_CLIENT_PORT, PG_PORT } from "../../stack/patroni/config.ts";
+import { BRING_UP, etcdArgs, reportedSettings, haproxyConfig, patroniConfig, profileRestore, ETCD_CLIENT_PORT, ETCD_PEER_PORT, PG_PORT } from "../../stack/patroni/config.ts";
 import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
 import { getCluster, getConfig, getStatus, patchConfig, postFailover, postSwitchover } from "../../stack/patroni/rest.ts";
 import { waitFor } from "../../util/wait.ts";
@@ -27,6 +28,7 @@ import {
   type Spawned,
 } from "./procs.ts";
 import { PG_BIN_DIR } from "./preflight.ts";
+import { removeOrphanSegments } from "./shm.ts";
 import { Pod, type PodPart } from "./pod.ts";
 import { removeState, writeState, WORK_ROOT, type RunState } from "./state.ts";
 
@@ -45,6 +47,7 @@ interface LocalNode {
 }
 
 const SERVICE_PORT = 5432;
+const PATRONI_BIN = "/usr/bin/patroni";
 
 export class LocalCluster implements Cluster {
   readonly platform = "local";
@@ -81,11 +84,12 @@ export class LocalCluster implements Cluster {
         pod: new Pod({
           netns: names.netns(i),
           user: "postgres",
-          argv: ["/usr/bin/patroni", join(dir, "patroni.yml")],
+          argv: [PATRONI_BIN, join(dir, "patroni.yml")],
           logFile: join(dir, "log", "patroni.log"),
           env: { HOME: dir, PYTHONUNBUFFERED: "1" },
           dataDir: join(dir, "data"),
           pgBinDir: PG_BIN_DIR,
+          cwd: dir,
         }),
         log: log.child({ node: name }),
       });
@@ -133,21 +137,53 @@ export class LocalCluster implements Cluster {
     const pgUid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
     const pgGid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
     mkdirSync(this.workDir, { recursive: true });
+    // Whatever the umask: the postgres user must get through the work folders to its node's own.
+    for (const d of [dirname(this.workDir), this.workDir]) chmodSync(d, 0o755);
     for (const n of this.byName.values()) {
       mkdirSync(join(n.dir, "run"), { recursive: true });
       mkdirSync(n.logDir, { recursive: true });
       mkdirSync(join(n.dir, "etcd"), { recursive: true, mode: 0o700 });
       for (const d of [n.dir, join(n.dir, "run"), n.logDir]) chownSync(d, pgUid, pgGid);
     }
+    assertUsableBy("postgres", [
+      ...[...this.byName.values()].flatMap((n) => [
+        { path: n.dir, need: "w" as const, what: `node ${n.name}'s folder` },
+        { path: n.logDir, need: "w" as const, what: `node ${n.name}'s logs` },
+      ]),
+      { path: PATRONI_BIN, need: "x", what: "Patroni" },
+      { path: `${PG_BIN_DIR}/initdb`, need: "x", what: "PostgreSQL's initdb" },
+    ]);
     await createTopology(this.runId, this.subnet, this.spec.nodes);
     this.log.info({ subnet: this.subnet.cidr }, "network created");
 
     const token = `pgchaos-${this.runId}`;
     const members = [...this.byName.values()].map((n) => ({ name: n.name, address: n.address }));
-    for (const n of this.byName.values()) this.etcdSpawn(n);
     const timeoutMs = this.spec.readyTimeoutMs ?? 60_000;
+    // One member after the other, each once it serves its peers. A new etcd 3.4 member first asks every
+    // peer URL whether it was already bootstrapped (isMemberBootstrapped, 1 s timeout a peer); a peer
+    // started at the same instant has its port open but serves nothing yet, so each ask hangs its full
+    // second: 2 s of every bring-up. A peer that is not listening refuses at once, one that serves answers.
+    for (const n of this.byName.values()) {
+      this.etcdSpawn(n);
+      await waitFor({ condition: "etcd to serve its peers", where: `node ${n.name}`, timeoutMs: 10_000, intervalMs: 10, signal: this.spec.signal }, async () => {
+        if (!n.etcd?.running()) throw new AbortError(`etcd on ${n.name} exited: see ${join(n.logDir, "etcd.log")}`);
+        await fetch(`http://${n.address}:${ETCD_PEER_PORT}/version`, { signal: AbortSignal.timeout(200) });
+        return true;
+      });
+    }
+    for (const n of this.byName.values()) {
+      const cfg = this.patroniConfigFor(n, this.passwords);
+      writeFileSync(n.configPath, toYaml(cfg), { mode: 0o600 });
+      chownSync(n.configPath, pgUid, pgGid);
+    }
+    // Patroni starts while etcd elects its first leader: its first requests wait in the client port's
+    // backlog (etcd 3.4 serves clients once it has joined through a leader) instead of being refused, and
+    // Python's start overlaps the election. Started as every later start is: a Patroni that exits during its
+    // start is started again.
+    const started = Promise.all([...this.byName.values()].map((n) => this.startNode(n.name)));
+    started.catch(() => undefined);
     await waitFor(
-      { condition: "etcd quorum (every member healthy)", where: `cluster ${token}`, timeoutMs, intervalMs: 50 },
+      { condition: "etcd quorum (every member healthy)", where: `cluster ${token}`, timeoutMs, intervalMs: 50, signal: this.spec.signal },
       async () => {
         for (const n of this.byName.values()) {
           if (!n.etcd?.running()) throw new Error(`etcd on ${n.name} exited: see ${join(n.logDir, "etcd.log")}`);
@@ -160,13 +196,6 @@ export class LocalCluster implements Cluster {
     );
     this.log.info("etcd quorum");
 
-    for (const n of this.byName.values()) {
-      const cfg = this.patroniConfigFor(n, this.passwords);
-      writeFileSync(n.configPath, toYaml(cfg), { mode: 0o600 });
-      chownSync(n.configPath, pgUid, pgGid);
-    }
-    // Started as every later start is: a Patroni that exits during its start is started again.
-    const started = Promise.all([...this.byName.values()].map((n) => this.startNode(n.name)));
 
     const haproxyCfg = join(this.workDir, "haproxy.cfg");
     writeFileSync(
@@ -178,7 +207,7 @@ export class LocalCluster implements Cluster {
       logFile: join(this.workDir, "haproxy.log"),
     });
     await started;
-    const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up" });
+    const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up", signal: this.spec.signal });
     await this.applyProfile(leader);
   }
 
@@ -192,7 +221,7 @@ export class LocalCluster implements Cluster {
     await patchConfig(address, restore);
     const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
     for (const n of this.byName.values()) {
-      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `node ${n.name}`, timeoutMs: 15_000, intervalMs: 100 }, () =>
+      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `node ${n.name}`, timeoutMs: 15_000, intervalMs: 100, signal: this.spec.signal }, () =>
         settingsInEffect(this.endpoint(n.name), this.credentials, params),
       );
     }
@@ -218,7 +247,13 @@ export class LocalCluster implements Cluster {
     });
   }
 
+  /** Nothing is started once teardown began: a fault still running after Ctrl-C must not leave a process. */
+  private assertNotTornDown(what: string): void {
+    if (this.tornDown) throw new Error(`not starting ${what}: the cluster is being torn down`);
+  }
+
   private spawnPatroni(n: LocalNode): void {
+    this.assertNotTornDown(`the pod of ${n.name}`);
     const pid = n.pod.start();
     n.log.info({ pid }, "pod started");
   }
@@ -319,10 +354,12 @@ export class LocalCluster implements Cluster {
   async killNode(node: string): Promise<void> {
     const n = this.node(node);
     const shmId = readPostmasterPid(n.dataDir)?.shmId;
+    const creators = n.pod.pids("all");
     // SIGKILL of the namespace's PID 1 makes the kernel kill Patroni, the postmaster and every backend
     // at once, as a container runtime does on a pod kill.
     await n.pod.kill();
     await removeShm(shmId);
+    await removeOrphanSegments({ creators, dataDirs: [n.dataDir] });
     n.log.info("node killed");
   }
 
@@ -339,16 +376,18 @@ export class LocalCluster implements Cluster {
    */
   async startNode(node: string): Promise<void> {
     const n = this.node(node);
+    this.spec.signal?.throwIfAborted();
     for (let attempt = 1; ; attempt++) {
       if (!n.pod.running) {
         this.spawnPatroni(n);
       } else if (n.pod.patroniPid() === undefined) {
+        this.assertNotTornDown(`Patroni on ${n.name}`);
         n.pod.startPatroni();
         n.log.info({ attempt }, "patroni started again inside the running pod");
       } else if (attempt === 1) {
         return;
       }
-      await waitFor({ condition: "the Patroni process to start", where: `node ${node}`, timeoutMs: 10_000, intervalMs: 20 }, async () => n.pod.running && n.pod.patroniPid() !== undefined);
+      await waitFor({ condition: "the Patroni process to start", where: `node ${node}`, timeoutMs: 10_000, intervalMs: 20, signal: this.spec.signal }, async () => n.pod.running && n.pod.patroniPid() !== undefined);
       if ((await this.patroniStartOutcome(n)) !== "exited") return;
       // Patroni 3.0.2 exits when its very first etcd lease grant fails with a connection error (Etcd3's
       // create_lease only waits out Etcd3Error), which a loaded machine or an etcd election can cause. A pod's
@@ -366,6 +405,7 @@ export class LocalCluster implements Cluster {
   private async patroniStartOutcome(n: LocalNode): Promise<"up" | "exited" | "unknown"> {
     const deadline = performance.now() + 20_000;
     while (performance.now() < deadline) {
+      this.spec.signal?.throwIfAborted();
       if (!n.pod.running || n.pod.patroniPid() === undefined) return "exited";
       const ok = await getStatus(n.address).then(
         () => true,
@@ -527,6 +567,7 @@ export class LocalCluster implements Cluster {
   }
 
   private etcdSpawn(n: LocalNode): void {
+    this.assertNotTornDown(`etcd on ${n.name}`);
     const members = [...this.byName.values()].map((m) => ({ name: m.name, address: m.address }));
     n.etcd = spawnInNetns({
       netns: n.netns,
@@ -570,7 +611,7 @@ export class LocalCluster implements Cluster {
     // Patroni judges the candidate from its last loop's view: right after the cluster became whole it can
     // answer 412 "no good candidates" or 503 for a few seconds. Those answers are retried for up to 15 s.
     let text = "";
-    await waitFor({ condition: `Patroni to accept a failover to ${candidate}`, where: `node ${via}`, timeoutMs: 15_000, intervalMs: 1000 }, async () => {
+    await waitFor({ condition: `Patroni to accept a failover to ${candidate}`, where: `node ${via}`, timeoutMs: 15_000, intervalMs: 1000, signal: this.spec.signal }, async () => {
       try {
         text = await postFailover(this.node(via).address, { candidate, leader: leader?.name });
         return true;
@@ -614,7 +655,6 @@ export class LocalCluster implements Cluster {
     if (this.tornDown) return { ms: 0 };
     this.tornDown = true;
     // Data is thrown away (or kept as a crash image with --keep), so nothing needs a graceful stop.
-    const shmIds = [...this.byName.values()].map((n) => readPostmasterPid(n.dataDir)?.shmId);
     const spawned = [this.haproxy, ...[...this.byName.values()].flatMap((n) => [...n.pod.spawned, n.etcd])].filter(
       (p): p is Spawned => p !== undefined,
     );
@@ -627,7 +667,10 @@ export class LocalCluster implements Cluster {
     await Promise.race([Promise.all(spawned.map((p) => p.exited)), new Promise((r) => setTimeout(r, 2000))]);
     const unreaped = spawned.filter((p) => p.running()).map((p) => p.pid);
     if (unreaped.length > 0) this.log.warn({ unreaped }, "children not reaped 2 s after SIGKILL");
-    for (const id of shmIds) await removeShm(id);
+    // After the kill, not before: a postmaster that was starting (a heal under way at Ctrl-C) may have made
+    // its segment after any earlier look at postmaster.pid.
+    const shm = await removeOrphanSegments({ creators: pids, dataDirs: [...this.byName.values()].map((n) => n.dataDir) });
+    if (shm > 0) this.log.info({ segments: shm }, "shared memory segments removed");
     await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not copy node logs"));
     const st = this.state();
     await removeTopology({ netns: st.netns, links: st.links, runId: this.runId });

@@ -18,7 +18,7 @@ export const localPlatform: Platform = {
       ...r.skipped.map((s) => `left run ${s.runId} alone: its pgchaos process ${s.ownerPid} is alive (use --force)`),
       r.runs.length === 0
         ? "nothing to clean up"
-        : `cleaned ${r.runs.length} run(s): ${r.processes} processes, ${r.netns.length} namespaces, ${r.links.length} links, ${r.rules} iptables rules, ${r.workDirs.length} data directories`,
+        : `cleaned ${r.runs.length} run(s): ${r.processes} processes, ${r.netns.length} namespaces, ${r.links.length} links, ${r.rules} iptables rules, ${r.workDirs.length} data directories, ${r.shm} shared memory segments`,
     ];
   },
 };

@@ -10,6 +10,8 @@ export interface PodSpec {
   /** The member's data directory: identifies its postmaster. */
   dataDir: string;
   pgBinDir: string;
+  /** Working directory of everything in the pod: a folder `user` can enter. */
+  cwd: string;
 }
 
 /**
@@ -44,6 +46,7 @@ export class Pod {
       argv: ["/bin/sh", "-c", INIT_SCRIPT, "pod-init", ...this.spec.argv],
       logFile: this.spec.logFile,
       env: this.spec.env,
+      cwd: this.spec.cwd,
     });
     return this.proc.pid;
   }

@@ -16,6 +16,11 @@ export interface SpawnSpec {
   pidns?: boolean;
   logFile: string;
   env?: Record<string, string>;
+  /**
+   * Working directory; "/" when absent. Never the caller's: a checkout in a private folder (root's home, a
+   * `mktemp -d`) is closed to `user`, and initdb, run by Patroni as postgres, fails to start in it.
+   */
+  cwd?: string;
 }
 
 export interface Spawned {
@@ -39,6 +44,7 @@ export function spawnInNetns(spec: SpawnSpec): Spawned {
   const fd = openSync(spec.logFile, "a");
   const child = spawn(argv[0]!, argv.slice(1), {
     detached: true,
+    cwd: spec.cwd ?? "/",
     stdio: ["ignore", fd, fd],
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", LC_ALL: "C.UTF-8", ...spec.env },
   });
