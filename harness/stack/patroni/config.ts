@@ -89,7 +89,9 @@ export function patroniConfig(n: PatroniNodeInput): Record<string, unknown> {
           },
         },
       },
-      initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
+      // no-sync: a new cluster's data is thrown away with the run, so initdb's closing fsync of every file
+      // (0.2 s of a bring-up here) protects nothing.
+      initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums", "no-sync"],
     },
     postgresql: {
       listen: `${n.address}:${PG_PORT}`,
