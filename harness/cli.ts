@@ -13,6 +13,7 @@ import { profileNames } from "./stack/patroni/profiles.ts";
 import { getPlatform, PLATFORM_NAMES } from "./platform/index.ts";
 import { EnvironmentError, UsageError, errorMessage } from "./util/errors.ts";
 import { abortOnSignals } from "./util/signals.ts";
+import { prepareOutDir } from "./util/out-dir.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -43,10 +44,32 @@ Exit codes: 0 every verdict met the scenario's expectations, 1 one did not (or t
 2 usage or environment error, 130 interrupted (faults healed, everything removed).
 `;
 
+/** More runs than this is a typo, not a plan: 1000 runs of the shortest scenario already take a day. */
+export const MAX_REPEAT = 1000;
+
+const STRING_OPTIONS = new Set(["--profile", "--platform", "--repeat", "--out", "--recheck", "--report"]);
+
+/**
+ * `--repeat -3` would otherwise be read as an option named -3 ("argument is ambiguous"); joined into
+ * `--repeat=-3` it reaches the check that says what the option takes.
+ */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (STRING_OPTIONS.has(a) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 function parse(argv: string[]) {
   try {
     return parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       allowPositionals: true,
       options: {
         profile: { type: "string" },
@@ -75,6 +98,12 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
   if (o.help) {
     process.stdout.write(HELP);
     return 0;
+  }
+  const modes = [o.list && "--list", o.cleanup && "--cleanup", o.recheck !== undefined && "--recheck", o.report !== undefined && "--report", positionals.length > 0 && `a scenario (${positionals.join(" ")})`].filter(
+    (m): m is string => typeof m === "string",
+  );
+  if (modes.length > 1) {
+    throw new UsageError(`${modes.join(" and ")} do different things; give one of them. See \`npm run scenario -- --help\`.`);
   }
   if (o.list) {
     for (const name of listScenarios()) {
@@ -107,8 +136,10 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
         : `one scenario at a time, got: ${positionals.join(" ")}`,
     );
   }
-  const repeat = o.repeat === undefined ? 1 : Number(o.repeat);
-  if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError(`--repeat takes a whole number of at least 1, got "${o.repeat}"`);
+  const repeat = o.repeat === undefined ? 1 : /^\d+$/.test(o.repeat) ? Number(o.repeat) : NaN;
+  if (!Number.isSafeInteger(repeat) || repeat < 1 || repeat > MAX_REPEAT) {
+    throw new UsageError(`--repeat takes a whole number from 1 to ${MAX_REPEAT}, got "${o.repeat}"`);
+  }
   if (o.profile !== undefined && !profileNames().includes(o.profile)) {
     throw new UsageError(`unknown profile "${o.profile}": choose one of ${profileNames().join(", ")}`);
   }
@@ -117,7 +148,9 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
   }
   if (o.reuse) process.env.PGCHAOS_KUBE_REUSE = "1";
   const scenario = await loadScenario(positionals[0]!);
-  const outDir = resolve(o.out ?? join(ROOT, "reports"));
+  // The machine first (root, packages: the likelier fix), then every path the run writes, before anything starts.
+  await getPlatform(o.platform ?? scenario.platform).preflight();
+  const outDir = prepareOutDir(o.out ?? join(ROOT, "reports"));
   const results: RunResult[] = [];
   for (let i = 1; i <= repeat; i++) {
     const progress = new Progress(process.stderr, o.quiet);

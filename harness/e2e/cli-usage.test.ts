@@ -1,4 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { cli } from "./cli-run.ts";
 
 describe("CLI usage errors exit 2 with a message that says how to fix them", () => {
@@ -56,6 +59,45 @@ describe("CLI usage errors exit 2 with a message that says how to fix them", () 
     } else {
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/kind cluster|namespace|nothing to clean up/);
+    }
+  });
+
+  it("--out to a folder that cannot be made exits 2 at once, naming the path (it used to spin at 100% CPU)", async () => {
+    const r = await cli(["primary-kill", "--out", "/proc/forbidden"], { timeout: 20_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--out \/proc\/forbidden: cannot create \/proc\/forbidden/);
+  });
+
+  it("--repeat out of range or negative says what it takes", async () => {
+    for (const v of ["99999999999999999999", "-3", "1.5", "1e3"]) {
+      const r = await cli(["primary-kill", "--repeat", v]);
+      expect(r.exitCode, v).toBe(2);
+      expect(r.stderr, v).toContain(`--repeat takes a whole number from 1 to 1000, got "${v}"`);
+    }
+  });
+
+  it("two modes at once are refused, naming both", async () => {
+    const r = await cli(["--list", "--cleanup"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/--list and --cleanup do different things; give one of them/);
+    const s = await cli(["primary-kill", "--recheck", "/tmp"]);
+    expect(s.exitCode).toBe(2);
+    expect(s.stderr).toMatch(/--recheck and a scenario \(primary-kill\)/);
+  });
+
+  it("--recheck on a run whose history is damaged is bad input (exit 2), naming the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pgchaos-damaged-"));
+    try {
+      writeFileSync(join(dir, "history.jsonl"), '{"index":0,"time":1,"process":"writer","type":"invoke","f":"write","value":1}\n{"index":1, oops\n');
+      writeFileSync(join(dir, "final.json"), "{}");
+      writeFileSync(join(dir, "scenario.json"), "{}");
+      const r = await cli(["--recheck", dir]);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/cannot be re-checked: history.jsonl is damaged: .*line 2/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { cli, ROOT, waitForOutput } from "./cli-run.ts";
+import { cli, interrupt, privateCheckout, ROOT, waitForOutput } from "./cli-run.ts";
 import { leftovers, NOTHING, skipClusterTests } from "../testing/leftovers.ts";
 import { readHistory } from "../history/reader.ts";
 import type { FaultEventValue } from "../history/types.ts";
@@ -16,19 +16,25 @@ function onlyRunDir(out: string, scenario: string): string {
 
 describe.skipIf(skipClusterTests())("scenarios end to end through the CLI", () => {
   let out: string;
+  let checkout: string;
   beforeAll(async () => {
     out = mkdtempSync(join(tmpdir(), "pgchaos-e2e-"));
+    checkout = privateCheckout();
     // Strays of an earlier crashed run on this machine would make the leftover assertions meaningless.
     await cli(["--cleanup"]);
     expect(await leftovers()).toEqual(NOTHING);
   });
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(checkout, { recursive: true, force: true });
+  });
 
-  it("primary-kill: a replica takes over, no acknowledged write is lost, nothing is left behind", async () => {
-    const r = await cli(["primary-kill", "--out", out]);
+  it("primary-kill from a checkout in a private (0700) folder: a replica takes over, no acknowledged write is lost, nothing is left behind", async () => {
+    // Run as a user who cloned into root's home would: from the checkout, writing into its reports/.
+    const r = await cli(["primary-kill"], { cwd: checkout });
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toContain("PASS");
-    const runDir = onlyRunDir(out, "primary-kill");
+    const runDir = onlyRunDir(join(checkout, "reports"), "primary-kill");
     for (const f of ["scenario.json", "history.jsonl", "final.json", "verdict.json", "harness.log"]) {
       expect(existsSync(join(runDir, f)), f).toBe(true);
     }
@@ -70,13 +76,44 @@ describe.skipIf(skipClusterTests())("scenarios end to end through the CLI", () =
     expect(v2.checks.dataLoss.acknowledged).toBe(v.checks.dataLoss.acknowledged);
   }, 180_000);
 
+  it("a work folder closed to the postgres user stops the run at once, naming the folder", async () => {
+    const closed = mkdtempSync(join(tmpdir(), "pgchaos-closed-"));
+    try {
+      const t0 = performance.now();
+      const r = await cli(["switchover", "--out", out], { env: { PGCHAOS_WORK_ROOT: join(closed, "work") } });
+      expect(r.exitCode, r.all).toBe(2);
+      expect(r.stderr).toContain(`the postgres user cannot write into ${join(closed, "work")}`);
+      expect(r.stderr).toMatch(/the folder .*pgchaos-closed-\w+ \(mode 0700, owner uid 0\) is closed to it/);
+      expect(performance.now() - t0).toBeLessThan(30_000);
+      expect(await leftovers()).toEqual(NOTHING);
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  // Ctrl-C from a terminal reaches the whole process group; from any phase the run must heal, remove
+  // everything and exit 130 within seconds (the bound here is generous; npm run bench measures it).
+  it("Ctrl-C during the deploy and right after it (schema, warm-up) exits 130 within seconds, leaving nothing", async () => {
+    for (const [phase, reached] of [
+      ["deploy", () => new Promise<void>((r) => setTimeout(r, 2000))],
+      ["schema", (child: ReturnType<typeof cli>) => waitForOutput(child, /✓ deploy/, 90_000)],
+    ] as const) {
+      const child = cli(["primary-kill", "--out", out]);
+      await reached(child);
+      const { ms, result } = await interrupt(child);
+      expect(result.exitCode, `${phase}: ${result.all}`).toBe(130);
+      expect(ms, `Ctrl-C during ${phase} took ${Math.round(ms)} ms`).toBeLessThan(10_000);
+      expect(await leftovers(), phase).toEqual(NOTHING);
+    }
+  }, 180_000);
+
   it("Ctrl-C during a fault heals it, tears everything down and exits 130", async () => {
     const child = cli(["primary-kill", "--out", out, "--profile", "default"]);
     await waitForOutput(child, /✓ warm-up/, 90_000);
     await new Promise((r) => setTimeout(r, 1500));
-    child.kill("SIGINT");
-    const r = await child;
+    const { ms, result: r } = await interrupt(child);
     expect(r.exitCode, r.all).toBe(130);
+    expect(ms).toBeLessThan(10_000);
     expect(r.stderr).toContain("interrupted");
     expect(await leftovers()).toEqual(NOTHING);
     const runs = readdirSync(join(out, "primary-kill")).map((d) => join(out, "primary-kill", d));
@@ -94,9 +131,9 @@ describe.skipIf(skipClusterTests())("scenarios end to end through the CLI", () =
       const child = cli([scenario, "--out", out]);
       await waitForOutput(child, /✓ warm-up/, 90_000);
       await new Promise((r) => setTimeout(r, 2000));
-      child.kill("SIGINT");
-      const r = await child;
+      const { ms, result: r } = await interrupt(child);
       expect(r.exitCode, r.all).toBe(130);
+      expect(ms).toBeLessThan(10_000);
       // leftovers() lists every process of ours, stopped ones included, and every tagged rule.
       expect(await leftovers()).toEqual(NOTHING);
       const stopped = (await execa("ps", ["-eo", "stat=,args="])).stdout.split("\n").filter((l) => /^T/.test(l) && /patroni|postgres|etcd/.test(l));

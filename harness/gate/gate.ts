@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { prepareOutDir } from "../util/out-dir.ts";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { distribution, repeatFigures } from "../report/distribution.ts";
@@ -128,8 +129,7 @@ export async function runGate(argv: string[], deps: GateDeps, signal: AbortSigna
   }
 
   const startedAt = now();
-  const outDir = resolve(o.out ?? join(deps.root, "reports", "gate", `${suite.name}-${timestampDir(startedAt)}`));
-  mkdirSync(outDir, { recursive: true });
+  const outDir = prepareOutDir(o.out ?? join(deps.root, "reports", "gate", `${suite.name}-${timestampDir(startedAt)}`));
   const total = planned.reduce((s, p) => s + p.repeat, 0);
   let done = 0;
   const results: EntryResults[] = [];

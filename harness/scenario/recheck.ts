@@ -4,7 +4,7 @@ import { readHistory } from "../history/reader.ts";
 import type { FinalState } from "../checkers/types.ts";
 import { combineValidity } from "../checkers/index.ts";
 import { check, evaluateExpectations, writeFigures, type Verdict } from "./verdict.ts";
-import { UsageError } from "../util/errors.ts";
+import { UsageError, errorMessage } from "../util/errors.ts";
 import { writeReports } from "../report/write.ts";
 
 /**
@@ -17,12 +17,23 @@ export async function recheck(runDir: string): Promise<{ verdict: Verdict; runDi
     if (!existsSync(p)) throw new UsageError(`${runDir} is not a complete run directory: ${f} is missing`);
     return p;
   };
-  const history = await readHistory(need("history.jsonl"));
-  const final = JSON.parse(readFileSync(need("final.json"), "utf8")) as FinalState;
-  const previous = existsSync(join(runDir, "verdict.json"))
-    ? (JSON.parse(readFileSync(join(runDir, "verdict.json"), "utf8")) as Verdict)
-    : undefined;
-  const meta = JSON.parse(readFileSync(need("scenario.json"), "utf8")) as {
+  // A damaged file is bad input (exit 2), not a failed run: say which file and what is wrong with it.
+  const damaged = (f: string, e: unknown) => new UsageError(`${runDir} cannot be re-checked: ${f} is damaged: ${errorMessage(e)}`);
+  const json = (f: string) => {
+    try {
+      return JSON.parse(readFileSync(join(runDir, f), "utf8")) as unknown;
+    } catch (e) {
+      throw damaged(f, e);
+    }
+  };
+  const history = await readHistory(need("history.jsonl")).catch((e: unknown) => {
+    throw damaged("history.jsonl", e);
+  });
+  need("final.json");
+  const final = json("final.json") as FinalState;
+  const previous = existsSync(join(runDir, "verdict.json")) ? (json("verdict.json") as Verdict) : undefined;
+  need("scenario.json");
+  const meta = json("scenario.json") as {
     scenario: { name: string };
     platform: string;
     profile: { name: string };
