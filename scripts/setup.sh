@@ -56,3 +56,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 else
   echo "setup: npm dependencies present"
 fi
+
+# The Patroni versions other than Debian 12's (harness/stack/patroni/versions.ts): each .deb from Debian's
+# archive, checked against its pinned SHA-256, extracted into /var/cache/pgchaos (outside the checkout).
+node --import tsx scripts/fetch-stacks.ts
