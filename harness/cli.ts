@@ -14,6 +14,7 @@ import { getPlatform, PLATFORM_NAMES } from "./platform/index.ts";
 import { EnvironmentError, UsageError, errorMessage } from "./util/errors.ts";
 import { abortOnSignals } from "./util/signals.ts";
 import { prepareOutDir } from "./util/out-dir.ts";
+import { checkStackName, stackLines } from "./stack/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -22,6 +23,7 @@ const HELP = `pgchaos: chaos and failover tests for HA PostgreSQL (Patroni + etc
 Usage:
   npm run scenario -- <name> [options]     run a scenario on the local platform
   npm run scenario -- --list               list scenarios
+  npm run scenario -- --list-stacks        list the HA stacks, with their packages and checksums
   npm run scenario -- --recheck DIR        re-run the checkers on a stored run directory
   npm run scenario -- --report DIR         re-make report.html, junit.xml, summary.md of a stored run
                                            (or the HTML of a reports/<scenario>/repeat-*.json)
@@ -31,6 +33,8 @@ Usage:
 
 Options:
   --platform NAME  where the cluster runs: local (default; network namespaces on this machine), kind, minikube
+  --stack NAME     the HA stack: patroni (Debian 12's 3.0.2, the default), patroni@4.0.7, patroni@4.1.5
+                   (see --list-stacks; other versions are fetched from Debian's archive and checked)
   --reuse          kind/minikube: use the existing cluster instead of creating (and deleting) one
   --profile NAME   HA profile: ${profileNames().join(" | ")} (default: the scenario's, usually fast)
   --sync           synchronous replication (Patroni synchronous_mode)
@@ -47,7 +51,7 @@ Exit codes: 0 every verdict met the scenario's expectations, 1 one did not (or t
 /** More runs than this is a typo, not a plan: 1000 runs of the shortest scenario already take a day. */
 export const MAX_REPEAT = 1000;
 
-const STRING_OPTIONS = new Set(["--profile", "--platform", "--repeat", "--out", "--recheck", "--report"]);
+const STRING_OPTIONS = new Set(["--profile", "--platform", "--stack", "--repeat", "--out", "--recheck", "--report"]);
 
 /**
  * `--repeat -3` would otherwise be read as an option named -3 ("argument is ambiguous"); joined into
@@ -74,6 +78,8 @@ function parse(argv: string[]) {
       options: {
         profile: { type: "string" },
         platform: { type: "string" },
+        stack: { type: "string" },
+        "list-stacks": { type: "boolean" },
         reuse: { type: "boolean" },
         sync: { type: "boolean" },
         repeat: { type: "string" },
@@ -99,11 +105,15 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
     process.stdout.write(HELP);
     return 0;
   }
-  const modes = [o.list && "--list", o.cleanup && "--cleanup", o.recheck !== undefined && "--recheck", o.report !== undefined && "--report", positionals.length > 0 && `a scenario (${positionals.join(" ")})`].filter(
+  const modes = [o.list && "--list", o["list-stacks"] && "--list-stacks", o.cleanup && "--cleanup", o.recheck !== undefined && "--recheck", o.report !== undefined && "--report", positionals.length > 0 && `a scenario (${positionals.join(" ")})`].filter(
     (m): m is string => typeof m === "string",
   );
   if (modes.length > 1) {
     throw new UsageError(`${modes.join(" and ")} do different things; give one of them. See \`npm run scenario -- --help\`.`);
+  }
+  if (o["list-stacks"]) {
+    for (const line of stackLines()) process.stdout.write(`${line}\n`);
+    return 0;
   }
   if (o.list) {
     for (const name of listScenarios()) {
@@ -146,6 +156,7 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
   if (o.platform !== undefined && !PLATFORM_NAMES.includes(o.platform)) {
     throw new UsageError(`unknown platform "${o.platform}": choose one of ${PLATFORM_NAMES.join(", ")}`);
   }
+  if (o.stack !== undefined) checkStackName(o.stack);
   if (o.reuse) process.env.PGCHAOS_KUBE_REUSE = "1";
   const scenario = await loadScenario(positionals[0]!);
   // The machine first (root, packages: the likelier fix), then every path the run writes, before anything starts.
@@ -155,7 +166,7 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
   for (let i = 1; i <= repeat; i++) {
     const progress = new Progress(process.stderr, o.quiet);
     progress.line(`${scenario.name}${repeat > 1 ? ` (run ${i} of ${repeat})` : ""}: ${scenario.description}`);
-    const r = await runScenario({ scenario, profile: o.profile, sync: o.sync, platform: o.platform, outDir, keep: o.keep, signal, progress });
+    const r = await runScenario({ scenario, profile: o.profile, sync: o.sync, platform: o.platform, stack: o.stack, outDir, keep: o.keep, signal, progress });
     process.stdout.write(renderVerdict(r.verdict, r.runDir));
     results.push(r);
   }
@@ -196,4 +207,9 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+const code = await main();
+// After a Ctrl-C everything of the run is already healed and removed; what may still hold the event loop (a
+// probe's socket timing out, a fault's wait abandoned mid-way) has nothing left to do. Exit now rather than
+// seconds later. (stdout and stderr are written synchronously on Linux: nothing is lost.)
+if (code === 130) process.exit(code);
+process.exitCode = code;

@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { checkStackName } from "../stack/index.ts";
+import { defaultStack } from "../stack/patroni/versions.ts";
 import { prepareOutDir } from "../util/out-dir.ts";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -25,6 +27,8 @@ Usage:
 
 Options:
   --suite NAME        suite in suites/<NAME>.ts (default: smoke)
+  --stack NAME        the HA stack every run uses (default: each scenario's, Debian 12's Patroni); baseline
+                      entries of another stack than the default are keyed <scenario>/<profile>@<stack>
   --baseline FILE     baseline JSON (default: suites/<NAME>.baseline.json)
   --update-baseline   record the new medians and p95s in the baseline (entries whose runs were clean);
                       a missing baseline entry or file is then no error, and regressions do not fail
@@ -57,6 +61,7 @@ function parse(argv: string[]) {
       allowPositionals: false,
       options: {
         suite: { type: "string" },
+        stack: { type: "string" },
         baseline: { type: "string" },
         "update-baseline": { type: "boolean" },
         out: { type: "string" },
@@ -105,6 +110,8 @@ export async function runGate(argv: string[], deps: GateDeps, signal: AbortSigna
     );
   }
 
+  if (o.stack !== undefined) checkStackName(o.stack);
+  const stackKey = o.stack === undefined || o.stack === "patroni" || o.stack === defaultStack().name ? "" : `@${o.stack}`;
   const planned: Planned[] = [];
   for (const entry of suite.entries) {
     const scenario = await deps.loadScenario(entry.scenario);
@@ -113,7 +120,7 @@ export async function runGate(argv: string[], deps: GateDeps, signal: AbortSigna
       const { profile: base, sync: syncAsked } = splitProfile(p);
       const sync = syncAsked || scenario.sync;
       const profile = sync ? `${base}+sync` : base;
-      planned.push({ key: entryKey(scenario.name, profile), scenario, profile, base, sync, repeat: entry.repeat });
+      planned.push({ key: `${entryKey(scenario.name, profile)}${stackKey}`, scenario, profile, base, sync, repeat: entry.repeat });
     }
   }
   const dup = planned.map((p) => p.key).filter((k, i, all) => all.indexOf(k) !== i);
@@ -142,7 +149,7 @@ export async function runGate(argv: string[], deps: GateDeps, signal: AbortSigna
       const progress = new Progress(deps.stderr, o.quiet);
       progress.line(`gate ${suite.name} [${done}/${total}]: ${p.key} run ${i} of ${p.repeat}`);
       try {
-        const r = await deps.runScenario({ scenario: p.scenario, profile: p.base, sync: p.sync, outDir, signal, progress });
+        const r = await deps.runScenario({ scenario: p.scenario, profile: p.base, sync: p.sync, stack: o.stack, outDir, signal, progress });
         runs.push({ runDir: r.runDir, verdict: r.verdict });
         deps.stdout.write(renderVerdict(r.verdict, r.runDir, deps.stdout as NodeJS.WriteStream));
       } catch (e) {

@@ -41,7 +41,7 @@ describe("parseHistory", () => {
     [{ time: undefined }, 'field "time" must be a finite number, got nothing'],
     [{ time: "12:00" }, 'field "time" must be a finite number, got "12:00"'],
     [{ process: 4 }, 'field "process" must be a string, got 4'],
-    [{ f: "read" }, 'field "f" must be one of write|node-probe|fault|phase|cluster, got "read"'],
+    [{ f: "read" }, 'field "f" must be one of write|node-probe|fault|phase|cluster|recovery, got "read"'],
     [{ node: 1 }, 'field "node" must be a string when present, got 1'],
     [{ timeline: "3" }, 'field "timeline" must be a number when present, got "3"'],
     [{ error: {} }, 'field "error" must be a string when present, got {}'],

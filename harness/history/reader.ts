@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { HistoryEntry, OpF, OpType } from "./types.ts";
 
 const OP_TYPES: readonly OpType[] = ["invoke", "ok", "fail", "info"];
-const OP_FS: readonly OpF[] = ["write", "node-probe", "fault", "phase", "cluster"];
+const OP_FS: readonly OpF[] = ["write", "node-probe", "fault", "phase", "cluster", "recovery"];
 
 export async function readHistory(path: string): Promise<HistoryEntry[]> {
   return parseHistory(await readFile(path, "utf8"), path);

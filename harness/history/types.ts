@@ -18,7 +18,9 @@ export type OpF =
   /** The runner entered a phase. value: { phase: string }. */
   | "phase"
   /** A sample of the cluster's members (role, replication lag, timeline). value: ClusterSampleValue. */
-  | "cluster";
+  | "cluster"
+  /** Whether the cluster was whole again after the last heal, and how long that took. value: RecoveryValue. */
+  | "recovery";
 
 export interface HistoryEntry {
   /** 0-based position in the history, strictly increasing. */
@@ -56,6 +58,16 @@ export interface FaultEventValue {
   nodes: string[];
   /** Anything else the fault wants recorded (signal, candidate...). */
   detail?: Record<string, unknown>;
+}
+
+export interface RecoveryValue {
+  recovered: boolean;
+  /** From the last heal to one leader, every replica streaming and a write acknowledged. */
+  recoveryMs?: number;
+  /** How long the runner waited. */
+  timeoutMs: number;
+  /** Why it was not whole, when it was not. */
+  reason?: string;
 }
 
 export interface PhaseValue {

@@ -1,4 +1,6 @@
 import type { HaProfile } from "../stack/patroni/profiles.ts";
+import type { PatroniHaStack } from "../stack/patroni/stack.ts";
+import type { PlatformCapability } from "../scenario/capabilities.ts";
 import type { Logger } from "pino";
 import type { Grudge } from "../faults/grudge.ts";
 import type { NodeCommand } from "../faults/rules.ts";
@@ -22,6 +24,8 @@ export interface ClusterSpec {
   logger: Logger;
   /** Ctrl-C: every wait of the deploy stops, and what was made is torn down. */
   signal?: AbortSignal;
+  /** What runs on the nodes; Debian 12's Patroni when absent. */
+  stack?: PatroniHaStack;
 }
 
 /** A member as the HA stack reports it. */
@@ -129,6 +133,10 @@ export interface Cluster extends AsyncDisposable {
 
 export interface Platform {
   readonly name: string;
+  /** What it can do to machines; a scenario needing more is refused before deploy (scenario/capabilities.ts). */
+  readonly capabilities: ReadonlySet<PlatformCapability>;
+  /** Why a capability is missing, for the refusal. */
+  readonly whyNot?: Partial<Record<PlatformCapability, string>>;
   /** Fails with an EnvironmentError saying how to fix a machine that cannot run this platform. */
   preflight(): Promise<void>;
   deploy(spec: ClusterSpec): Promise<Cluster>;

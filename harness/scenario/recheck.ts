@@ -36,6 +36,7 @@ export async function recheck(runDir: string): Promise<{ verdict: Verdict; runDi
   const meta = json("scenario.json") as {
     scenario: { name: string };
     platform: string;
+    stack?: { name: string };
     profile: { name: string };
     expectations: Verdict["expectations"];
     settings: Record<string, unknown>;
@@ -44,10 +45,12 @@ export async function recheck(runDir: string): Promise<{ verdict: Verdict; runDi
   };
   const result = check(history, final, meta.expectations);
   const checks = result.checks;
-  if (previous?.checks.recovery) checks.recovery = previous.checks.recovery;
+  // Runs recorded before recovery went into the history keep the verdict's own.
+  if (!checks.recovery && previous?.checks.recovery) checks.recovery = previous.checks.recovery;
   const verdict: Verdict = {
     scenario: meta.scenario.name,
     platform: meta.platform,
+    ...(meta.stack ? { stack: meta.stack.name } : {}),
     profile: meta.profile.name,
     runId: meta.runId,
     startedAt: meta.startedAt,

@@ -9,7 +9,8 @@ export const ScenarioSchema = z
     name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes"),
     description: z.string().min(1),
     platform: z.enum(["local", "kind", "minikube"]).default("local"),
-    stack: z.enum(["patroni"]).default("patroni"),
+    /** The HA stack: `patroni` (Debian 12's 3.0.2) or `patroni@<version>` (npm run scenario -- --list-stacks). */
+    stack: z.string().default("patroni"),
     nodes: z.number().int().min(2).max(9).default(3),
     profile: z.string().default("fast"),
     sync: z.boolean().default(false),

@@ -1,10 +1,13 @@
 import type { HistoryEntry } from "../history/types.ts";
 import type { Expectations, FinalState, CheckResult, Validity } from "../checkers/types.ts";
-import { defaultCheckers, runCheckers } from "../checkers/index.ts";
+import { combineValidity, defaultCheckers, runCheckers } from "../checkers/index.ts";
+import { recovery } from "../checkers/recovery.ts";
 
 export interface Verdict {
   scenario: string;
   platform: string;
+  /** The HA stack that ran (`patroni@4.0.7`); absent in runs recorded before stacks were an axis. */
+  stack?: string;
   profile: string;
   runId?: string;
   startedAt: string;
@@ -42,8 +45,15 @@ export function writeFigures(history: readonly HistoryEntry[]): Verdict["run"]["
   };
 }
 
+/** Every check of a run, from its history and final contents alone (recovery too, where the history records it). */
 export function check(history: readonly HistoryEntry[], final: FinalState, expect: Expectations) {
-  return runCheckers(defaultCheckers, { history, final, expect });
+  const result = runCheckers(defaultCheckers, { history, final, expect });
+  const r = recovery(history);
+  if (r) {
+    result.checks.recovery = r;
+    result.valid = combineValidity(result.valid, r.valid);
+  }
+  return result;
 }
 
 export interface ExpectationResult {

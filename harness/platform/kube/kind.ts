@@ -4,6 +4,7 @@
  * PGCHAOS_KUBE_REUSE=1 (`--reuse`), in which case only the run's namespace is created and deleted.
  */
 import { resolve } from "node:path";
+import { KUBE_CAPABILITIES, KUBE_WHY_NOT } from "./capabilities.ts";
 import type { Logger } from "pino";
 import type { V1Node } from "@kubernetes/client-node";
 import type { Platform } from "../types.ts";
@@ -109,6 +110,8 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
 export function makeKindPlatform(opts: KindOptions = {}): Platform {
   return {
     name: "kind",
+    capabilities: KUBE_CAPABILITIES,
+    whyNot: KUBE_WHY_NOT,
     preflight: () => kubePreflight("kind"),
     deploy: (spec) => {
       const env = kubeEnvOptions();

@@ -6,6 +6,7 @@
  * first node's address (`minikube ip`).
  */
 import type { Logger } from "pino";
+import { KUBE_CAPABILITIES, KUBE_WHY_NOT } from "./capabilities.ts";
 import type { Platform } from "../types.ts";
 import { EnvironmentError } from "../../util/errors.ts";
 import { makeClients } from "./client.ts";
@@ -106,6 +107,8 @@ export function minikubeRuntime(opts: MinikubeOptions): KubeRuntime {
 export function makeMinikubePlatform(opts: MinikubeOptions = {}): Platform {
   return {
     name: "minikube",
+    capabilities: KUBE_CAPABILITIES,
+    whyNot: KUBE_WHY_NOT,
     preflight: () => kubePreflight("minikube"),
     deploy: (spec) => {
       const env = kubeEnvOptions();

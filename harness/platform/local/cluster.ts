@@ -6,9 +6,12 @@ import { assertUsableBy } from "./access.ts";
 import { stringify as toYaml } from "yaml";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
-import { BRING_UP, etcdArgs, reportedSettings, haproxyConfig, patroniConfig, profileRestore, ETCD_CLIENT_PORT, ETCD_PEER_PORT, PG_PORT } from "../../stack/patroni/config.ts";
+import { BRING_UP, etcdArgs, reportedSettings, haproxyConfig, patroniConfig, ETCD_CLIENT_PORT, ETCD_PEER_PORT, PG_PORT, REST_PORT } from "../../stack/patroni/config.ts";
 import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
-import { getCluster, getConfig, getStatus, patchConfig, postFailover, postSwitchover } from "../../stack/patroni/rest.ts";
+import { getConfig, getStatus, patchConfig } from "../../stack/patroni/rest.ts";
+import { defaultPatroniStack, stackSettings } from "../../stack/patroni/default.ts";
+import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
+import type { AgentApi } from "../../stack/types.ts";
 import { waitFor } from "../../util/wait.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
 import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
@@ -47,7 +50,6 @@ interface LocalNode {
 }
 
 const SERVICE_PORT = 5432;
-const PATRONI_BIN = "/usr/bin/patroni";
 
 export class LocalCluster implements Cluster {
   readonly platform = "local";
@@ -56,6 +58,19 @@ export class LocalCluster implements Cluster {
   readonly settings: Record<string, unknown>;
   readonly credentials: { user: string; password: string; database: string };
   private readonly byName = new Map<string, LocalNode>();
+  /** What runs on the nodes: Patroni of the version the run asked for. */
+  readonly stack: PatroniHaStack;
+  private readonly effective: ReturnType<PatroniHaStack["effectiveProfile"]>;
+  /** Patroni's REST API of a member, straight to its address. */
+  private readonly api: AgentApi = async (node, req) => {
+    const res = await fetch(`http://${this.node(node).address}:${REST_PORT}${req.path}`, {
+      method: req.method,
+      headers: req.body === undefined ? undefined : { "content-type": "application/json" },
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      signal: AbortSignal.timeout(req.timeoutMs ?? 1000),
+    });
+    return { status: res.status, body: await res.text() };
+  };
   private haproxy?: Spawned;
   private tornDown = false;
   private logsCollected = false;
@@ -69,6 +84,9 @@ export class LocalCluster implements Cluster {
     private readonly log: Logger,
   ) {
     const names = runNames(runId);
+    const stack = spec.stack ?? defaultPatroniStack();
+    this.stack = stack;
+    this.effective = stack.effectiveProfile(spec.profile);
     for (let i = 1; i <= spec.nodes; i++) {
       const name = nodeName(i);
       const dir = join(workDir, name);
@@ -84,7 +102,7 @@ export class LocalCluster implements Cluster {
         pod: new Pod({
           netns: names.netns(i),
           user: "postgres",
-          argv: [PATRONI_BIN, join(dir, "patroni.yml")],
+          argv: [stack.installed.bin, join(dir, "patroni.yml")],
           logFile: join(dir, "log", "patroni.log"),
           env: { HOME: dir, PYTHONUNBUFFERED: "1" },
           dataDir: join(dir, "data"),
@@ -97,7 +115,7 @@ export class LocalCluster implements Cluster {
     this.nodes = [...this.byName.keys()];
     this.primaryService = { host: subnet.bridgeAddress, port: SERVICE_PORT };
     this.credentials = { user: "postgres", password: passwords.superuser, database: "postgres" };
-    this.settings = reportedSettings(spec.profile, spec.nodes, "etcd3");
+    this.settings = { ...reportedSettings(this.effective.profile, spec.nodes, "etcd3"), ...stackSettings(stack, this.effective) };
   }
 
   /** Creates the namespaces and starts etcd, Patroni and haproxy; tears down whatever it made on failure. */
@@ -150,7 +168,7 @@ export class LocalCluster implements Cluster {
         { path: n.dir, need: "w" as const, what: `node ${n.name}'s folder` },
         { path: n.logDir, need: "w" as const, what: `node ${n.name}'s logs` },
       ]),
-      { path: PATRONI_BIN, need: "x", what: "Patroni" },
+      { path: this.stack.installed.bin, need: "x", what: `Patroni (${this.stack.info.name})` },
       { path: `${PG_BIN_DIR}/initdb`, need: "x", what: "PostgreSQL's initdb" },
     ]);
     await createTopology(this.runId, this.subnet, this.spec.nodes);
@@ -216,7 +234,7 @@ export class LocalCluster implements Cluster {
    * them: Patroni reloads parameters in the same loop in which it takes the new ttl and loop_wait.
    */
   private async applyProfile(leader: string): Promise<void> {
-    const restore = profileRestore(this.spec.profile);
+    const restore = this.stack.profileRestore(this.spec.profile);
     const address = this.node(leader).address;
     await patchConfig(address, restore);
     const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
@@ -241,8 +259,8 @@ export class LocalCluster implements Cluster {
       logDir: n.logDir,
       pgpass: join(n.dir, "pgpass"),
       binDir: PG_BIN_DIR,
-      profile: this.spec.profile,
-      bringUp: BRING_UP,
+      profile: this.effective.profile,
+      bringUp: { dcs: this.stack.bringUpTimings(), parameters: BRING_UP.parameters },
       passwords,
     });
   }
@@ -274,32 +292,9 @@ export class LocalCluster implements Cluster {
   }
 
   async members(): Promise<Member[]> {
-    let lastError: unknown;
-    for (const n of this.byName.values()) {
-      if (!n.pod.running) continue;
-      try {
-        const list = await getCluster(n.address);
-        const leader = list.find((m) => m.role === "leader");
-        let streaming = new Set<string>();
-        if (leader) {
-          // Patroni 3.0.2's /cluster never says "streaming": the leader's replication list does (pitfall 4).
-          const st = await getStatus(leader.host).catch(() => undefined);
-          streaming = new Set((st?.replication ?? []).filter((r) => r.state === "streaming").map((r) => r.application_name));
-        }
-        return list.map((m) => ({
-          name: m.name,
-          host: m.host,
-          role: m.role,
-          state: m.state,
-          timeline: m.timeline,
-          lagBytes: typeof m.lag === "number" ? m.lag : undefined,
-          streaming: m.role === "leader" ? undefined : streaming.has(m.name),
-        }));
-      } catch (e) {
-        lastError = e;
-      }
-    }
-    throw new Error(`no Patroni member answered GET /cluster: ${errorMessage(lastError ?? "none running")}`);
+    const running = [...this.byName.values()].filter((n) => n.pod.running).map((n) => n.name);
+    if (running.length === 0) throw new Error("no Patroni member answered GET /cluster: none running");
+    return this.stack.members(this.api, running);
   }
 
   async waitReady(opts: { timeoutMs?: number; reason?: string; signal?: AbortSignal } = {}): Promise<{ ms: number; leader: string }> {
@@ -381,6 +376,12 @@ export class LocalCluster implements Cluster {
       if (!n.pod.running) {
         this.spawnPatroni(n);
       } else if (n.pod.patroniPid() === undefined) {
+        // Patroni's own test before a second start (4.x refuses to start beside a live namesake, "there is
+        // already a node named ... running"): a REST API that answers means one runs, whatever the scan saw.
+        if (await this.agentAnswers(n)) {
+          n.log.warn({ attempt }, "no Patroni process found in the pod, but its REST API answers: not starting another");
+          return;
+        }
         this.assertNotTornDown(`Patroni on ${n.name}`);
         n.pod.startPatroni();
         n.log.info({ attempt }, "patroni started again inside the running pod");
@@ -415,6 +416,13 @@ export class LocalCluster implements Cluster {
       await new Promise((r) => setTimeout(r, 200));
     }
     return "unknown";
+  }
+
+  private async agentAnswers(n: LocalNode): Promise<boolean> {
+    return this.api(n.name, { method: "GET", path: "/liveness", timeoutMs: 1000 }).then(
+      () => true,
+      () => false,
+    );
   }
 
   private logTail(file: string, lines: number): string {
@@ -604,32 +612,15 @@ export class LocalCluster implements Cluster {
 
   /** Manual failover to a named replica through Patroni's REST API (POST /failover). */
   async failover(candidate: string): Promise<{ from?: string; to: string }> {
-    const ms = await this.members();
-    const leader = ms.find((m) => m.role === "leader");
-    // Asked of the leader when there is one (the candidate's own API may be the one not answering).
-    const via = leader?.name ?? candidate;
-    // Patroni judges the candidate from its last loop's view: right after the cluster became whole it can
-    // answer 412 "no good candidates" or 503 for a few seconds. Those answers are retried for up to 15 s.
-    let text = "";
-    await waitFor({ condition: `Patroni to accept a failover to ${candidate}`, where: `node ${via}`, timeoutMs: 15_000, intervalMs: 1000, signal: this.spec.signal }, async () => {
-      try {
-        text = await postFailover(this.node(via).address, { candidate, leader: leader?.name });
-        return true;
-      } catch (e) {
-        if (/HTTP (412|503)/.test(errorMessage(e))) throw e;
-        throw new AbortError(e instanceof Error ? e : new Error(String(e)));
-      }
-    });
-    return { from: leader?.name, to: /failed over to "?([\w-]+)"?/i.exec(text)?.[1] ?? candidate };
+    return this.stack.failover(this.api, this.runningNodes(), candidate, this.spec.signal);
   }
 
   async switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }> {
-    const ms = await this.members();
-    const leader = ms.find((m) => m.role === "leader");
-    if (!leader) throw new Error("switchover impossible: the cluster has no leader");
-    const text = await postSwitchover(this.node(leader.name).address, { leader: leader.name, candidate: opts.candidate });
-    const to = /switched over to "?([\w-]+)"?/i.exec(text)?.[1];
-    return { from: leader.name, to };
+    return this.stack.switchover(this.api, this.runningNodes(), { ...opts, signal: this.spec.signal });
+  }
+
+  private runningNodes(): string[] {
+    return [...this.byName.values()].filter((n) => n.pod.running).map((n) => n.name);
   }
 
   async collectLogs(): Promise<void> {

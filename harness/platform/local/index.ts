@@ -1,4 +1,5 @@
 import type { Platform } from "../types.ts";
+import { ALL_PLATFORM_CAPABILITIES } from "../../scenario/capabilities.ts";
 import { LocalCluster } from "./cluster.ts";
 import { localPreflight } from "./preflight.ts";
 import { cleanupStrays } from "./cleanup.ts";
@@ -7,6 +8,9 @@ import { EnvironmentError } from "../../util/errors.ts";
 /** The embedded default: one network namespace per node on this machine. */
 export const localPlatform: Platform = {
   name: "local",
+  // Latency too: whether this kernel has sch_netem is only known on a live namespace, and the latency fault
+  // refuses with the reason there.
+  capabilities: ALL_PLATFORM_CAPABILITIES,
   preflight: async () => localPreflight(),
   deploy: (spec) => LocalCluster.deploy(spec),
   async cleanup({ force }) {
