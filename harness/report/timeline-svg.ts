@@ -9,26 +9,34 @@ export const FAILED_COLOUR = "#d62728";
 export const UNKNOWN_COLOUR = "#f28e2b";
 export const PROBE_COLOURS: Record<NodeProbeState, string> = { writable: "#2e7d32", "read-only": "#90a4ae", unreachable: "#b71c1c" };
 
-const W = 1200;
-const LEFT = 118;
-const RIGHT = 22;
-const PLOT_W = W - LEFT - RIGHT;
 const PHASE_Y = 6;
 const PHASE_H = 16;
 const LABEL_ROWS = 3;
 const LABEL_Y = 38; // baseline of the first marker-label row
 const LABEL_ROW_H = 15;
 const CHART_TOP = LABEL_Y + LABEL_ROWS * LABEL_ROW_H;
-const CHART_H = 220;
-const CHART_BOTTOM = CHART_TOP + CHART_H;
 const CHAR_W = 6.4; // rough width of one 11 px character, for placing labels
+
+/** How a chart is drawn: the report's full-width chart by default, smaller ones for side-by-side comparisons. */
+export interface TimelineSvgOptions {
+  /** Width in SVG units (and in CSS pixels unless styled otherwise); default 1200. */
+  width?: number;
+  /** Height of the bar chart area; default 220. */
+  chartHeight?: number;
+  /** The svg element's id (default "timeline"); null for none, where several charts share a page. */
+  id?: string | null;
+  /** Extra class(es) on the svg element. */
+  className?: string;
+  /** Accessible name of the chart. */
+  label?: string;
+}
 
 const f = (x: number) => (Math.round(x * 10) / 10).toString();
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
-function niceStep(spanMs: number): number {
+function niceStep(spanMs: number, maxTicks = 14): number {
   const steps = [100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000];
-  return steps.find((s) => spanMs / s <= 14) ?? 3_600_000;
+  return steps.find((s) => spanMs / s <= maxTicks) ?? 3_600_000;
 }
 
 function niceMax(v: number): number {
@@ -47,12 +55,12 @@ interface Label {
 }
 
 /** Puts each label in the marker row where it overlaps least, anchored left of its x near the right edge. */
-function placeLabels(labels: Label[]): string[] {
+function placeLabels(labels: Label[], plotRight: number): string[] {
   const rowEnds = new Array<number>(LABEL_ROWS).fill(-Infinity);
   const out: string[] = [];
   for (const l of [...labels].sort((a, b) => a.x - b.x)) {
     const width = l.text.length * CHAR_W;
-    const anchorEnd = l.x + 4 + width > LEFT + PLOT_W;
+    const anchorEnd = l.x + 4 + width > plotRight;
     const start = anchorEnd ? l.x - 4 - width : l.x + 4;
     let row = rowEnds.findIndex((end) => end + 6 <= start);
     if (row < 0) row = rowEnds.indexOf(Math.min(...rowEnds));
@@ -66,7 +74,14 @@ function placeLabels(labels: Label[]): string[] {
 }
 
 /** The timeline chart as one inline SVG element (no scripts, no external references). */
-export function renderTimelineSvg(m: TimelineModel): string {
+export function renderTimelineSvg(m: TimelineModel, opts: TimelineSvgOptions = {}): string {
+  const W = opts.width ?? 1200;
+  // A narrow chart keeps room for the row labels ("failed (920)") but gives the rest to the plot.
+  const LEFT = W >= 800 ? 118 : 96;
+  const RIGHT = W >= 800 ? 22 : 10;
+  const PLOT_W = W - LEFT - RIGHT;
+  const CHART_H = opts.chartHeight ?? 220;
+  const CHART_BOTTOM = CHART_TOP + CHART_H;
   const x = (ms: number) => LEFT + (Math.min(Math.max(ms, 0), m.spanMs) / m.spanMs) * PLOT_W;
   const n = m.acked.length;
   const bw = PLOT_W / n;
@@ -109,7 +124,7 @@ export function renderTimelineSvg(m: TimelineModel): string {
   }
 
   // Grid and axes.
-  const step = niceStep(m.spanMs);
+  const step = niceStep(m.spanMs, W >= 800 ? 14 : Math.max(3, Math.floor(PLOT_W / 60)));
   for (let t = 0; t <= m.spanMs; t += step) {
     const xt = x(t);
     parts.push(`<line x1="${f(xt)}" y1="${CHART_TOP}" x2="${f(xt)}" y2="${axisY}" class="grid"/>`);
@@ -121,7 +136,7 @@ export function renderTimelineSvg(m: TimelineModel): string {
     parts.push(`<text x="${LEFT - 6}" y="${f(yv + 4)}" text-anchor="end" class="tick">${esc(Number.isInteger(v) ? v : v.toFixed(1))}</text>`);
   }
   parts.push(
-    `<text class="axis-title" transform="translate(${LEFT - 40} ${CHART_TOP + CHART_H / 2}) rotate(-90)" text-anchor="middle">acknowledged writes / ${m.bucketMs} ms</text>`,
+    `<text class="axis-title" transform="translate(${LEFT - 40} ${CHART_TOP + CHART_H / 2}) rotate(-90)" text-anchor="middle">${W >= 800 ? "acknowledged writes" : "acked"} / ${m.bucketMs} ms</text>`,
   );
 
   // Acknowledged writes, stacked per serving node: one path per node.
@@ -213,10 +228,11 @@ export function renderTimelineSvg(m: TimelineModel): string {
     parts.push(`<line class="timeline-switch" x1="${f(xs)}" y1="${LABEL_Y - 10}" x2="${f(xs)}" y2="${markerBottom}" stroke="#6a1b9a" stroke-width="1.2" stroke-dasharray="1.5 2.5"/>`);
     labels.push({ x: xs, text: `timeline ${s.from} → ${s.to}`, cls: "timeline-label", colour: "#6a1b9a", title: `first write on timeline ${s.to} at ${secs(s.at)}` });
   }
-  parts.push(...placeLabels(labels));
+  parts.push(...placeLabels(labels, LEFT + PLOT_W));
 
+  const id = opts.id === undefined ? "timeline" : opts.id;
   return (
-    `<svg id="timeline" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" role="img" aria-label="timeline of the run">` +
+    `<svg${id === null ? "" : ` id="${esc(id)}"`}${opts.className ? ` class="${esc(opts.className)}"` : ""} viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" role="img" aria-label="${esc(opts.label ?? "timeline of the run")}">` +
     `<style>.grid{stroke:#e6e6e6;stroke-width:1}.axis{stroke:#555;stroke-width:1}.tick,.row-label,.note{font:11px system-ui,sans-serif;fill:#444}.phase-label{font:10px system-ui,sans-serif;fill:#667}.axis-title{font:11px system-ui,sans-serif;fill:#555}text{font:11px system-ui,sans-serif}.fault-label{font-weight:600}</style>` +
     parts.join("") +
     `</svg>`

@@ -93,6 +93,16 @@ describe("renderTimelineSvg", () => {
     expect(svg).not.toMatch(/<script|href=|url\(/);
   });
 
+  it("draws a smaller chart without the report's id where several share a page", () => {
+    const m = timelineModel(small());
+    const svg = renderTimelineSvg(m, { width: 420, chartHeight: 110, id: null, className: "timeline small", label: "a <small> one" });
+    expect(svg).toMatch(/^<svg class="timeline small" viewBox="0 0 420 \d+" width="420" height="\d+" role="img" aria-label="a &lt;small&gt; one">/);
+    expect(svg).not.toContain('id="timeline"');
+    expect(svg.match(/<path class="bars"/g)).toHaveLength(2);
+    // Every x coordinate stays inside the narrower chart.
+    for (const [, x] of svg.matchAll(/ x="(-?[\d.]+)"/g)) expect(Number(x)).toBeLessThanOrEqual(420);
+  });
+
   it("escapes node names and labels", () => {
     const h = history().oks(1, 2, 0, 10, `<n1&"x">`).fault("inject", 5, `k<i>ll`, [`<n1&"x">`]).build();
     const svg = renderTimelineSvg(timelineModel(h));
