@@ -6,7 +6,8 @@
  * - Kubernetes calls go through @kubernetes/client-node (client.ts); `docker` is shelled out to for what
  *   happens inside a node container (crictl, nsenter + iptables / ip / tc in a pod's network namespace).
  * - The member list comes from the pods' labels and annotations and the leader ConfigMap (targets.ts), so it
- *   needs no pod network; Patroni's REST API (switchover, PATCH /config) is called inside the pod by exec.
+ *   needs no pod network; Patroni's REST API (switchover, failover, PATCH /config) is called inside the pod by
+ *   exec, through the same HA stack code as the local platform's (stack.ts: the image's Patroni).
  * - The harness on the host reaches PostgreSQL through NodePorts (kind publishes them on 127.0.0.1).
  *
  * It cannot be exercised on a machine without a container engine; the platform contract suite
@@ -22,7 +23,10 @@ import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/set
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
-import { BRING_UP, PG_PORT, profileRestore, reportedSettings } from "../../stack/patroni/config.ts";
+import { BRING_UP, PG_PORT, reportedSettings } from "../../stack/patroni/config.ts";
+import { stackSettings } from "../../stack/patroni/default.ts";
+import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
+import type { AgentApi, EffectiveProfile } from "../../stack/types.ts";
 import type { Grudge } from "../../faults/grudge.ts";
 import type { NodeCommand } from "../../faults/rules.ts";
 import { waitFor } from "../../util/wait.ts";
@@ -44,9 +48,10 @@ import {
   type KubeManifests,
 } from "./manifests.ts";
 import { DEFAULT_IMAGE } from "./image.ts";
+import { imageStack, kubeStack, podAgentApi, type PodExec } from "./stack.ts";
 import { annotationOps, MARKS, ownerAnnotations, type KubeCleanupTarget } from "./cleanup.ts";
 import { membersFromPods, primaryLabelled } from "./targets.ts";
-import { parseRestOutput, podCommands, type PodPart } from "./pod-ops.ts";
+import { podCommands, type PodPart } from "./pod-ops.ts";
 import { cordonPatch, drainPlan, evictionBody, evictWithRetry, type DrainStep } from "./eviction.ts";
 import {
   crictlPodsArgs,
@@ -127,6 +132,12 @@ export class KubeCluster implements Cluster {
   readonly credentials: { user: string; password: string; database: string };
   readonly namespace: string;
   readonly ruleTag: string;
+  /** What runs in the pods: the image's Patroni (stack.ts). */
+  readonly stack: PatroniHaStack;
+  private readonly effective: EffectiveProfile;
+  /** Patroni's REST API of a member, by exec in its pod. */
+  private readonly agent: AgentApi;
+  private readonly exec: PodExec;
   private readonly log: Logger;
   private manifests?: KubeManifests;
   private clientsIp = "";
@@ -143,7 +154,11 @@ export class KubeCluster implements Cluster {
   private tornDown = false;
   private logsCollected = false;
 
-  private constructor(
+  /**
+   * deploy() is what makes a running cluster; constructed directly (tests), nothing is deployed. `exec` runs a
+   * command in a member's pod: the Kubernetes exec API unless given.
+   */
+  constructor(
     readonly spec: ClusterSpec,
     readonly runId: string,
     private readonly runtime: KubeRuntime,
@@ -152,24 +167,32 @@ export class KubeCluster implements Cluster {
     private readonly nodePortHost: string,
     private readonly passwords: { superuser: string; replication: string; rewind: string },
     private readonly image: string,
+    stack: PatroniHaStack,
+    exec?: PodExec,
   ) {
     this.platform = runtime.platform;
+    this.stack = stack;
+    this.effective = stack.effectiveProfile(spec.profile);
+    this.exec = exec ?? ((node, argv, timeoutMs) => execInPod(this.c, { namespace: this.namespace, pod: node, container: CONTAINER }, argv, timeoutMs));
+    this.agent = podAgentApi((node, argv, timeoutMs) => this.podExec(node, argv, timeoutMs));
     this.namespace = `pgchaos-${runId}`;
     this.ruleTag = `${TAG_PREFIX}-${runId}`;
     this.log = spec.logger.child({ runId, platform: runtime.platform });
     this.nodes = Array.from({ length: spec.nodes }, (_, i) => podName(NAME, i));
     this.primaryService = { host: nodePortHost, port: KUBE_PORTS.primary };
     this.credentials = { user: "postgres", password: passwords.superuser, database: "postgres" };
-    this.settings = reportedSettings(spec.profile, spec.nodes, "kubernetes (ConfigMaps)", { image });
+    this.settings = { ...reportedSettings(this.effective.profile, spec.nodes, "kubernetes (ConfigMaps)", { image }), ...stackSettings(stack, this.effective) };
   }
 
   /** Creates (or reuses) the cluster, applies the manifests and waits for a ready Patroni cluster. */
   static async deploy(spec: ClusterSpec, runtime: KubeRuntime, opts: KubeDeployOptions = {}): Promise<KubeCluster> {
+    const image = opts.image ?? DEFAULT_IMAGE;
+    // The pods run the image's Patroni: a run that asks for another is refused before anything is created.
+    const stack = kubeStack(spec.stack, imageStack(image), runtime.platform);
     if (spec.nodes > KUBE_PORTS.members) {
       throw new Error(`the ${runtime.platform} platform runs at most ${KUBE_PORTS.members} members (one per worker, one NodePort each in kind-config.yaml); the scenario asks for ${spec.nodes}`);
     }
     const log = spec.logger.child({ platform: runtime.platform });
-    const image = opts.image ?? DEFAULT_IMAGE;
     const { created, clients } = await runtime.ensureCluster(log);
     const secret = () => randomBytes(18).toString("base64url");
     const runId = randomBytes(4).toString("hex");
@@ -180,7 +203,7 @@ export class KubeCluster implements Cluster {
       if (created) await runtime.deleteCluster(log).catch((de) => log.error({ err: errorMessage(de) }, "deleting the cluster after a failed deploy"));
       throw e;
     }
-    const cluster = new KubeCluster(spec, runId, runtime, clients, created, nodePortHost, { superuser: secret(), replication: secret(), rewind: secret() }, image);
+    const cluster = new KubeCluster(spec, runId, runtime, clients, created, nodePortHost, { superuser: secret(), replication: secret(), rewind: secret() }, image, stack);
     return startOrTearDown(cluster, log, async () => {
       await runtime.loadImage(image, log);
       await cluster.start();
@@ -197,11 +220,11 @@ export class KubeCluster implements Cluster {
       name: NAME,
       namespace: this.namespace,
       replicas: this.spec.nodes,
-      profile: this.spec.profile,
+      profile: this.effective.profile,
       image: this.image,
       passwords: this.passwords,
       storageClassName: this.runtime.storageClassName,
-      bringUp: BRING_UP,
+      bringUp: { dcs: this.stack.bringUpTimings(), parameters: BRING_UP.parameters },
       runId: this.runId,
     });
     mkdirSync(this.spec.runDir, { recursive: true });
@@ -211,7 +234,7 @@ export class KubeCluster implements Cluster {
 
     this.clientsIp = await this.runtime.clientsAddress(this.c);
     this.api = await this.apiServerAddress();
-    const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up" });
+    const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up", signal: this.spec.signal });
     await this.applyProfile(leader);
   }
 
@@ -230,16 +253,18 @@ export class KubeCluster implements Cluster {
 
   /** Puts back the profile's values of what bring-up overrode, and checks every member runs with them. */
   private async applyProfile(leader: string): Promise<void> {
-    const restore = profileRestore(this.spec.profile);
-    const r = await this.rest(leader, "PATCH", "/config", restore);
+    // The profile as the image's Patroni runs it (its minimum ttl...), which is also what the manifests rendered.
+    const restore = this.stack.profileRestore(this.spec.profile);
+    const r = await this.agent(leader, { method: "PATCH", path: "/config", body: restore });
     if (r.status !== 200) throw new Error(`PATCH /config on ${leader} refused: HTTP ${r.status}: ${r.body}`);
     const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
     for (const n of this.nodes) {
-      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `member ${n}`, timeoutMs: 30_000, intervalMs: 250 }, () =>
+      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `member ${n}`, timeoutMs: 30_000, intervalMs: 250, signal: this.spec.signal }, () =>
         settingsInEffect(this.endpoint(n), this.credentials, params),
       );
     }
-    const cfg = await this.rest(leader, "GET", "/config");
+    const cfg = await this.agent(leader, { method: "GET", path: "/config" });
+    if (cfg.status !== 200) throw new Error(`GET /config on ${leader}: HTTP ${cfg.status}: ${cfg.body}`);
     assertTimingsRestored(JSON.parse(cfg.body) as Record<string, unknown>, restore);
     this.log.info(restore, "profile settings in effect");
   }
@@ -370,20 +395,13 @@ export class KubeCluster implements Cluster {
 
   private async podExec(node: string, argv: string[], timeoutMs?: number) {
     this.ordinal(node);
-    return execInPod(this.c, { namespace: this.namespace, pod: node, container: CONTAINER }, argv, timeoutMs);
+    return this.exec(node, argv, timeoutMs);
   }
 
   private async ctl(node: string, argv: string[], what: string): Promise<string> {
     const r = await this.podExec(node, argv);
     if (r.exitCode !== 0) throw new Error(`${what} on ${node}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
     return r.stdout.trim();
-  }
-
-  /** Patroni's REST API on the member's own pod, through exec (pod addresses are not reachable from the host). */
-  private async rest(node: string, method: "GET" | "POST" | "PATCH", path: string, body?: unknown) {
-    const r = await this.podExec(node, podCommands.rest(method, path, body), 60_000);
-    if (r.exitCode !== 0) throw new Error(`${method} ${path} on ${node}: ${(r.stderr || r.stdout).trim()}`);
-    return parseRestOutput(r.stdout);
   }
 
   /** Like a pod kill: deletion with grace period 0. The StatefulSet controller creates the pod again at once. */
@@ -534,19 +552,23 @@ export class KubeCluster implements Cluster {
     await this.ctl(node, podCommands.resume(), "SIGCONT");
   }
 
+  /**
+   * Planned switchover through Patroni's REST API, as the stack asks it on every platform (the leader from
+   * GET /cluster, Patroni's 412/503 of its first seconds retried).
+   */
   async switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }> {
-    const leader = (await this.members()).find((m) => m.role === "leader");
-    if (!leader) throw new Error("switchover impossible: the cluster has no leader");
-    const r = await this.rest(leader.name, "POST", "/switchover", { leader: leader.name, ...(opts.candidate ? { candidate: opts.candidate } : {}) });
-    if (r.status !== 200) throw new Error(`switchover via ${leader.name} refused: HTTP ${r.status}: ${r.body}`);
-    return { from: leader.name, to: /switched over to "?([\w-]+)"?/i.exec(r.body)?.[1] };
+    return this.stack.switchover(this.agent, this.agentNodes(), { ...opts, signal: this.spec.signal });
   }
 
+  /** Manual failover to a named replica (POST /failover, without `leader` where Patroni would make it a switchover). */
   async failover(candidate: string): Promise<{ from?: string; to: string }> {
-    const leader = (await this.members()).find((m) => m.role === "leader");
-    const r = await this.rest(candidate, "POST", "/failover", { candidate, ...(leader ? { leader: leader.name } : {}) });
-    if (r.status !== 200) throw new Error(`failover to ${candidate} refused: HTTP ${r.status}: ${r.body}`);
-    return { from: leader?.name, to: /failed over to "?([\w-]+)"?/i.exec(r.body)?.[1] ?? candidate };
+    this.ordinal(candidate);
+    return this.stack.failover(this.agent, this.agentNodes(), candidate, this.spec.signal);
+  }
+
+  /** Members whose Patroni may answer, those a fault took down last (a pod that is gone fails its exec at once). */
+  private agentNodes(): string[] {
+    return [...this.nodes.filter((n) => !this.down.has(n)), ...this.nodes.filter((n) => this.down.has(n))];
   }
 
   /** The pod's sandbox (pause process pid, network namespace path) from its node's container runtime. */

@@ -12,6 +12,7 @@ function lazy(name: string, load: () => Promise<Platform>): Platform {
     name,
     capabilities: KUBE_CAPABILITIES,
     whyNot: KUBE_WHY_NOT,
+    platformStack: async () => (await import("./stack.ts")).imageStack(),
     preflight: async () => (await get()).preflight(),
     deploy: async (spec) => (await get()).deploy(spec),
     cleanup: async (opts) => (await get()).cleanup(opts),

@@ -1,7 +1,7 @@
 import type { Member } from "../../platform/types.ts";
 import type { AgentApi, EffectiveProfile, HaStack, StackCapability, StackInfo } from "../types.ts";
 import type { HaProfile } from "./profiles.ts";
-import { effectiveTimings, type PatroniVersion } from "./versions.ts";
+import { effectiveTimings, type PatroniRelease } from "./versions.ts";
 import type { EnsuredPatroni } from "./install.ts";
 import { BRING_UP, profileRestore } from "./config.ts";
 import { waitFor } from "../../util/wait.ts";
@@ -24,20 +24,24 @@ interface StatusJson {
 /** What Patroni with etcd can be asked to do, whatever its version. */
 export const PATRONI_CAPABILITIES: ReadonlySet<StackCapability> = new Set<StackCapability>(["dcs-members", "switchover", "failover", "agent-process"]);
 
-/** Patroni of one version (versions.ts), installed (install.ts): the HaStack every platform runs it through. */
+/**
+ * Patroni of one version (versions.ts), installed (install.ts) or carried by an image (versions.ts imagePatroni):
+ * the HaStack every platform runs it through.
+ */
 export class PatroniHaStack implements HaStack {
   readonly info: StackInfo;
   readonly capabilities = PATRONI_CAPABILITIES;
 
   constructor(
-    readonly version: PatroniVersion,
+    readonly version: PatroniRelease,
     readonly installed: Pick<EnsuredPatroni, "bin" | "patronictl" | "version" | "sha256" | "source">,
   ) {
     this.info = {
       name: version.name,
       kind: "patroni",
       version: installed.version,
-      package: { name: version.debian.package, version: version.debian.version, sha256: installed.sha256 ?? version.debian.sha256 },
+      // An image's Patroni came from PyPI, not from a Debian package: its source says so, and it has no package.
+      ...(version.install === "image" ? {} : { package: { name: version.debian.package, version: version.debian.version, sha256: installed.sha256 ?? version.debian.sha256 } }),
       source: installed.source,
     };
   }
