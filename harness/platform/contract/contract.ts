@@ -20,6 +20,8 @@ import pino from "pino";
 import pg from "pg";
 import type { Cluster, Endpoint, Platform } from "../types.ts";
 import { getProfile } from "../../stack/patroni/profiles.ts";
+import { resolveStack } from "../../stack/index.ts";
+import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
 
 export interface ContractOptions {
   /** Why the suite cannot run on this machine, or undefined when it can. */
@@ -30,6 +32,10 @@ export interface ContractOptions {
   deployTimeoutMs?: number;
   /** Budget for each fault-and-recover test. */
   stepTimeoutMs?: number;
+  /** The HA stack to run (`patroni@4.0.7`); the platform's default when absent. */
+  stack?: string;
+  /** The version the member's HA agent says it runs, where the platform can ask it (to prove the stack asked for is the one running). */
+  agentVersion?: (cluster: Cluster, node: string) => Promise<string>;
 }
 
 async function query<R extends pg.QueryResultRow>(c: Cluster, ep: Endpoint, sql: string): Promise<R[]> {
@@ -50,21 +56,24 @@ async function leaderOf(c: Cluster): Promise<string> {
 
 /** Registers the contract suite for one platform. */
 export function platformContract(name: string, makePlatform: () => Platform, opts: ContractOptions): void {
-  if (opts.skipReason) console.warn(`skipping the ${name} platform contract: ${opts.skipReason}`);
+  const title = opts.stack ? `${name}, ${opts.stack}` : name;
+  if (opts.skipReason) console.warn(`skipping the ${title} platform contract: ${opts.skipReason}`);
   const deployTimeoutMs = opts.deployTimeoutMs ?? 180_000;
   const stepTimeoutMs = opts.stepTimeoutMs ?? 120_000;
 
-  describe.skipIf(opts.skipReason !== undefined)(`platform contract: ${name}`, () => {
+  describe.skipIf(opts.skipReason !== undefined)(`platform contract: ${title}`, () => {
     let platform: Platform;
     let cluster: Cluster | undefined;
     let runDir: string;
     let tornDown = false;
+    let stack: PatroniHaStack | undefined;
 
     beforeAll(async () => {
       platform = makePlatform();
       await platform.preflight();
       runDir = mkdtempSync(join(tmpdir(), `pgchaos-contract-${name}-`));
-      cluster = await platform.deploy({ name: "contract", nodes: 3, profile: getProfile("fast"), runDir, logger: pino({ level: "silent" }), readyTimeoutMs: deployTimeoutMs });
+      stack = opts.stack ? await resolveStack(opts.stack) : undefined;
+      cluster = await platform.deploy({ name: "contract", nodes: 3, profile: getProfile("fast"), runDir, logger: pino({ level: "silent" }), readyTimeoutMs: deployTimeoutMs, stack });
     }, deployTimeoutMs + 60_000);
 
     afterAll(async () => {
@@ -89,7 +98,17 @@ export function platformContract(name: string, makePlatform: () => Platform, opt
         expect(m.state, `${m.name} state`).toBe("running");
         expect(m.timeline, `${m.name} timeline`).toBe(leaders[0]!.timeline);
       }
-      expect(c().settings).toMatchObject({ profile: "fast", ttl: 10, loop_wait: 1 });
+      // The fast profile's ttl 10, or what the stack raises it to (Patroni 3.2+: 20), as reported.
+      // The cluster's own stack when none was asked (the image's Patroni on Kubernetes).
+      const runs = stack ?? (c() as { stack?: PatroniHaStack }).stack;
+      const ttl = runs ? runs.effectiveProfile(getProfile("fast")).profile.dcs.ttl : 10;
+      expect(c().settings).toMatchObject({ profile: "fast", ttl, loop_wait: 1 });
+      if (opts.stack) {
+        expect(c().settings.stack).toBe(opts.stack);
+        if (opts.agentVersion) {
+          for (const n of c().nodes) expect(await opts.agentVersion(c(), n), `${n} runs ${opts.stack}`).toBe(stack!.version.version);
+        }
+      }
     });
 
     it("routes the primary service to the leader, which takes writes", async () => {
