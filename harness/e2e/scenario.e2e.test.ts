@@ -116,8 +116,9 @@ describe.skipIf(skipClusterTests())("scenarios end to end through the CLI", () =
     expect(ms).toBeLessThan(10_000);
     expect(r.stderr).toContain("interrupted");
     expect(await leftovers()).toEqual(NOTHING);
-    const runs = readdirSync(join(out, "primary-kill")).map((d) => join(out, "primary-kill", d));
-    const runDir = runs.find((d) => JSON.parse(readFileSync(join(d, "verdict.json"), "utf8")).run.interrupted)!;
+    // The newest interrupted run: the earlier Ctrl-C tests interrupted runs of the same scenario in `out`.
+    const runs = readdirSync(join(out, "primary-kill")).sort().map((d) => join(out, "primary-kill", d));
+    const runDir = runs.filter((d) => JSON.parse(readFileSync(join(d, "verdict.json"), "utf8")).run.interrupted).at(-1)!;
     const history = await readHistory(join(runDir, "history.jsonl"));
     const phases = history.filter((e) => e.f === "fault").map((e) => (e.value as FaultEventValue).phase);
     expect(phases).toEqual(["inject", "heal"]);

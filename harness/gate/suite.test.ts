@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 // Static imports, so `tsc --noEmit` type-checks the suite files (suites/ is outside tsconfig's include).
 import full from "../../suites/full.ts";
 import smoke from "../../suites/smoke.ts";
+import stacks from "../../suites/stacks.ts";
+import leaderKey from "../../suites/leader-key.ts";
 import { listScenarios } from "../scenario/loader.ts";
 import { UsageError } from "../util/errors.ts";
 import { BaselineSchema, DEFAULT_TOLERANCE, marginFor, parseBaseline, readBaseline } from "./baseline.ts";
@@ -26,6 +28,14 @@ describe("suites", () => {
     expect(await loadSuite("full")).toEqual(full);
     expect(full.entries.map((e) => e.scenario)).toEqual(listScenarios());
     expect(full.entries.every((e) => e.repeat === 3 && e.profiles.join() === "fast,default")).toBe(true);
+  });
+
+  it("stacks and leader-key name scenarios that exist (the comparison and the leader-key re-measure)", async () => {
+    for (const s of [stacks, leaderKey]) {
+      expect(await loadSuite(s.name)).toEqual(s);
+      for (const e of s.entries) expect(listScenarios()).toContain(e.scenario);
+    }
+    expect(stacks.entries).toHaveLength(8);
   });
 
   it("lists the suites there are", () => {
@@ -105,7 +115,7 @@ describe("gate CLI", () => {
     // Two guards: the suite does not exist, and neither does the baseline.
     const bad = await gate(["--suite", "no-such-suite", "--baseline", "/nonexistent/baseline.json"]);
     expect(bad.exitCode).toBe(2);
-    expect(bad.stderr).toContain('pgchaos gate: unknown suite "no-such-suite": available suites are full, smoke');
+    expect(bad.stderr).toContain('pgchaos gate: unknown suite "no-such-suite": available suites are full, leader-key, smoke, stacks');
   }, 60_000);
 
   it("package.json runs it as `npm run gate`", () => {
