@@ -14,6 +14,7 @@ import { getPlatform, PLATFORM_NAMES } from "./platform/index.ts";
 import { EnvironmentError, UsageError, errorMessage } from "./util/errors.ts";
 import { abortOnSignals } from "./util/signals.ts";
 import { prepareOutDir } from "./util/out-dir.ts";
+import { joinNegativeValues } from "./util/argv.ts";
 import { checkStackName, stackLines } from "./stack/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -53,27 +54,10 @@ export const MAX_REPEAT = 1000;
 
 const STRING_OPTIONS = new Set(["--profile", "--platform", "--stack", "--repeat", "--out", "--recheck", "--report"]);
 
-/**
- * `--repeat -3` would otherwise be read as an option named -3 ("argument is ambiguous"); joined into
- * `--repeat=-3` it reaches the check that says what the option takes.
- */
-function joinNegativeValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = argv[i + 1];
-    if (STRING_OPTIONS.has(a) && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${a}=${next}`);
-      i++;
-    } else out.push(a);
-  }
-  return out;
-}
-
 function parse(argv: string[]) {
   try {
     return parseArgs({
-      args: joinNegativeValues(argv),
+      args: joinNegativeValues(argv, STRING_OPTIONS),
       allowPositionals: true,
       options: {
         profile: { type: "string" },

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { joinNegativeValues } from "../util/argv.ts";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SUITE_DIR, listSuites, loadSuite, splitProfile } from "../gate/suite.ts";
@@ -61,16 +62,7 @@ export interface CompareDeps {
 const STRING_OPTIONS = new Set(["--stacks", "--scenarios", "--repeat", "--profile", "--out"]);
 
 function parse(argv: string[]) {
-  // `--repeat -3` would be read as an option named -3; joined, it reaches the check that says what --repeat takes.
-  const args: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = argv[i + 1];
-    if (STRING_OPTIONS.has(a) && next !== undefined && /^-\d/.test(next)) {
-      args.push(`${a}=${next}`);
-      i++;
-    } else args.push(a);
-  }
+  const args = joinNegativeValues(argv, STRING_OPTIONS);
   try {
     return parseArgs({
       args,

@@ -5,6 +5,7 @@
  * cordon or power-off by a run), so the plan is made from the cluster alone.
  */
 import { hostname } from "node:os";
+import { processExists } from "../../util/pid.ts";
 import type { Logger } from "pino";
 import { apiMessage, awaitNamespaceGone, requestNamespaceDeletion, type KubeClients } from "./client.ts";
 import { cordonPatch } from "./eviction.ts";
@@ -116,15 +117,6 @@ export interface KubeCleanupReport {
   booted: string[];
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Carries out kubeCleanupPlan on the platform's cluster. */
 export async function cleanupKube(target: KubeCleanupTarget, opts: { force?: boolean; log: Logger }): Promise<KubeCleanupReport> {
   const report: KubeCleanupReport = { cluster: "absent", namespaces: [], skipped: [], uncordoned: [], booted: [] };
@@ -138,7 +130,7 @@ export async function cleanupKube(target: KubeCleanupTarget, opts: { force?: boo
   });
   const namespaces = (await c.core.listNamespace({ labelSelector: MANAGED_SELECTOR })).items.map(toMarked);
   const nodes = (await c.core.listNode()).items.map(toMarked);
-  const plan = kubeCleanupPlan({ namespaces, nodes, host: hostname(), alive: isAlive, force: opts.force });
+  const plan = kubeCleanupPlan({ namespaces, nodes, host: hostname(), alive: processExists, force: opts.force });
   report.skipped = plan.skipped;
 
   // Dead nodes first: pods bound to them would keep their namespace terminating forever.

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { processExists } from "../../util/pid.ts";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { access, chmod, constants, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -359,17 +360,8 @@ async function publish(tmp: string, final: string, stack: PatroniVersion): Promi
 async function removeStaleTemps(stacksDir: string): Promise<void> {
   for (const name of await readdir(stacksDir).catch(() => [] as string[])) {
     const m = /^\.patroni-[^/]+?\.(\d+)\.[0-9a-f]+(\.old)?\.tmp$/.exec(name);
-    if (!m || isAlive(Number(m[1]))) continue; // a call in progress (this process's own included)
+    if (!m || processExists(Number(m[1]))) continue; // a call in progress (this process's own included)
     await rm(join(stacksDir, name), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
