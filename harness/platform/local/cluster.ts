@@ -311,11 +311,15 @@ export class LocalCluster implements Cluster {
       return leaders[0]!.name;
     });
     const left = Math.max(1000, timeoutMs - (performance.now() - started));
-    await waitFor(
+    // The leader as the view that found every replica streaming sees it: right after a heal the first answer
+    // can come from a member whose cache still names itself (a 4.x member then fails to update the lock).
+    const leaderNow = await waitFor(
       { condition: `${this.spec.nodes - 1} replicas streaming from ${leader} on its timeline`, where, timeoutMs: left, intervalMs: 100, signal: opts.signal },
       async () => {
         const ms = await this.members();
-        const tl = ms.find((m) => m.role === "leader")?.timeline;
+        const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
+        if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
+        const tl = leaders[0]!.timeline;
         const notStreaming = ms
           .filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
           .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
@@ -332,7 +336,7 @@ export class LocalCluster implements Cluster {
         const replicas = ms.filter((m) => m.role !== "leader").map((m) => m.name);
         const problems = await replicasNotStreaming(replicas, (n) => this.endpoint(n), this.credentials, tl);
         if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
-        return true;
+        return leaders[0]!.name;
       },
     );
     // The DCS too: right after a heal etcd may still be electing a leader (3.4 has no pre-vote), and
@@ -342,8 +346,8 @@ export class LocalCluster implements Cluster {
       async () => (await this.dcsLeader()) !== undefined,
     );
     const ms = performance.now() - started;
-    this.log.info({ ms: Math.round(ms), leader }, "cluster ready");
-    return { ms, leader };
+    this.log.info({ ms: Math.round(ms), leader: leaderNow }, "cluster ready");
+    return { ms, leader: leaderNow };
   }
 
   async killNode(node: string): Promise<void> {
