@@ -397,6 +397,16 @@ describe("runCompare: the stack a verdict says it ran", () => {
 });
 
 describe("model and document helpers", () => {
+  it("writes a node acknowledged to a client beside it and lost count beside the service's lost writes", () => {
+    const runs = [
+      { valid: false as const, lostWrites: 0, lostDirectWrites: 41 },
+      { valid: true as const, lostWrites: 0, lostDirectWrites: 0 },
+      { valid: false as const, lostWrites: 1063, lostDirectWrites: 54 },
+    ];
+    expect(cellText(summarize(runs)).lost).toBe("median 0, max 1063 (3 runs); acknowledged directly by a node: median 41, max 54");
+    expect(cellText(summarize([runs[1]!])).lost).toBe("0 (1 run)");
+  });
+
   it("a failed run with no verdict counts apart and has no figures", () => {
     const r = runFigures(undefined, undefined, "boom");
     expect(r).toEqual({ valid: "unknown", error: "boom" });

@@ -19,6 +19,8 @@ export interface RunFigures {
   timeToNewPrimaryMs?: number;
   /** Acknowledged writes missing from the final primary. */
   lostWrites?: number;
+  /** Writes a node acknowledged directly to a client beside it (its node probe) missing from the final primary. */
+  lostDirectWrites?: number;
   indeterminateWrites?: number;
   /** Split-brain windows (two nodes certainly writable at once): how many, their union and the longest. */
   splitBrainWindows?: number;
@@ -42,6 +44,7 @@ export interface CellSummary {
   writeUnavailableMs?: Distribution;
   timeToNewPrimaryMs?: Distribution;
   lostWrites?: Distribution;
+  lostDirectWrites?: Distribution;
   recoveryMs?: Distribution;
   splitBrain: { judged: number; runsWithWindows: number; longestMs?: number; totalMs?: number };
   divergence: { judged: number; runsDiverged: number; unknown: number };
@@ -96,6 +99,8 @@ export function runFigures(verdict: Verdict | undefined, runDir?: string, error?
   put("timeToNewPrimaryMs", first(one.timeToNewPrimaryMs));
   put("lostWrites", first(one.lostWrites));
   put("indeterminateWrites", first(one.indeterminateWrites));
+  const dl = verdict.checks?.dataLoss;
+  if (dl && typeof dl.lostDirect === "number") put("lostDirectWrites", dl.lostDirect);
   put("recoveryMs", first(one.recoveryMs));
   const sb = verdict.checks?.splitBrain;
   if (sb) {
@@ -130,7 +135,7 @@ export function summarize(runs: RunFigures[]): CellSummary {
     splitBrain: { judged: sbJudged.length, runsWithWindows: withWindows.length },
     divergence: { judged: dvJudged.length, runsDiverged: dvJudged.filter((r) => r.diverged).length, unknown: runs.filter((r) => r.divergenceValid === "unknown").length },
   };
-  for (const k of ["writeUnavailableMs", "timeToNewPrimaryMs", "lostWrites", "recoveryMs"] as const) {
+  for (const k of ["writeUnavailableMs", "timeToNewPrimaryMs", "lostWrites", "lostDirectWrites", "recoveryMs"] as const) {
     const d = distribution(nums(runs, k));
     if (d) s[k] = d;
   }
@@ -183,7 +188,11 @@ export function cellText(s: CellSummary, skipped?: string): CellText {
   ].filter(Boolean);
   return {
     unavailable: !unav ? dash : unav.n === 1 ? `${secs(unav.median)} (${over(1, total)})` : `median ${secs(unav.median)}, p95 ${secs(unav.p95)} (${over(unav.n, total)})`,
-    lost: !lost ? dash : lost.n === 1 ? `${lost.median} (${over(1, total)})` : `median ${lost.median}, max ${lost.max} (${over(lost.n, total)})`,
+    lost:
+      (!lost ? dash : lost.n === 1 ? `${lost.median} (${over(1, total)})` : `median ${lost.median}, max ${lost.max} (${over(lost.n, total)})`) +
+      (s.lostDirectWrites && s.lostDirectWrites.max > 0
+        ? `; acknowledged directly by a node: ${s.lostDirectWrites.n === 1 ? s.lostDirectWrites.median : `median ${s.lostDirectWrites.median}, max ${s.lostDirectWrites.max}`}`
+        : ""),
     splitBrain:
       sb.judged === 0
         ? dash
