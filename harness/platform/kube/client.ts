@@ -6,6 +6,7 @@
 import { PassThrough } from "node:stream";
 import {
   ApiException,
+  CoordinationV1Api,
   CoreV1Api,
   DiscoveryV1Api,
   Exec,
@@ -23,6 +24,8 @@ export const FIELD_MANAGER = "pgchaos";
 export interface KubeClients {
   kc: KubeConfig;
   core: CoreV1Api;
+  /** Node Leases (kubelet heartbeats). */
+  coordination: CoordinationV1Api;
   discovery: DiscoveryV1Api;
   objects: KubernetesObjectApi;
   exec: Exec;
@@ -40,6 +43,7 @@ export function makeClients(source: { kubeconfig: string } | { context: string }
   return {
     kc,
     core: kc.makeApiClient(CoreV1Api),
+    coordination: kc.makeApiClient(CoordinationV1Api),
     discovery: kc.makeApiClient(DiscoveryV1Api),
     objects: KubernetesObjectApi.makeApiClient(kc),
     exec: new Exec(kc),
@@ -71,6 +75,28 @@ export function apiMessage(e: unknown): string {
     return (body as { message?: string } | undefined)?.message ?? e.message;
   }
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * The seconds a refused call asks to wait before the next (a 429's Retry-After header, or the Status body's
+ * details.retryAfterSeconds); undefined when it asks nothing.
+ */
+export function retryAfterOf(e: unknown): number | undefined {
+  const positive = (v: unknown) => {
+    const n = typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : typeof v === "number" ? v : NaN;
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  };
+  const headers = (e as { headers?: Record<string, string> } | undefined)?.headers;
+  for (const [k, v] of Object.entries(headers ?? {})) if (k.toLowerCase() === "retry-after" && positive(v) !== undefined) return positive(v);
+  let body = (e as { body?: unknown } | undefined)?.body;
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  return positive((body as { details?: { retryAfterSeconds?: unknown } } | undefined)?.details?.retryAfterSeconds);
 }
 
 /** Server-side apply of one object (idempotent: a second apply of the same object changes nothing). */

@@ -8,13 +8,16 @@
  * - The member list comes from the pods' labels and annotations and the leader ConfigMap (targets.ts), so it
  *   needs no pod network; Patroni's REST API (switchover, failover, PATCH /config) is called inside the pod by
  *   exec, through the same HA stack code as the local platform's (stack.ts: the image's Patroni).
- * - The harness on the host reaches PostgreSQL through NodePorts (kind publishes them on 127.0.0.1).
+ * - The harness on the host reaches PostgreSQL through NodePorts the API server allocates per run, entered on a
+ *   node's address on the Docker network (nothing is published on the host, so runs never collide).
+ * - Every pod is created held (manifests.ts HOLD_GATE) and released by the harness: a member a fault deleted
+ *   stays down until startNode, as on the local platform.
  *
  * It cannot be exercised on a machine without a container engine; the platform contract suite
  * (platform/contract/) runs it where kind runs.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readlinkSync, writeFileSync } from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -33,11 +36,13 @@ import { waitFor } from "../../util/wait.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
 import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { apply, apiMessage, awaitNamespaceGone, execInPod, isNotFound, makeClients, requestNamespaceDeletion, statusOf, type KubeClients } from "./client.ts";
+import { apply, apiMessage, awaitNamespaceGone, execInPod, isNotFound, requestNamespaceDeletion, retryAfterOf, statusOf, type ExecResult, type KubeClients } from "./client.ts";
+import { hostBackProblem } from "./host-back.ts";
+import { KUBE_FAULT_SEMANTICS } from "./capabilities.ts";
 import {
+  allocatedNodePorts,
   applyOrder,
   CONTAINER,
-  KUBE_PORTS,
   leaderConfigMapName,
   objectLabels,
   patroniLabels,
@@ -46,12 +51,14 @@ import {
   renderManifests,
   syncConfigMapName,
   type KubeManifests,
+  type NodePorts,
 } from "./manifests.ts";
 import { DEFAULT_IMAGE } from "./image.ts";
+import { assertNodePortReachable } from "./runtime-common.ts";
 import { imageStack, kubeStack, podAgentApi, type PodExec } from "./stack.ts";
 import { annotationOps, MARKS, ownerAnnotations, type KubeCleanupTarget } from "./cleanup.ts";
 import { membersFromPods, primaryLabelled } from "./targets.ts";
-import { podCommands, type PodPart } from "./pod-ops.ts";
+import { podCommands, releasePatch, type PodPart } from "./pod-ops.ts";
 import { cordonPatch, drainPlan, evictionBody, evictWithRetry, type DrainStep } from "./eviction.ts";
 import {
   crictlPodsArgs,
@@ -61,10 +68,12 @@ import {
   kubePartitionRules,
   nodeNsenterArgv,
   parseInspectp,
+  podNetnsOnHost,
   routeRestoreCommands,
   taggedRuleDeletes,
   type ApiServerAddress,
   type IpRoute,
+  type Readlink,
   type Sandbox,
 } from "./rules.ts";
 
@@ -77,8 +86,8 @@ export interface KubeRuntime {
   loadImage(image: string, log: Logger): Promise<void>;
   /** Docker container of a Kubernetes node (kind and minikube's docker driver name them alike). */
   nodeContainer(nodeName: string): string;
-  /** Address on which the host reaches NodePorts. */
-  nodePortHost(): Promise<string>;
+  /** Address on which the host reaches NodePorts (a node's address on the Docker network: nothing is published on the host). */
+  nodePortHost(c: KubeClients): Promise<string>;
   /**
    * Address kube-proxy gives NodePort traffic from the host when it forwards it to a pod: the node the host
    * enters through (kind: the control plane). Partitions cut it as "the clients".
@@ -116,7 +125,12 @@ interface PodInfo {
 }
 
 const NAME = "pg";
+/** waitReady's reason at deploy: the only time a pod network that cannot be entered fails the call. */
+const BRING_UP_REASON = "bring-up";
 const TAG_PREFIX = "pgchaos";
+
+/** Runs `docker ARGS`, its stdout; throws naming `what` on a non-zero exit. */
+export type DockerRun = (args: string[], what: string, timeoutMs?: number) => Promise<string>;
 
 async function docker(args: string[], what: string, timeoutMs = 30_000): Promise<string> {
   const r = await execa("docker", args, { reject: false, timeout: timeoutMs });
@@ -124,10 +138,20 @@ async function docker(args: string[], what: string, timeoutMs = 30_000): Promise
   return r.stdout;
 }
 
+/** readlink(2) on the host: the target, or undefined for what is not a link. */
+const hostReadlink: Readlink = (path) => {
+  try {
+    return readlinkSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EINVAL" || code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw e;
+  }
+};
+
 export class KubeCluster implements Cluster {
   readonly platform: string;
   readonly nodes: readonly string[];
-  readonly primaryService: Endpoint;
   readonly settings: Record<string, unknown>;
   readonly credentials: { user: string; password: string; database: string };
   readonly namespace: string;
@@ -138,12 +162,16 @@ export class KubeCluster implements Cluster {
   /** Patroni's REST API of a member, by exec in its pod. */
   private readonly agent: AgentApi;
   private readonly exec: PodExec;
+  /** `docker` for what happens in node containers (injected by tests). */
+  private readonly docker: DockerRun;
   private readonly log: Logger;
   private manifests?: KubeManifests;
+  /** The NodePorts the API server allocated to this run's Services (known once they are applied). */
+  private ports?: NodePorts;
   private clientsIp = "";
   private api?: ApiServerAddress;
   private readonly pods = new Map<string, PodInfo>();
-  private readonly sandboxes = new Map<string, { container: string; sandbox: Sandbox; nodeInitPid?: number }>();
+  private readonly sandboxes = new Map<string, { container: string; sandbox: Sandbox; nodeInitPid?: number; netnsHost?: string }>();
   /** Members taken down by a fault and not started again yet (isNodeRunning). */
   private readonly down = new Set<string>();
   /** Nodes this run cordoned, by the member whose drain cordoned them. */
@@ -169,7 +197,9 @@ export class KubeCluster implements Cluster {
     private readonly image: string,
     stack: PatroniHaStack,
     exec?: PodExec,
+    dockerRun: DockerRun = docker,
   ) {
+    this.docker = dockerRun;
     this.platform = runtime.platform;
     this.stack = stack;
     this.effective = stack.effectiveProfile(spec.profile);
@@ -179,9 +209,12 @@ export class KubeCluster implements Cluster {
     this.ruleTag = `${TAG_PREFIX}-${runId}`;
     this.log = spec.logger.child({ runId, platform: runtime.platform });
     this.nodes = Array.from({ length: spec.nodes }, (_, i) => podName(NAME, i));
-    this.primaryService = { host: nodePortHost, port: KUBE_PORTS.primary };
     this.credentials = { user: "postgres", password: passwords.superuser, database: "postgres" };
-    this.settings = { ...reportedSettings(this.effective.profile, spec.nodes, "kubernetes (ConfigMaps)", { image }), ...stackSettings(stack, this.effective) };
+    this.settings = {
+      ...reportedSettings(this.effective.profile, spec.nodes, "kubernetes (ConfigMaps)", { image }),
+      ...stackSettings(stack, this.effective),
+      faultsOnKubernetes: KUBE_FAULT_SEMANTICS,
+    };
   }
 
   /** Creates (or reuses) the cluster, applies the manifests and waits for a ready Patroni cluster. */
@@ -189,16 +222,13 @@ export class KubeCluster implements Cluster {
     const image = opts.image ?? DEFAULT_IMAGE;
     // The pods run the image's Patroni: a run that asks for another is refused before anything is created.
     const stack = kubeStack(spec.stack, imageStack(image), runtime.platform);
-    if (spec.nodes > KUBE_PORTS.members) {
-      throw new Error(`the ${runtime.platform} platform runs at most ${KUBE_PORTS.members} members (one per worker, one NodePort each in kind-config.yaml); the scenario asks for ${spec.nodes}`);
-    }
     const log = spec.logger.child({ platform: runtime.platform });
     const { created, clients } = await runtime.ensureCluster(log);
     const secret = () => randomBytes(18).toString("base64url");
     const runId = randomBytes(4).toString("hex");
     let nodePortHost: string;
     try {
-      nodePortHost = await runtime.nodePortHost();
+      nodePortHost = await runtime.nodePortHost(clients);
     } catch (e) {
       if (created) await runtime.deleteCluster(log).catch((de) => log.error({ err: errorMessage(de) }, "deleting the cluster after a failed deploy"));
       throw e;
@@ -230,11 +260,16 @@ export class KubeCluster implements Cluster {
     mkdirSync(this.spec.runDir, { recursive: true });
     writeFileSync(join(this.spec.runDir, "kube-manifests.yaml"), redactedYaml(this.manifests));
     for (const obj of applyOrder(this.manifests)) await apply(this.c, obj as Parameters<typeof apply>[1]);
-    this.log.info({ namespace: this.namespace }, "manifests applied");
+    this.ports = allocatedNodePorts(NAME, this.spec.nodes, (await this.c.core.listNamespacedService({ namespace: this.namespace })).items);
+    this.log.info({ namespace: this.namespace, nodePortHost: this.nodePortHost, nodePorts: this.ports }, "manifests applied");
+    // Fails in seconds, saying why, where the host cannot reach the node's address at all (instead of the
+    // readiness wait's minutes).
+    await assertNodePortReachable(this.nodePortHost, this.ports.primary, `the ${this.platform} cluster's leader Service`);
 
     this.clientsIp = await this.runtime.clientsAddress(this.c);
     this.api = await this.apiServerAddress();
-    const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up", signal: this.spec.signal });
+    await this.releaseAll(timeoutMs);
+    const { leader } = await this.waitReady({ timeoutMs, reason: BRING_UP_REASON, signal: this.spec.signal });
     await this.applyProfile(leader);
   }
 
@@ -275,8 +310,18 @@ export class KubeCluster implements Cluster {
     return i;
   }
 
+  private nodePorts(): NodePorts {
+    if (!this.ports) throw new Error(`the NodePorts of namespace ${this.namespace} are not known yet (the Services are not applied)`);
+    return this.ports;
+  }
+
+  /** The leader Service, on its NodePort. */
+  get primaryService(): Endpoint {
+    return { host: this.nodePortHost, port: this.nodePorts().primary };
+  }
+
   endpoint(node: string): Endpoint {
-    return { host: this.nodePortHost, port: KUBE_PORTS.firstMember + this.ordinal(node) };
+    return { host: this.nodePortHost, port: this.nodePorts().members[this.ordinal(node)]! };
   }
 
   /** The member whose pod has this IP (the write probe learns the server's address from PostgreSQL). */
@@ -387,7 +432,14 @@ export class KubeCluster implements Cluster {
     });
     for (const n of this.nodes) this.down.delete(n);
     // runInNodeNetwork is synchronous: learn where each pod's network namespace is while nothing is in a hurry.
-    await this.prepareNodeNetworks().catch((e) => this.log.warn({ err: errorMessage(e) }, "pod network namespaces not resolved; node probes will fail"));
+    // At bring-up a namespace that cannot be entered fails the deploy (every node probe would fail, and the
+    // run's split-brain verdict with them); after a fault, a pod recreated meanwhile only loses its probes.
+    try {
+      await this.prepareNodeNetworks();
+    } catch (e) {
+      if (opts.reason === BRING_UP_REASON) throw new Error(`node probes cannot enter the pods' network namespaces: ${errorMessage(e)}`);
+      this.log.warn({ err: errorMessage(e) }, "pod network namespaces not resolved; node probes will fail");
+    }
     const ms = performance.now() - started;
     this.log.info({ ms: Math.round(ms), leader }, "cluster ready");
     return { ms, leader };
@@ -398,22 +450,73 @@ export class KubeCluster implements Cluster {
     return this.exec(node, argv, timeoutMs);
   }
 
+  /** An exec whose failures to run at all (not the command's exit status) are retried for up to 60 s. */
+  private async execRetried(node: string, argv: string[], what: string): Promise<ExecResult> {
+    return waitFor({ condition: `${what}: an exec that runs`, where: `pod ${node}`, timeoutMs: 60_000, intervalMs: 1000, signal: this.spec.signal }, () => this.podExec(node, argv));
+  }
+
   private async ctl(node: string, argv: string[], what: string): Promise<string> {
     const r = await this.podExec(node, argv);
     if (r.exitCode !== 0) throw new Error(`${what} on ${node}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
     return r.stdout.trim();
   }
 
-  /** Like a pod kill: deletion with grace period 0. The StatefulSet controller creates the pod again at once. */
+  /**
+   * Pod kill. A deletion alone is a graceful stop (even with grace period 0 the kubelet sends SIGTERM, which the
+   * pod's init turns into Patroni's shutdown, and Patroni may release the leader key), so: SIGKILL of every
+   * process in the pod's container first (exec `kill -9 -1`), then deletion of that pod (grace period 0, its uid
+   * as precondition, so that a replacement is never deleted). The StatefulSet recreates the pod at once, held
+   * (manifests.ts HOLD_GATE), so the member stays down until startNode, as on the local platform.
+   */
   async killNode(node: string): Promise<void> {
     this.ordinal(node);
-    this.down.add(node);
+    let uid: string | undefined;
     try {
-      await this.c.core.deleteNamespacedPod({ name: node, namespace: this.namespace, gracePeriodSeconds: 0 });
+      uid = (await this.c.core.readNamespacedPod({ name: node, namespace: this.namespace })).metadata?.uid;
     } catch (e) {
-      if (!isNotFound(e)) throw new Error(`deleting pod ${node}: ${apiMessage(e)}`);
+      throw new Error(`killing ${node}: cannot read its pod: ${apiMessage(e)}`);
     }
-    this.log.info({ node }, "pod deleted (grace period 0)");
+    this.down.add(node);
+    const r = await this.podExec(node, podCommands.killAll(), 15_000);
+    if (r.exitCode !== 0) throw new Error(`SIGKILL of every process in the pod of ${node}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
+    try {
+      await this.c.core.deleteNamespacedPod({ name: node, namespace: this.namespace, gracePeriodSeconds: 0, body: { preconditions: { uid } } });
+    } catch (e) {
+      // 404: gone already; 409: the precondition failed, the pod was replaced meanwhile (the replacement is held).
+      if (!isNotFound(e) && statusOf(e) !== 409) throw new Error(`deleting pod ${node}: ${apiMessage(e)}`);
+    }
+    if (uid) this.sandboxes.delete(uid);
+    this.log.info({ node, uid }, "pod's processes killed (SIGKILL), pod deleted; its replacement is held until startNode");
+  }
+
+  /** Removes the hold of the member's pod (manifests.ts HOLD_GATE): the pod, or undefined while it does not exist (or changed meanwhile). */
+  private async releasePod(node: string): Promise<V1Pod | undefined> {
+    let p: V1Pod;
+    try {
+      p = await this.c.core.readNamespacedPod({ name: node, namespace: this.namespace });
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+    const patch = releasePatch(p.spec?.schedulingGates);
+    if (!patch) return p;
+    try {
+      return await this.c.core.patchNamespacedPod({ name: node, namespace: this.namespace, body: patch });
+    } catch (e) {
+      // A pod replaced or changed meanwhile fails the patch's test: read it again on the next round.
+      if (isNotFound(e) || statusOf(e) === 422 || statusOf(e) === 409) return undefined;
+      throw new Error(`releasing pod ${node}: ${apiMessage(e)}`);
+    }
+  }
+
+  /** At bring-up: every member's pod, created held, is released once the StatefulSet has created it. */
+  private async releaseAll(timeoutMs: number): Promise<void> {
+    await waitFor({ condition: `${this.spec.nodes} pods created and released`, where: `namespace ${this.namespace}`, timeoutMs, intervalMs: 250, signal: this.spec.signal }, async () => {
+      const missing: string[] = [];
+      for (const n of this.nodes) if (!(await this.releasePod(n))) missing.push(n);
+      if (missing.length > 0) throw new Error(`not created (or not released) yet: ${missing.join(", ")}`);
+      return true;
+    });
   }
 
   private async runDrainStep(step: DrainStep): Promise<void> {
@@ -433,7 +536,7 @@ export class KubeCluster implements Cluster {
               await this.c.core.createNamespacedPodEviction({ name: step.pod, namespace: step.namespace, body: evictionBody(step.pod, step.namespace) });
               return { status: 201 };
             } catch (e) {
-              return { status: statusOf(e) ?? 0, message: apiMessage(e) };
+              return { status: statusOf(e) ?? 0, message: apiMessage(e), retryAfterSeconds: retryAfterOf(e) };
             }
           },
           { onRetry: (reason, afterMs) => this.log.info({ reason, afterMs }, "eviction refused; retrying") },
@@ -483,12 +586,17 @@ export class KubeCluster implements Cluster {
       await this.runDrainStep({ op: "uncordon", node: k8sNode });
       this.cordoned.delete(node);
     }
-    await waitFor({ condition: `pod ${node} running`, where: `namespace ${this.namespace}`, timeoutMs: 180_000, intervalMs: 500 }, async () => {
-      const p = await this.c.core.readNamespacedPod({ name: node, namespace: this.namespace });
-      return p.status?.phase === "Running" && !p.metadata?.deletionTimestamp && p.status.containerStatuses?.[0]?.state?.running !== undefined;
+    // A pod a kill or a drain deleted was recreated held: releasing it is what starts the member again.
+    await waitFor({ condition: `pod ${node} running`, where: `namespace ${this.namespace}`, timeoutMs: 180_000, intervalMs: 500, signal: this.spec.signal }, async () => {
+      const p = await this.releasePod(node);
+      return p?.status?.phase === "Running" && !p.metadata?.deletionTimestamp && p.status.containerStatuses?.[0]?.state?.running !== undefined;
     });
-    const running = await this.podExec(node, podCommands.patroniRunning());
-    if (running.exitCode !== 0) await this.ctl(node, podCommands.startPatroni(), "starting Patroni");
+    // A kubelet that has just started can fail the first execs (the exec stream, not the command): retried.
+    const running = await this.execRetried(node, podCommands.patroniRunning(), "asking whether Patroni runs");
+    if (running.exitCode !== 0) {
+      const r = await this.execRetried(node, podCommands.startPatroni(), "starting Patroni");
+      if (r.exitCode !== 0) throw new Error(`starting Patroni on ${node}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
+    }
     this.down.delete(node);
     this.sandboxes.clear();
     await this.members();
@@ -515,22 +623,45 @@ export class KubeCluster implements Cluster {
     await this.c.core.patchNode({ name: k8sNode, body: annotationOps(n.metadata?.annotations, MARKS.failedBy, this.runId) });
     this.down.add(node);
     this.failedHosts.set(node, container);
-    await docker(["kill", "--signal", "KILL", container], `killing the node container ${container}`);
+    await this.docker(["kill", "--signal", "KILL", container], `killing the node container ${container}`);
     this.sandboxes.clear();
     this.log.info({ node, k8sNode, container }, "node container killed");
     return { host: k8sNode };
   }
 
-  /** Starts the node's container again, awaits the Kubernetes node Ready, then the member as startNode does. */
+  /**
+   * Starts the node's container again, awaits the node back (host-back.ts: a kubelet heartbeat newer than the
+   * restart, Ready, and the member's container started again: the Node's Ready and the pod's state from before
+   * the failure say nothing), then the member as startNode does.
+   */
   async restoreHost(node: string): Promise<void> {
     const container = this.failedHosts.get(node);
     if (!container) return;
-    await docker(["start", container], `starting the node container ${container}`, 120_000);
-    const k8sNode = this.pods.get(node)?.nodeName ?? container;
-    await waitFor({ condition: `node ${k8sNode} Ready again`, where: `the ${this.platform} cluster`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
-      const n = await this.c.core.readNode({ name: k8sNode });
-      return n.status?.conditions?.find((x) => x.type === "Ready")?.status === "True";
-    });
+    const failed = this.pods.get(node);
+    const k8sNode = failed?.nodeName ?? container;
+    const since = Date.now();
+    await this.docker(["start", container], `starting the node container ${container}`, 120_000);
+    const orNone = <T>(p: Promise<T>) => p.catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    await waitFor(
+      { condition: `node ${k8sNode} back (a kubelet heartbeat and ${node}'s container started after the restart)`, where: `the ${this.platform} cluster`, timeoutMs: 180_000, intervalMs: 1000, signal: this.spec.signal },
+      async () => {
+        const [lease, n, pod] = await Promise.all([
+          orNone(this.c.coordination.readNamespacedLease({ name: k8sNode, namespace: "kube-node-lease" })),
+          this.c.core.readNode({ name: k8sNode }),
+          orNone(this.c.core.readNamespacedPod({ name: node, namespace: this.namespace })),
+        ]);
+        const why = hostBackProblem({
+          since,
+          node: k8sNode,
+          leaseRenewTime: lease?.spec?.renewTime,
+          ready: n.status?.conditions?.find((x) => x.type === "Ready")?.status,
+          pod: pod && { name: node, uid: pod.metadata?.uid, nodeName: pod.spec?.nodeName, containerStartedAt: pod.status?.containerStatuses?.[0]?.state?.running?.startedAt },
+          failedUid: failed?.uid,
+        });
+        if (why) throw new Error(why);
+        return true;
+      },
+    );
     this.failedHosts.delete(node);
     const current = (await this.c.core.readNode({ name: k8sNode })).metadata?.annotations;
     await this.c.core.patchNode({ name: k8sNode, body: annotationOps(current, MARKS.failedBy) });
@@ -572,7 +703,7 @@ export class KubeCluster implements Cluster {
   }
 
   /** The pod's sandbox (pause process pid, network namespace path) from its node's container runtime. */
-  private async sandboxOf(node: string): Promise<{ container: string; sandbox: Sandbox; nodeInitPid?: number }> {
+  private async sandboxOf(node: string): Promise<{ container: string; sandbox: Sandbox; nodeInitPid?: number; netnsHost?: string }> {
     let p = this.pods.get(node);
     if (!p) {
       await this.members();
@@ -582,9 +713,9 @@ export class KubeCluster implements Cluster {
     const cached = this.sandboxes.get(p.uid);
     if (cached) return cached;
     const container = this.runtime.nodeContainer(p.nodeName);
-    const ids = (await docker(["exec", container, ...crictlPodsArgs(node, this.namespace)], `finding the sandbox of ${node}`)).split("\n").filter(Boolean);
+    const ids = (await this.docker(["exec", container, ...crictlPodsArgs(node, this.namespace)], `finding the sandbox of ${node}`)).split("\n").filter(Boolean);
     if (ids.length !== 1) throw new Error(`expected one ready sandbox for pod ${node} on ${p.nodeName}, found ${ids.length}`);
-    const sandbox = parseInspectp(await docker(["exec", container, "crictl", "inspectp", ids[0]!], `inspecting the sandbox of ${node}`));
+    const sandbox = parseInspectp(await this.docker(["exec", container, "crictl", "inspectp", ids[0]!], `inspecting the sandbox of ${node}`));
     const entry = { container, sandbox };
     this.sandboxes.set(p.uid, entry);
     return entry;
@@ -697,13 +828,20 @@ export class KubeCluster implements Cluster {
     // Nothing can have been paused.
   }
 
-  /** Resolves and remembers each pod's network namespace and its node container's pid (runInNodeNetwork is synchronous). */
+  /**
+   * Resolves and remembers each pod's network namespace and its node container's pid (runInNodeNetwork is
+   * synchronous), and checks that the namespace file is there on the host (rules.ts podNetnsOnHost): throws,
+   * saying why, when it is not.
+   */
   async prepareNodeNetworks(): Promise<void> {
     for (const n of this.nodes) {
       const entry = await this.sandboxOf(n);
       if (entry.nodeInitPid === undefined) {
-        entry.nodeInitPid = Number((await docker(["inspect", "-f", "{{.State.Pid}}", entry.container], `pid of node ${entry.container}`)).trim());
+        const pid = Number((await this.docker(["inspect", "-f", "{{.State.Pid}}", entry.container], `pid of node ${entry.container}`)).trim());
+        if (!Number.isInteger(pid) || pid <= 0) throw new Error(`docker reports no running process for the node container ${entry.container} (pid ${pid})`);
+        entry.nodeInitPid = pid;
       }
+      entry.netnsHost ??= podNetnsOnHost({ node: n, nodeContainer: entry.container, nodeInitPid: entry.nodeInitPid, sandbox: entry.sandbox }, { readlink: hostReadlink, exists: existsSync });
     }
   }
 
@@ -726,11 +864,11 @@ export class KubeCluster implements Cluster {
     mkdirSync(logDir, { recursive: true });
     const err = openSync(join(logDir, `agent-${node}.log`), "a");
     try {
-      if (!entry?.sandbox.netnsPath || entry.nodeInitPid === undefined) {
-        const why = `pgchaos: the network namespace of ${node} is not known (prepareNodeNetworks() was not called, or the pod was recreated)`;
+      if (!entry?.sandbox.netnsPath || entry.nodeInitPid === undefined || entry.netnsHost === undefined) {
+        const why = `pgchaos: the network namespace of ${node} is not known (prepareNodeNetworks() was not called or failed, or the pod was recreated)`;
         return spawn("sh", ["-c", 'echo "$1" >&2; exit 1', "sh", why], { stdio: ["ignore", "pipe", err] });
       }
-      const full = hostNsenterArgv(entry.nodeInitPid, entry.sandbox.netnsPath, [...argv, `--pgchaos-run=${this.namespace}`]);
+      const full = hostNsenterArgv(entry.nodeInitPid, entry.sandbox.netnsPath, [...argv, `--pgchaos-run=${this.namespace}`], hostReadlink);
       return spawn(full[0]!, full.slice(1), { stdio: ["ignore", "pipe", err], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...fixedEnv } });
     } finally {
       closeSync(err);
@@ -794,7 +932,7 @@ export class KubeCluster implements Cluster {
     // A machine a fault left powered off is booted again, unless the whole cluster is about to be deleted.
     if (!(this.createdCluster && !this.spec.keep)) {
       for (const [member, container] of this.failedHosts) {
-        await docker(["start", container], `starting the node container ${container}`, 120_000)
+        await this.docker(["start", container], `starting the node container ${container}`, 120_000)
           .then(() => this.failedHosts.delete(member))
           .catch((e) => this.log.error({ member, container, err: errorMessage(e) }, "starting a failed node again"));
       }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { validateObject } from "./openapi-validate.ts";
+import { retryAfterOf } from "./client.ts";
 import { backoffMs, cordonPatch, decideEviction, DEFAULT_EVICTION_POLICY, drainPlan, evictionBody, evictWithRetry, type EvictionAnswer } from "./eviction.ts";
 
 const ctx = (attempt: number, elapsedMs: number) => ({ pod: "pg-1", namespace: "pgchaos-ab12cd", attempt, elapsedMs });
@@ -14,9 +15,25 @@ describe("eviction retry policy", () => {
   it("retries a PodDisruptionBudget's 429 with exponential backoff, capped, honouring Retry-After", () => {
     expect([1, 2, 3, 4, 5, 6].map((a) => backoffMs(a, DEFAULT_EVICTION_POLICY))).toEqual([500, 1000, 2000, 4000, 5000, 5000]);
     expect(backoffMs(1, DEFAULT_EVICTION_POLICY, 3)).toBe(3000);
-    expect(backoffMs(1, DEFAULT_EVICTION_POLICY, 60)).toBe(5000);
+    // The cap is ours; a server that asks for 20 s gets 20 s, not 5.
+    expect(backoffMs(1, DEFAULT_EVICTION_POLICY, 20)).toBe(20_000);
+    expect(backoffMs(6, DEFAULT_EVICTION_POLICY, 1)).toBe(5000);
     const d = decideEviction({ status: 429, message: "Cannot evict pod as it would violate the pod's disruption budget." }, ctx(2, 700));
     expect(d).toEqual({ action: "retry", afterMs: 1000, reason: expect.stringContaining("PodDisruptionBudget refused the eviction of pod pgchaos-ab12cd/pg-1") });
+  });
+
+  it("waits what Retry-After asks, and fails at once when that wait would pass the deadline", () => {
+    expect(decideEviction({ status: 429, retryAfterSeconds: 30 }, ctx(1, 0))).toMatchObject({ action: "retry", afterMs: 30_000 });
+    expect(decideEviction({ status: 429, retryAfterSeconds: 30 }, ctx(2, 100_000)).action).toBe("fail");
+  });
+
+  it("reads Retry-After from the API server's answer: the header, or the Status body's details", () => {
+    expect(retryAfterOf({ code: 429, headers: { "retry-after": "10", "content-type": "application/json" } })).toBe(10);
+    expect(retryAfterOf({ code: 429, headers: { "Retry-After": "7" } })).toBe(7);
+    expect(retryAfterOf({ code: 429, headers: {}, body: JSON.stringify({ kind: "Status", code: 429, details: { retryAfterSeconds: 4 } }) })).toBe(4);
+    expect(retryAfterOf({ code: 429, headers: {}, body: { details: { retryAfterSeconds: 0 } } })).toBeUndefined();
+    expect(retryAfterOf({ code: 429, headers: { "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" } })).toBeUndefined();
+    expect(retryAfterOf(new Error("socket hang up"))).toBeUndefined();
   });
 
   it("fails a 429 once the next wait would pass the deadline, saying how long and why", () => {

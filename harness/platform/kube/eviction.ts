@@ -37,10 +37,14 @@ export interface EvictionContext {
   elapsedMs: number;
 }
 
-/** The delay before retry number `attempt` + 1: exponential, capped, at least what Retry-After asks. */
+/**
+ * The delay before retry number `attempt` + 1: exponential and capped, but never shorter than what the API
+ * server's Retry-After asks (the cap is ours, the server's wish is not); decideEviction fails instead when
+ * that wait would pass the deadline.
+ */
 export function backoffMs(attempt: number, policy: EvictionPolicy, retryAfterSeconds?: number): number {
   const exp = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** Math.max(0, attempt - 1));
-  const asked = retryAfterSeconds !== undefined && retryAfterSeconds > 0 ? Math.min(retryAfterSeconds * 1000, policy.maxDelayMs) : 0;
+  const asked = retryAfterSeconds !== undefined && retryAfterSeconds > 0 ? retryAfterSeconds * 1000 : 0;
   return Math.max(exp, asked);
 }
 

@@ -1,6 +1,6 @@
 /**
- * `--platform kind`: a kind cluster from kind-config.yaml (one control plane, three workers in three zones,
- * NodePorts published on 127.0.0.1), created for the run and deleted after it, or an existing one reused with
+ * `--platform kind`: a kind cluster from kind-config.yaml (one control plane, three workers in three zones;
+ * the host reaches NodePorts on the control plane's address), created for the run and deleted after it, or an existing one reused with
  * PGCHAOS_KUBE_REUSE=1 (`--reuse`), in which case only the run's namespace is created and deleted.
  */
 import { resolve } from "node:path";
@@ -8,12 +8,12 @@ import { KUBE_CAPABILITIES, KUBE_WHY_NOT } from "./capabilities.ts";
 import type { Logger } from "pino";
 import type { V1Node } from "@kubernetes/client-node";
 import type { Platform } from "../types.ts";
-import { EnvironmentError } from "../../util/errors.ts";
+import { EnvironmentError, errorMessage } from "../../util/errors.ts";
 import { makeClients } from "./client.ts";
 import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
 import { cleanupKube, describeKubeCleanup } from "./cleanup.ts";
 import { kubePreflight } from "./preflight.ts";
-import { ensureLocalImage, internalIp, kubeEnvOptions, REPO_ROOT, run, waitNodesReady } from "./runtime-common.ts";
+import { ensureLocalImage, internalIp, kubeEnvOptions, REPO_ROOT, run as runCommand, waitNodesReady, type Runner } from "./runtime-common.ts";
 
 export interface KindOptions {
   /** kind cluster name (default "pgchaos", the name in kind-config.yaml). */
@@ -24,7 +24,12 @@ export interface KindOptions {
   image?: string;
   /** Members the cluster must have room for. */
   members?: number;
+  /** Runs kind (and reads its output); runtime-common.ts run unless given (tests). */
+  run?: Runner;
 }
+
+/** How long `kind create cluster` may take: a first pull of kindest/node (~1 GB) on a slow line takes minutes. */
+export const KIND_CREATE_TIMEOUT_MS = 20 * 60_000;
 
 export const KIND_CLUSTER = "pgchaos";
 export const KIND_CONFIG = resolve(REPO_ROOT, "kind-config.yaml");
@@ -36,8 +41,27 @@ export function parseKindClusters(stdout: string): string[] {
     .filter((l) => l !== "" && !l.startsWith("No kind clusters"));
 }
 
+/** `kind create cluster`, waiting for the control plane (180 s, once the node image is there). */
 export function kindCreateArgs(name: string, configPath: string): string[] {
   return ["create", "cluster", "--name", name, "--config", configPath, "--wait", "180s"];
+}
+
+/**
+ * Creates the cluster under an explicit timeout (KIND_CREATE_TIMEOUT_MS); when the create fails or is killed at
+ * the timeout, deletes what it left (node containers, a kubeconfig entry) so that the next run does not find
+ * a half cluster under that name.
+ */
+export async function createKindCluster(name: string, configPath: string, runner: Runner, log: Logger): Promise<void> {
+  try {
+    await runner("kind", kindCreateArgs(name, configPath), `creating kind cluster ${name} (timeout ${KIND_CREATE_TIMEOUT_MS / 60_000} min)`, KIND_CREATE_TIMEOUT_MS);
+  } catch (e) {
+    const deleted = await runner("kind", ["delete", "cluster", "--name", name], `deleting the half-created kind cluster ${name}`, 180_000).then(
+      () => "deleted what it left",
+      (de: unknown) => `could not delete what it left (${errorMessage(de)}): \`kind delete cluster --name ${name}\``,
+    );
+    log.error({ name, deleted }, "kind create cluster failed");
+    throw new Error(`${errorMessage(e)}\n(${deleted})`);
+  }
 }
 
 /** What to do with the cluster of that name: create it, reuse it, or refuse (it exists and reuse was not asked). */
@@ -59,6 +83,7 @@ export function kindClientsAddress(nodes: readonly V1Node[]): string | undefined
 export function kindRuntime(opts: KindOptions): KubeRuntime {
   const name = opts.clusterName ?? KIND_CLUSTER;
   const configPath = opts.configPath ?? KIND_CONFIG;
+  const run = opts.run ?? runCommand;
   return {
     platform: "kind",
     async ensureCluster(log: Logger) {
@@ -67,7 +92,7 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
       if (typeof decision === "object") throw new EnvironmentError(decision.refuse);
       if (decision === "create") {
         log.info({ name, configPath }, "creating the kind cluster");
-        await run("kind", kindCreateArgs(name, configPath), `creating kind cluster ${name}`);
+        await createKindCluster(name, configPath, run, log);
       }
       try {
         const clients = makeClients({ kubeconfig: await run("kind", ["get", "kubeconfig", "--name", name], "reading the kind cluster's kubeconfig", 30_000) });
@@ -85,7 +110,13 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
       await run("kind", ["load", "docker-image", image, "--name", name], `loading ${image} into kind cluster ${name}`);
     },
     nodeContainer: (nodeName: string) => nodeName,
-    nodePortHost: async () => "127.0.0.1",
+    // NodePorts are entered on the control plane's address on the kind network, which a Linux host routes to:
+    // nothing is published on the host, so no port is fixed and a reused cluster needs no port mappings.
+    async nodePortHost(c) {
+      const ip = kindClientsAddress((await c.core.listNode()).items);
+      if (!ip) throw new Error(`kind cluster ${name} has no control-plane node with an InternalIP`);
+      return ip;
+    },
     async clientsAddress(c) {
       const ip = kindClientsAddress((await c.core.listNode()).items);
       if (!ip) throw new Error(`kind cluster ${name} has no control-plane node with an InternalIP`);

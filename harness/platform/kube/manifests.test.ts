@@ -3,9 +3,11 @@ import { parse as parseYaml } from "yaml";
 import { getProfile } from "../../stack/patroni/profiles.ts";
 import { BRING_UP } from "../../stack/patroni/config.ts";
 import { validateObject } from "./openapi-validate.ts";
+import type { V1Service } from "@kubernetes/client-node";
 import {
+  allocatedNodePorts,
   applyOrder,
-  KUBE_PORTS,
+  HOLD_GATE,
   LEADER_LABEL_VALUE,
   patroniLabels,
   redactedYaml,
@@ -100,18 +102,27 @@ describe("rendering details", () => {
     expect(m.statefulSet.spec!.serviceName).toBe(m.headless.metadata!.name);
   });
 
-  it("routes the leader Service to role=primary (Patroni 4's leader label) through NodePort 30432", () => {
+  it("routes the leader Service to role=primary (Patroni 4's leader label), on a NodePort the API server allocates", () => {
     expect(m.primary.spec!.selector).toEqual({ ...patroniLabels("pg"), [ROLE_LABEL]: LEADER_LABEL_VALUE });
     expect(LEADER_LABEL_VALUE).toBe("primary");
     expect(envOf("PATRONI_KUBERNETES_LEADER_LABEL_VALUE")!.value).toBe("primary");
     expect(m.primary.spec!.type).toBe("NodePort");
-    expect(m.primary.spec!.ports![0]!.nodePort).toBe(KUBE_PORTS.primary);
     expect(m.replica.spec!.selector).toEqual({ ...patroniLabels("pg"), role: "replica" });
-    expect(m.members.map((s) => [s.spec!.selector!["statefulset.kubernetes.io/pod-name"], s.spec!.ports![0]!.nodePort])).toEqual([
-      ["pg-0", 30433],
-      ["pg-1", 30434],
-      ["pg-2", 30435],
-    ]);
+    expect(m.members.map((s) => s.spec!.selector!["statefulset.kubernetes.io/pod-name"])).toEqual(["pg-0", "pg-1", "pg-2"]);
+    // No fixed port (30432... collided between runs and with a reused cluster): the API server picks free ones.
+    for (const svc of [m.primary, ...m.members]) expect(svc.spec!.ports![0]!.nodePort).toBeUndefined();
+  });
+
+  it("reads the allocated NodePorts back from the Services, and names a Service without one", () => {
+    const svc = (name: string, nodePort?: number): V1Service => ({ metadata: { name }, spec: { ports: [{ name: "postgresql", port: 5432, nodePort }] } });
+    const services = [svc("pg-primary", 31007), svc("pg-0-direct", 30112), svc("pg-1-direct", 32001), svc("pg-2-direct", 30555), svc("pg")];
+    expect(allocatedNodePorts("pg", 3, services)).toEqual({ primary: 31007, members: [30112, 32001, 30555] });
+    expect(() => allocatedNodePorts("pg", 3, services.slice(0, 3))).toThrow("Service pg-2-direct does not exist");
+    expect(() => allocatedNodePorts("pg", 1, [svc("pg-primary"), svc("pg-0-direct", 1)])).toThrow("Service pg-primary has no NodePort allocated");
+  });
+
+  it("creates every pod held (a scheduling gate), so that a member a fault deleted stays down until startNode", () => {
+    expect(pod.schedulingGates).toEqual([{ name: HOLD_GATE }]);
   });
 
   it("uses ConfigMaps for the DCS and a Role limited to what that needs", () => {
@@ -160,6 +171,12 @@ describe("rendering details", () => {
     expect(m.configMap.data!["patroni.yml"]).not.toMatch(/password/i);
   });
 
+  it("keeps members off control planes (minikube's is schedulable)", () => {
+    expect(pod.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms).toEqual([
+      { matchExpressions: [{ key: "node-role.kubernetes.io/control-plane", operator: "DoesNotExist" }] },
+    ]);
+  });
+
   it("spreads members over nodes and zones, probes readiness on /readiness, and lets at most one be disrupted", () => {
     const anti = pod.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution!;
     expect(anti).toEqual([{ labelSelector: { matchLabels: patroniLabels("pg") }, topologyKey: "kubernetes.io/hostname" }]);
@@ -173,7 +190,9 @@ describe("rendering details", () => {
 
   it("refuses inputs it cannot render", () => {
     expect(() => renderManifests(input({ name: "Bad_Name" }))).toThrow(/DNS-1035/);
-    expect(() => renderManifests(input({ replicas: 5 }))).toThrow(/publishes NodePorts for 3/);
+    expect(() => renderManifests(input({ replicas: 0 }))).toThrow(/replicas must be a positive integer/);
+    // Five members render: the nodes, not fixed ports, limit how many (runtime-common.ts nodeProblems).
+    expect(renderManifests(input({ replicas: 5 })).members).toHaveLength(5);
     expect(() => renderManifests(input({ runId: "UPPER case" }))).toThrow(/run id/);
   });
 });

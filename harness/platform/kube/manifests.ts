@@ -26,15 +26,12 @@ import type { HaProfile } from "../../stack/patroni/profiles.ts";
 import { BRING_UP, PG_PORT, REST_PORT, patroniConfig } from "../../stack/patroni/config.ts";
 import { assertPinnedImage, DEFAULT_IMAGE } from "./image.ts";
 
-/** NodePorts the harness reaches from the host (kind-config.yaml publishes them on 127.0.0.1). */
-export const KUBE_PORTS = {
-  /** The leader Service: where the write probe sends its writes. */
-  primary: 30432,
-  /** Member i is reachable on firstMember + i (final read, contract tests). */
-  firstMember: 30433,
-  /** kind-config.yaml maps this many member ports. */
-  members: 3,
-} as const;
+/**
+ * Scheduling gate every pod of the StatefulSet is created with: a pod does not start until the harness removes
+ * it (at bring-up, and in startNode). A pod a fault deleted is recreated by the StatefulSet at once, but held,
+ * so the member stays down until startNode, as a killed member on the local platform does.
+ */
+export const HOLD_GATE = "pgchaos.io/held";
 
 /** Where PostgreSQL's data lives in the pod (a PersistentVolumeClaim per member). */
 export const DATA_MOUNT = "/pgdata";
@@ -44,6 +41,9 @@ export const CONTAINER = "patroni";
 /** The image's PID 1 and control helper (fixtures/kube/). */
 export const POD_INIT = "/usr/local/bin/pgchaos-pod-init";
 export const POD_CTL = "/usr/local/bin/pgchaos-ctl";
+
+/** The label kubeadm puts on control-plane nodes (kind's and minikube's). */
+export const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
 
 /** Patroni's role label and values (its defaults in Patroni 4). */
 export const ROLE_LABEL = "role";
@@ -79,11 +79,11 @@ export interface KubeManifests {
   configMap: V1ConfigMap;
   /** Headless Service of the StatefulSet (stable pod DNS names). */
   headless: V1Service;
-  /** Leader Service (selector role=primary), NodePort KUBE_PORTS.primary. */
+  /** Leader Service (selector role=primary), a NodePort the API server allocates (no port is fixed: runs never collide). */
   primary: V1Service;
   /** Replica Service (selector role=replica). */
   replica: V1Service;
-  /** One NodePort Service per member, selecting its pod by name. */
+  /** One NodePort Service per member, selecting its pod by name (NodePorts allocated by the API server). */
   members: V1Service[];
   statefulSet: V1StatefulSet;
   pdb: V1PodDisruptionBudget;
@@ -107,6 +107,7 @@ export function objectLabels(input: Pick<KubeClusterInput, "name" | "runId">): R
 
 export const podName = (name: string, ordinal: number) => `${name}-${ordinal}`;
 export const memberServiceName = (name: string, ordinal: number) => `${name}-${ordinal}-direct`;
+export const primaryServiceName = (name: string) => `${name}-primary`;
 export const secretName = (name: string) => `${name}-credentials`;
 export const configMapName = (name: string) => `${name}-patroni-yml`;
 /** ConfigMaps Patroni itself creates (use_endpoints: false). */
@@ -120,7 +121,6 @@ function checkInput(i: KubeClusterInput): void {
   if (!DNS_1035.test(i.name) || i.name.length > 40) problems.push(`name "${i.name}" must be a DNS-1035 label of at most 40 characters`);
   if (!DNS_1035.test(i.namespace) || i.namespace.length > 63) problems.push(`namespace "${i.namespace}" must be a DNS-1035 label of at most 63 characters`);
   if (!Number.isInteger(i.replicas) || i.replicas < 1) problems.push(`replicas must be a positive integer, got ${i.replicas}`);
-  if (i.replicas > KUBE_PORTS.members) problems.push(`${i.replicas} members, but kind-config.yaml publishes NodePorts for ${KUBE_PORTS.members}`);
   for (const [k, v] of Object.entries(i.passwords)) {
     if (typeof v !== "string" || v.length < 12) problems.push(`the ${k} password must be a generated string of at least 12 characters`);
   }
@@ -296,11 +296,11 @@ export function renderManifests(i: KubeClusterInput): KubeManifests {
   const primary: V1Service = {
     apiVersion: "v1",
     kind: "Service",
-    metadata: meta(`${i.name}-primary`),
+    metadata: meta(primaryServiceName(i.name)),
     spec: {
       type: "NodePort",
       selector: { ...selector, [ROLE_LABEL]: LEADER_LABEL_VALUE },
-      ports: [{ ...pgPort, nodePort: KUBE_PORTS.primary }],
+      ports: [pgPort],
     },
   };
   const replica: V1Service = {
@@ -318,7 +318,7 @@ export function renderManifests(i: KubeClusterInput): KubeManifests {
       // A member is read at the end of a run whatever its readiness says.
       publishNotReadyAddresses: true,
       selector: { ...selector, "statefulset.kubernetes.io/pod-name": podName(i.name, k) },
-      ports: [{ ...pgPort, nodePort: KUBE_PORTS.firstMember + k }],
+      ports: [pgPort],
     },
   }));
   const statefulSet: V1StatefulSet = {
@@ -340,6 +340,11 @@ export function renderManifests(i: KubeClusterInput): KubeManifests {
           terminationGracePeriodSeconds: 30,
           securityContext: { fsGroup: 999 },
           affinity: {
+            // Never on a control plane (minikube's is schedulable): failing a member's node must not take the
+            // API server, the DCS, with it, and NodePort traffic enters there and leaves it for every member alike.
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: CONTROL_PLANE_LABEL, operator: "DoesNotExist" }] }] },
+            },
             // One member per node: a node drain or failure takes one member, as the scenarios assume.
             podAntiAffinity: {
               requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: selector }, topologyKey: "kubernetes.io/hostname" }],
@@ -348,6 +353,8 @@ export function renderManifests(i: KubeClusterInput): KubeManifests {
           topologySpreadConstraints: [
             { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } },
           ],
+          // Held until the harness releases it (HOLD_GATE): a deleted member stays down until startNode.
+          schedulingGates: [{ name: HOLD_GATE }],
           containers: [container(i, image)],
           volumes: [{ name: "patroni-config", configMap: { name: configMapName(i.name) } }],
         },
@@ -373,6 +380,27 @@ export function renderManifests(i: KubeClusterInput): KubeManifests {
     spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
   };
   return { serviceAccount, role, roleBinding, secret, configMap, headless, primary, replica, members, statefulSet, pdb };
+}
+
+/** Where the host reaches PostgreSQL: the NodePorts the API server gave the leader Service and each member's. */
+export interface NodePorts {
+  primary: number;
+  /** By ordinal. */
+  members: number[];
+}
+
+/**
+ * The NodePorts of one cluster's Services as the API server allocated them (read back after apply): no port is
+ * fixed in the manifests, so two runs, or a run and anything else in a reused cluster, never ask for the same.
+ */
+export function allocatedNodePorts(name: string, replicas: number, services: readonly V1Service[]): NodePorts {
+  const port = (svc: string): number => {
+    const s = services.find((x) => x.metadata?.name === svc);
+    const p = s?.spec?.ports?.find((x) => x.name === "postgresql")?.nodePort;
+    if (!Number.isInteger(p) || (p as number) <= 0) throw new Error(`Service ${svc} ${s ? "has no NodePort allocated" : "does not exist"}`);
+    return p as number;
+  };
+  return { primary: port(primaryServiceName(name)), members: Array.from({ length: replicas }, (_, k) => port(memberServiceName(name, k))) };
 }
 
 /** The objects in the order they are applied (what a pod references exists before the pod). */

@@ -1,19 +1,22 @@
 /**
- * `--platform minikube`: `minikube start --nodes 3` on a profile of its own, with the Docker driver (nodes are
- * containers, as with kind, so faults enter pods the same way), containerd (crictl finds pod sandboxes),
- * Calico (a CNI that enforces NetworkPolicy) and the rancher local-path provisioner (storage that works on
- * several nodes; minikube's default hostPath provisioner does not). The harness reaches NodePorts on the
- * first node's address (`minikube ip`).
+ * `--platform minikube`: `minikube start --nodes <members + 1>` on a profile of its own (the control plane, which
+ * minikube leaves schedulable, gets no member: manifests.ts keeps members off control planes), with the Docker
+ * driver (nodes are containers, as with kind, so faults enter pods the same way), containerd (crictl finds pod
+ * sandboxes), Calico (a CNI that enforces NetworkPolicy) and the rancher local-path provisioner (storage that
+ * works on several nodes; minikube's default hostPath provisioner does not). The harness reaches NodePorts on
+ * the control plane's address (`minikube ip`).
  */
 import type { Logger } from "pino";
+import type { V1Node } from "@kubernetes/client-node";
 import { KUBE_CAPABILITIES, KUBE_WHY_NOT } from "./capabilities.ts";
 import type { Platform } from "../types.ts";
-import { EnvironmentError } from "../../util/errors.ts";
+import { EnvironmentError, errorMessage } from "../../util/errors.ts";
 import { makeClients } from "./client.ts";
 import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
 import { cleanupKube, describeKubeCleanup } from "./cleanup.ts";
 import { kubePreflight } from "./preflight.ts";
-import { ensureLocalImage, kubeEnvOptions, run, waitNodesReady } from "./runtime-common.ts";
+import { ensureLocalImage, internalIp, kubeEnvOptions, run, waitNodesReady } from "./runtime-common.ts";
+import { CONTROL_PLANE_LABEL } from "./manifests.ts";
 import { execa } from "execa";
 
 export interface MinikubeOptions {
@@ -27,18 +30,55 @@ export interface MinikubeOptions {
 
 export const MINIKUBE_PROFILE = "pgchaos";
 
-export function minikubeStartArgs(profile: string, nodes: number, kubernetesVersion?: string): string[] {
+/**
+ * `minikube start` arguments. As root (which the node probes need), minikube's docker driver refuses to start
+ * (DRV_AS_ROOT: "The "docker" driver should not be used with root privileges. If you wish to continue as root,
+ * use --force.") unless given `--force`.
+ */
+export function minikubeStartArgs(profile: string, members: number, kubernetesVersion?: string, opts: { asRoot?: boolean } = {}): string[] {
   return [
     "start",
     "--profile", profile,
-    "--nodes", String(nodes),
+    // One node per member, and the control plane, which runs none.
+    "--nodes", String(members + 1),
     "--driver", "docker",
     "--container-runtime", "containerd",
     "--cni", "calico",
     "--addons", "storage-provisioner-rancher",
     "--wait", "all",
     ...(kubernetesVersion ? ["--kubernetes-version", kubernetesVersion] : []),
+    ...(opts.asRoot ? ["--force"] : []),
   ];
+}
+
+/** What to do about a failed `minikube start`, when its output says it: undefined otherwise. */
+export function explainMinikubeStart(output: string): string | undefined {
+  if (/DRV_AS_ROOT/.test(output)) {
+    return (
+      "minikube refused to run its docker driver as root (DRV_AS_ROOT), which the node probes need: the platform passes `--force` when it runs as root " +
+      "(this minikube refused it anyway: update minikube), or start the profile yourself with `minikube start --force --driver docker ...` and pass --reuse"
+    );
+  }
+  return undefined;
+}
+
+/** Annotations in which Calico records the address of a node's tunnel interface (IP-in-IP, VXLAN). */
+const CALICO_TUNNEL_ANNOTATIONS = ["projectcalico.org/IPv4IPIPTunnelAddr", "projectcalico.org/IPv4VXLANTunnelAddr"];
+
+/**
+ * The address pods see the harness's connections come from. They enter a NodePort on the control plane
+ * (`minikube ip`), which runs no member, so kube-proxy forwards them to another node and masquerades them to
+ * the address of the interface they leave by: with Calico's IP-in-IP or VXLAN that is the control plane's
+ * tunnel address (tunl0, vxlan.calico), not `minikube ip`; without a tunnel, its InternalIP.
+ */
+export function minikubeClientsAddress(nodes: readonly V1Node[]): string | undefined {
+  const cp = nodes.find((n) => n.metadata?.labels?.[CONTROL_PLANE_LABEL] !== undefined) ?? nodes[0];
+  if (!cp) return undefined;
+  for (const a of CALICO_TUNNEL_ANNOTATIONS) {
+    const v = cp.metadata?.annotations?.[a]?.split("/")[0];
+    if (v) return v;
+  }
+  return internalIp([cp], () => true);
 }
 
 /** `minikube profile list -o json`: the names of valid profiles. */
@@ -69,7 +109,13 @@ export function minikubeRuntime(opts: MinikubeOptions): KubeRuntime {
       }
       if (!exists) {
         log.info({ profile, members }, "starting minikube");
-        await run("minikube", minikubeStartArgs(profile, members, opts.kubernetesVersion), `starting minikube profile ${profile}`, 900_000);
+        try {
+          await run("minikube", minikubeStartArgs(profile, members, opts.kubernetesVersion, { asRoot: process.getuid?.() === 0 }), `starting minikube profile ${profile}`, 900_000);
+        } catch (e) {
+          const hint = explainMinikubeStart(errorMessage(e));
+          if (hint) throw new EnvironmentError(`${hint}\n${errorMessage(e)}`);
+          throw e;
+        }
       }
       try {
         // minikube writes a context named after the profile into the default kubeconfig.
@@ -86,9 +132,12 @@ export function minikubeRuntime(opts: MinikubeOptions): KubeRuntime {
       await run("minikube", ["image", "load", image, "--profile", profile], `loading ${image} into minikube`);
     },
     nodeContainer: (nodeName: string) => nodeName,
-    nodePortHost: nodeIp,
-    // The host enters through the first node, whose address kube-proxy masquerades NodePort traffic to.
-    clientsAddress: async () => nodeIp(),
+    nodePortHost: async () => nodeIp(),
+    async clientsAddress(c) {
+      const ip = minikubeClientsAddress((await c.core.listNode()).items);
+      if (!ip) throw new Error(`minikube profile ${profile} has no control-plane node with an address`);
+      return ip;
+    },
     async clusterExists() {
       const list = await execa("minikube", ["profile", "list", "--output", "json"], { reject: false, timeout: 60_000 });
       return parseMinikubeProfiles(list.stdout).includes(profile);

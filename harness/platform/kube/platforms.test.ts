@@ -2,10 +2,11 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { V1Node } from "@kubernetes/client-node";
-import { KIND_CONFIG, kindClientsAddress, kindClusterDecision, kindCreateArgs, makeKindPlatform, parseKindClusters } from "./kind.ts";
-import { makeMinikubePlatform, minikubeStartArgs, parseMinikubeProfiles } from "./minikube.ts";
-import { internalIp, kubeEnvOptions, nodeProblems } from "./runtime-common.ts";
-import { KUBE_PORTS } from "./manifests.ts";
+import pino from "pino";
+import { KIND_CONFIG, KIND_CREATE_TIMEOUT_MS, kindClientsAddress, kindClusterDecision, kindCreateArgs, kindRuntime, makeKindPlatform, parseKindClusters } from "./kind.ts";
+import type { Runner } from "./runtime-common.ts";
+import { explainMinikubeStart, makeMinikubePlatform, minikubeClientsAddress, minikubeStartArgs, parseMinikubeProfiles } from "./minikube.ts";
+import { internalIp, kubeEnvOptions, nodePortUnreachableMessage, nodeProblems, nodeProblemsMayPass, unreachableReason } from "./runtime-common.ts";
 import { DEFAULT_IMAGE } from "./image.ts";
 
 function node(name: string, opts: { controlPlane?: boolean; ready?: boolean; ip?: string; taint?: boolean; cordoned?: boolean; zone?: string } = {}): V1Node {
@@ -42,12 +43,9 @@ describe("kind-config.yaml", () => {
     expect(zones.every(Boolean)).toBe(true);
   });
 
-  it("publishes the leader Service's NodePort and each member's on 127.0.0.1 only, from the control plane", () => {
-    const maps = cfg.nodes[0]!.extraPortMappings!;
-    const ports = [KUBE_PORTS.primary, ...Array.from({ length: KUBE_PORTS.members }, (_, i) => KUBE_PORTS.firstMember + i)];
-    expect(maps.map((m) => m.containerPort)).toEqual(ports);
-    for (const m of maps) expect(m).toEqual({ containerPort: m.containerPort, hostPort: m.containerPort, listenAddress: "127.0.0.1", protocol: "TCP" });
-    expect(cfg.nodes.slice(1).every((n) => !n.extraPortMappings)).toBe(true);
+  it("publishes no port on the host: NodePorts are allocated per run and entered on the control plane's address", () => {
+    // Fixed host ports 30432..30435 collided between runs, and a reused cluster without them made a run wait 300 s.
+    expect(cfg.nodes.every((n) => !n.extraPortMappings)).toBe(true);
   });
 });
 
@@ -67,6 +65,22 @@ describe("kind runtime decisions", () => {
     expect(internalIp(kindNodes, (n) => n.metadata?.name === "pgchaos-worker3")).toBe("172.18.0.5");
   });
 
+  it("creates under an explicit timeout and deletes the half cluster a failed or timed-out create left", async () => {
+    const calls: Array<{ args: string; timeoutMs?: number }> = [];
+    const run: Runner = async (cmd, args, what, timeoutMs) => {
+      calls.push({ args: `${cmd} ${args.join(" ")}`, timeoutMs });
+      if (args[0] === "get") return "No kind clusters found.\n";
+      if (args[0] === "create") throw new Error(`${what}: \`kind create cluster\` exited 143: timed out`);
+      return "";
+    };
+    const ensure = kindRuntime({ run }).ensureCluster(pino({ level: "silent" }));
+    await expect(ensure).rejects.toThrow(/timed out\n\(deleted what it left\)/);
+    expect(calls.map((c) => c.args)).toEqual(["kind get clusters", `kind ${kindCreateArgs("pgchaos", KIND_CONFIG).join(" ")}`, "kind delete cluster --name pgchaos"]);
+    // A first kindest/node pull can pass the old 600 s default.
+    expect(calls[1]!.timeoutMs).toBe(KIND_CREATE_TIMEOUT_MS);
+    expect(KIND_CREATE_TIMEOUT_MS).toBeGreaterThan(600_000);
+  });
+
   it("checks nodes: Ready, and one schedulable node per member (the tainted control plane does not count)", () => {
     expect(nodeProblems(kindNodes, 3)).toEqual([]);
     expect(nodeProblems(kindNodes, 4)).toEqual([expect.stringMatching(/^3 schedulable nodes for 4 members/)]);
@@ -75,17 +89,59 @@ describe("kind runtime decisions", () => {
       "node pgchaos-worker3 is not Ready (container runtime network not ready)",
       expect.stringMatching(/^2 schedulable nodes for 3 members/),
     ]);
+    // A node not Ready yet may come; with every node Ready, too few nodes stay too few (no use waiting).
+    expect(nodeProblemsMayPass(broken)).toBe(true);
+    expect(nodeProblemsMayPass(kindNodes)).toBe(false);
+  });
+});
+
+describe("reaching NodePorts from the host", () => {
+  it("takes a refusal as an answer and a silence or a missing route as unreachable, and says what to check", () => {
+    expect(unreachableReason(undefined)).toBeUndefined();
+    expect(unreachableReason("ECONNREFUSED")).toBeUndefined();
+    expect(unreachableReason("ETIMEDOUT")).toBe("no answer within the timeout");
+    expect(unreachableReason("EHOSTUNREACH")).toBe("no route to host");
+    expect(nodePortUnreachableMessage("the kind cluster's leader Service", "172.18.0.2", 31007, "no route to host")).toMatch(
+      /^the kind cluster's leader Service \(NodePort 172\.18\.0\.2:31007\) cannot be reached from this host: no route to host\..*Docker Desktop/,
+    );
   });
 });
 
 describe("minikube runtime decisions", () => {
-  it("starts three Docker-driver nodes with containerd, Calico and the local-path provisioner", () => {
+  it("starts a Docker-driver node per member plus the control plane, with containerd, Calico and the local-path provisioner", () => {
     const args = minikubeStartArgs("pgchaos", 3);
-    expect(args.slice(0, 5)).toEqual(["start", "--profile", "pgchaos", "--nodes", "3"]);
+    // minikube's control plane is schedulable; members stay off it, so three members need four nodes.
+    expect(args.slice(0, 5)).toEqual(["start", "--profile", "pgchaos", "--nodes", "4"]);
     for (const [flag, value] of [["--driver", "docker"], ["--container-runtime", "containerd"], ["--cni", "calico"], ["--addons", "storage-provisioner-rancher"]]) {
       expect(args[args.indexOf(flag!) + 1]).toBe(value);
     }
     expect(minikubeStartArgs("p", 3, "v1.33.1").slice(-2)).toEqual(["--kubernetes-version", "v1.33.1"]);
+  });
+
+  it("passes --force as root, which the docker driver otherwise refuses (DRV_AS_ROOT), and says so when it is refused", () => {
+    expect(minikubeStartArgs("pgchaos", 3, undefined, { asRoot: true })).toContain("--force");
+    expect(minikubeStartArgs("pgchaos", 3, undefined, { asRoot: false })).not.toContain("--force");
+    const out = 'X Exiting due to DRV_AS_ROOT: The "docker" driver should not be used with root privileges.';
+    expect(explainMinikubeStart(out)).toMatch(/refused to run its docker driver as root \(DRV_AS_ROOT\).*`minikube start --force --driver docker/);
+    expect(explainMinikubeStart("X Exiting due to RSRC_INSUFFICIENT_CORES")).toBeUndefined();
+  });
+
+  it("keeps members off its untainted control plane: three members need three other nodes", () => {
+    // No taint on minikube's control plane: the old count took it as room for a member, and one landed there.
+    const three = [node("pgchaos", { controlPlane: true }), node("pgchaos-m02"), node("pgchaos-m03")];
+    expect(nodeProblems(three, 3)).toEqual([expect.stringMatching(/^2 schedulable nodes for 3 members/)]);
+    expect(nodeProblems([...three, node("pgchaos-m04")], 3)).toEqual([]);
+  });
+
+  it("takes the control plane's Calico tunnel address as the clients', where NodePort traffic is masqueraded to", () => {
+    const cp = node("pgchaos", { controlPlane: true, ip: "192.168.49.2" });
+    const workers = [node("pgchaos-m02", { ip: "192.168.49.3" }), node("pgchaos-m03", { ip: "192.168.49.4" })];
+    expect(minikubeClientsAddress([...workers, cp])).toBe("192.168.49.2");
+    const tunnelled = { ...cp, metadata: { ...cp.metadata, annotations: { "projectcalico.org/IPv4Address": "192.168.49.2/24", "projectcalico.org/IPv4IPIPTunnelAddr": "10.244.120.64" } } };
+    expect(minikubeClientsAddress([...workers, tunnelled])).toBe("10.244.120.64");
+    const vxlan = { ...cp, metadata: { ...cp.metadata, annotations: { "projectcalico.org/IPv4VXLANTunnelAddr": "10.244.120.65" } } };
+    expect(minikubeClientsAddress([vxlan])).toBe("10.244.120.65");
+    expect(minikubeClientsAddress([])).toBeUndefined();
   });
 
   it("parses the profile list", () => {

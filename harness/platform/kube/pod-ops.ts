@@ -2,12 +2,18 @@
  * Command lines the harness runs inside a pod through the Kubernetes exec API, all through the image's
  * `pgchaos-ctl` (fixtures/kube/pgchaos-ctl.sh), and the parsing of what it prints. Pure.
  */
-import { POD_CTL } from "./manifests.ts";
+import { HOLD_GATE, POD_CTL } from "./manifests.ts";
 
 export type PodPart = "patroni" | "postgres" | "all";
 
 export const podCommands = {
   kill: (part: "patroni" | "postgres") => [POD_CTL, "kill", part],
+  /**
+   * SIGKILL of every process of the container but its PID 1 (the kernel spares a namespace's init) and the
+   * shell itself (kill(-1) spares the caller): Patroni, the postmaster and every backend die at once, with no
+   * shutdown and no release of the leader key. The pod's init only reaps afterwards; it starts nothing.
+   */
+  killAll: () => ["sh", "-c", "kill -9 -1"],
   pause: (part: PodPart) => [POD_CTL, "pause", part],
   resume: () => [POD_CTL, "resume"],
   startPatroni: () => [POD_CTL, "start-patroni"],
@@ -36,4 +42,21 @@ export function execExitCode(status: { status?: string; reason?: string; details
   if (!status || status.status === "Success") return 0;
   const code = status.details?.causes?.find((c) => c.reason === "ExitCode")?.message;
   return code !== undefined && /^\d+$/.test(code) ? Number(code) : 1;
+}
+
+/** One RFC 6902 operation, as the patch calls of @kubernetes/client-node take them. */
+export type JsonPatchOp = { op: "test" | "replace"; path: string; value: unknown };
+
+/**
+ * The JSON patch that releases a held pod (manifests.ts HOLD_GATE): its scheduling gates without ours, guarded by
+ * a test of the gates read (a pod changed meanwhile makes the patch fail rather than drop someone else's gate).
+ * Undefined when the pod is not held by us. The API server only lets gates be removed, never added, to a pod.
+ */
+export function releasePatch(gates: ReadonlyArray<{ name: string }> | undefined): JsonPatchOp[] | undefined {
+  if (!gates?.some((g) => g.name === HOLD_GATE)) return undefined;
+  const path = "/spec/schedulingGates";
+  return [
+    { op: "test", path, value: gates },
+    { op: "replace", path, value: gates.filter((g) => g.name !== HOLD_GATE) },
+  ];
 }

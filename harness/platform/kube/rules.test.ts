@@ -12,6 +12,8 @@ import {
   losesDcs,
   nodeNsenterArgv,
   parseInspectp,
+  pathInRoot,
+  podNetnsOnHost,
   routeRestoreCommands,
   taggedRuleDeletes,
   type ApiServerAddress,
@@ -107,11 +109,47 @@ describe("running rules inside a pod's network namespace", () => {
     expect(() => parseInspectp("FATA[0000] not found")).toThrow(/no JSON/);
   });
 
-  it("starts a host process in the pod's namespace through the node container's root", () => {
-    expect(hostNsenterArgv(5150, "/var/run/netns/cni-1234", ["node", "agent.ts"])).toEqual([
-      "nsenter", "--net=/proc/5150/root/var/run/netns/cni-1234", "--", "node", "agent.ts",
+  // kindest/node and minikube's kicbase: /var/run is an absolute link to /run. The kernel resolves an absolute
+  // link met under /proc/<pid>/root against the caller's root, so the link must be followed inside the node.
+  const nodeFs = (pid: number, links: Record<string, string> = { var: "/run" }) => {
+    const root = `/proc/${pid}/root`;
+    const readlink = (p: string) => (p.startsWith(`${root}/`) ? links[p.slice(root.length + 1)] : undefined);
+    return { root, readlink };
+  };
+
+  it("starts a host process in the pod's namespace, following the node's /var/run -> /run inside the node's root", () => {
+    const { readlink } = nodeFs(5150, { "var/run": "/run" });
+    expect(hostNsenterArgv(5150, "/var/run/netns/cni-1234", ["node", "agent.ts"], readlink)).toEqual([
+      "nsenter", "--net=/proc/5150/root/run/netns/cni-1234", "--", "node", "agent.ts",
     ]);
-    expect(() => hostNsenterArgv(5150, "/var/run/../../etc/passwd", ["x"])).toThrow(/bad network namespace path/);
+    expect(() => hostNsenterArgv(5150, "/var/run/../../etc/passwd", ["x"], readlink)).toThrow(/bad network namespace path/);
+    expect(() => hostNsenterArgv(0, "/var/run/netns/cni-1234", ["x"], readlink)).toThrow(/bad node container pid/);
+  });
+
+  it("follows relative links, chains of links and `..` without leaving the node's root", () => {
+    const root = "/proc/7/root";
+    const links: Record<string, string> = { "var/run": "../run", "run/netns": "/state/ns", "state/ns/cni-9": "cni-9.real", "a/loop": "/a/loop" };
+    const readlink = (p: string) => links[p.slice(root.length + 1)];
+    expect(pathInRoot(root, "/var/run/netns/cni-9", readlink)).toBe("/proc/7/root/state/ns/cni-9.real");
+    expect(pathInRoot(root, "/run/netns/x", readlink)).toBe("/proc/7/root/state/ns/x");
+    expect(pathInRoot(root, "/var/run", () => undefined)).toBe("/proc/7/root/var/run");
+    expect(pathInRoot(root, "/x", (p) => (p === `${root}/x` ? "../../../../etc" : undefined))).toBe("/proc/7/root/etc");
+    expect(() => pathInRoot(root, "/a/loop", readlink)).toThrow(/too many symbolic links/);
+  });
+
+  it("checks the namespace file before any probe runs, and says why when it is not there", () => {
+    const sandbox = { id: "f00d", pid: 31337, netnsPath: "/var/run/netns/cni-1234" };
+    const { readlink } = nodeFs(5150, { "var/run": "/run" });
+    const o = { node: "pg-1", nodeContainer: "pgchaos-worker2", nodeInitPid: 5150, sandbox };
+    const present = new Set(["/proc/5150/root", "/proc/5150/root/run/netns/cni-1234"]);
+    expect(podNetnsOnHost(o, { readlink, exists: (p) => present.has(p) })).toBe("/proc/5150/root/run/netns/cni-1234");
+    // What the old path gave: the host's /var/run/netns, where the file is not.
+    expect(() => podNetnsOnHost(o, { readlink: () => undefined, exists: (p) => present.has(p) })).toThrow(
+      "the network namespace of pg-1 (/var/run/netns/cni-1234 in node container pgchaos-worker2) is not at /proc/5150/root/var/run/netns/cni-1234 on this host",
+    );
+    // Docker Desktop: the pid docker reports is one of its VM's.
+    expect(() => podNetnsOnHost(o, { readlink, exists: () => false })).toThrow(/pid 5150, which is not a process of this host .*Docker Desktop/);
+    expect(() => podNetnsOnHost({ ...o, sandbox: { ...sandbox, netnsPath: undefined } }, { readlink, exists: () => true })).toThrow(/names no network namespace/);
   });
 
   it("turns tagged `iptables -S` lines into deletions and leaves other rules alone", () => {

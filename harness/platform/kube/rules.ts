@@ -146,15 +146,85 @@ export function iptablesArgv(nodeContainer: string, pid: number, args: readonly 
   return nodeNsenterArgv(nodeContainer, pid, ["iptables", "-w", ...args]);
 }
 
+/** Reads a symbolic link: its target, or undefined when `path` is not a link (or does not exist). */
+export type Readlink = (path: string) => string | undefined;
+
+/**
+ * Where `path` of a container's filesystem is on the host, given the host's view of that filesystem's root
+ * (`/proc/<pid>/root`). Every symbolic link on the way is followed inside that root: the kernel itself resolves
+ * an absolute link met under /proc/<pid>/root against the caller's root, so in kindest/node and minikube's
+ * images, where /var/run is a link to /run, `/proc/<pid>/root/var/run/netns/x` lands on the host's /run/netns/x.
+ * `..` never climbs above the root, as inside the container.
+ */
+export function pathInRoot(root: string, path: string, readlink: Readlink): string {
+  if (!path.startsWith("/")) throw new Error(`expected an absolute path in the container, got ${JSON.stringify(path)}`);
+  let todo = path.split("/").filter(Boolean);
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length > 0) {
+    const part = todo.shift()!;
+    if (part === ".") continue;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const target = readlink(`${root}/${[...done, part].join("/")}`);
+    if (target === undefined) {
+      done.push(part);
+      continue;
+    }
+    // Linux gives up after 40 links (ELOOP); a loop in a container's tree must not hang the harness.
+    if (++links > 40) throw new Error(`too many symbolic links resolving ${path} under ${root}`);
+    if (target.startsWith("/")) done.length = 0;
+    todo = [...target.split("/").filter(Boolean), ...todo];
+  }
+  return `${root}/${done.join("/")}`;
+}
+
+/**
+ * The host path of a pod's network namespace file, which containerd keeps inside the node container
+ * (`/var/run/netns/cni-...`): under /proc/<node container's init pid>/root, with the node's own symbolic links
+ * followed inside it (pathInRoot).
+ */
+export function netnsHostPath(nodeInitPid: number, netnsPath: string, readlink: Readlink): string {
+  if (!Number.isInteger(nodeInitPid) || nodeInitPid <= 0) throw new Error(`bad node container pid ${nodeInitPid}`);
+  if (!/^\/[\w./-]+$/.test(netnsPath) || netnsPath.split("/").includes("..")) throw new Error(`bad network namespace path ${JSON.stringify(netnsPath)}`);
+  return pathInRoot(`/proc/${nodeInitPid}/root`, netnsPath, readlink);
+}
+
+/**
+ * The host path of `node`'s network namespace, checked: what prepareNodeNetworks learns before any probe runs,
+ * so that a path that does not resolve fails the deploy with the reason instead of every node probe later.
+ * `exists` and `readlink` look at the host's filesystem (injected: pure otherwise).
+ */
+export function podNetnsOnHost(
+  o: { node: string; nodeContainer: string; nodeInitPid: number; sandbox: Sandbox },
+  fs: { readlink: Readlink; exists: (path: string) => boolean },
+): string {
+  const { node, nodeContainer, nodeInitPid, sandbox } = o;
+  if (!sandbox.netnsPath) throw new Error(`crictl inspectp names no network namespace for the sandbox of ${node} on node ${nodeContainer}`);
+  const root = `/proc/${nodeInitPid}/root`;
+  if (!fs.exists(root)) {
+    throw new Error(
+      `the node container ${nodeContainer} has pid ${nodeInitPid}, which is not a process of this host (${root} does not exist): ` +
+        "the Docker engine runs in another kernel or PID namespace (Docker Desktop, WSL2 integration, a remote DOCKER_HOST), where nothing on this host can enter pod networks; use Docker Engine on this Linux host",
+    );
+  }
+  const hostPath = netnsHostPath(nodeInitPid, sandbox.netnsPath, fs.readlink);
+  if (!fs.exists(hostPath)) {
+    throw new Error(`the network namespace of ${node} (${sandbox.netnsPath} in node container ${nodeContainer}) is not at ${hostPath} on this host`);
+  }
+  return hostPath;
+}
+
 /**
  * A process of the harness's own (a node probe agent) started on the host inside a pod's network namespace.
  * With Docker on Linux a node container's filesystem, where containerd keeps the pod's namespace file, is
- * reachable from the host through /proc/<node container's init pid>/root. Needs root, as the local platform.
+ * reachable from the host through /proc/<node container's init pid>/root (netnsHostPath). Needs root, as the
+ * local platform.
  */
-export function hostNsenterArgv(nodeInitPid: number, netnsPath: string, argv: readonly string[]): string[] {
-  if (!Number.isInteger(nodeInitPid) || nodeInitPid <= 0) throw new Error(`bad node container pid ${nodeInitPid}`);
-  if (!/^\/[\w./-]+$/.test(netnsPath) || netnsPath.includes("..")) throw new Error(`bad network namespace path ${JSON.stringify(netnsPath)}`);
-  return ["nsenter", `--net=/proc/${nodeInitPid}/root${netnsPath}`, "--", ...argv];
+export function hostNsenterArgv(nodeInitPid: number, netnsPath: string, argv: readonly string[], readlink: Readlink): string[] {
+  return ["nsenter", `--net=${netnsHostPath(nodeInitPid, netnsPath, readlink)}`, "--", ...argv];
 }
 
 /** `iptables -S` lines carrying `tag`, as `-D` argument vectors that delete them. */

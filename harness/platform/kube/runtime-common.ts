@@ -1,12 +1,15 @@
 /** What kind.ts and minikube.ts share: finding or building the image, waiting for nodes, options from the environment. */
+import { connect } from "node:net";
 import { resolve } from "node:path";
 import { execa } from "execa";
+import { AbortError } from "p-retry";
 import type { Logger } from "pino";
 import type { V1Node } from "@kubernetes/client-node";
 import { EnvironmentError } from "../../util/errors.ts";
 import { waitFor } from "../../util/wait.ts";
 import type { KubeClients } from "./client.ts";
 import { assertPinnedImage, DEFAULT_IMAGE } from "./image.ts";
+import { CONTROL_PLANE_LABEL } from "./manifests.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../../..");
 export const FIXTURES_DIR = resolve(REPO_ROOT, "fixtures/kube");
@@ -28,25 +31,39 @@ export function kubeEnvOptions(env: NodeJS.ProcessEnv = process.env): KubeEnvOpt
   return { reuse: env.PGCHAOS_KUBE_REUSE === "1" || env.PGCHAOS_KUBE_REUSE === "true", image };
 }
 
-/** Problems with nodes that keep a cluster from being used: not Ready, or too few schedulable for the members. */
+/** Problems with nodes that keep a cluster from being used: not Ready, or too few schedulable for the members (control planes excluded). */
 export function nodeProblems(nodes: readonly V1Node[], members: number): string[] {
   const problems: string[] = [];
   for (const n of nodes) {
     const ready = n.status?.conditions?.find((c) => c.type === "Ready");
     if (ready?.status !== "True") problems.push(`node ${n.metadata?.name} is not Ready${ready?.message ? ` (${ready.message})` : ""}`);
   }
-  const schedulable = nodes.filter((n) => !n.spec?.unschedulable && !(n.spec?.taints ?? []).some((t) => t.effect === "NoSchedule" || t.effect === "NoExecute"));
+  // Members never go to a control plane (manifests.ts), tainted (kind) or not (minikube).
+  const schedulable = nodes.filter(
+    (n) =>
+      !n.spec?.unschedulable &&
+      n.metadata?.labels?.[CONTROL_PLANE_LABEL] === undefined &&
+      !(n.spec?.taints ?? []).some((t) => t.effect === "NoSchedule" || t.effect === "NoExecute"),
+  );
   if (schedulable.length < members) {
     problems.push(`${schedulable.length} schedulable nodes for ${members} members (one member per node): ${nodes.map((n) => n.metadata?.name).join(", ")}`);
   }
   return problems;
 }
 
+/** Whether waiting can mend nodeProblems: not when every node is Ready (then only the count is wrong, and stays so). */
+export function nodeProblemsMayPass(nodes: readonly V1Node[]): boolean {
+  return nodes.some((n) => n.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True");
+}
+
 export async function waitNodesReady(c: KubeClients, members: number, where: string, timeoutMs = 180_000): Promise<void> {
   await waitFor({ condition: `every node Ready and ${members} schedulable`, where, timeoutMs, intervalMs: 1000 }, async () => {
-    const problems = nodeProblems((await c.core.listNode()).items, members);
-    if (problems.length > 0) throw new Error(problems.join("; "));
-    return true;
+    const nodes = (await c.core.listNode()).items;
+    const problems = nodeProblems(nodes, members);
+    if (problems.length === 0) return true;
+    const e = new Error(problems.join("; "));
+    // Too few nodes for the members does not mend itself: say so at once rather than after the timeout.
+    throw nodeProblemsMayPass(nodes) ? e : new AbortError(new EnvironmentError(`${e.message} (every node is Ready)`));
   });
 }
 
@@ -70,8 +87,57 @@ export async function ensureLocalImage(image: string, log: Logger): Promise<void
   if (r.exitCode !== 0) throw new Error(`docker build -t ${image} ${FIXTURES_DIR} failed:\n${(r.all ?? "").split("\n").slice(-30).join("\n")}`);
 }
 
+/** Runs a command, its stdout; throws naming `what`, with the end of its output, on a non-zero exit or at the timeout. */
+export type Runner = (cmd: string, args: string[], what: string, timeoutMs?: number) => Promise<string>;
+
 export async function run(cmd: string, args: string[], what: string, timeoutMs = 600_000): Promise<string> {
   const r = await execa(cmd, args, { reject: false, timeout: timeoutMs, all: true });
   if (r.exitCode !== 0) throw new Error(`${what}: \`${cmd} ${args.join(" ")}\` exited ${r.exitCode}:\n${(r.all ?? "").split("\n").slice(-20).join("\n")}`);
   return r.stdout;
+}
+
+/**
+ * What a TCP connect to a node's NodePort says about the route from the host: undefined when the node answered
+ * (a refusal is an answer: kube-proxy rejects a Service without endpoints, the node's kernel a port nothing
+ * serves), why not otherwise.
+ */
+export function unreachableReason(code: string | undefined): string | undefined {
+  switch (code) {
+    case undefined:
+    case "ECONNREFUSED":
+    case "ECONNRESET":
+      return undefined;
+    case "ETIMEDOUT":
+      return "no answer within the timeout";
+    case "EHOSTUNREACH":
+      return "no route to host";
+    case "ENETUNREACH":
+      return "network unreachable";
+    default:
+      return code;
+  }
+}
+
+export function nodePortUnreachableMessage(what: string, host: string, port: number, reason: string): string {
+  return (
+    `${what} (NodePort ${host}:${port}) cannot be reached from this host: ${reason}. The harness reaches PostgreSQL on NodePorts ` +
+    "of a node's address on the Docker network, which a Linux host running Docker Engine routes to; Docker Desktop, " +
+    "a remote DOCKER_HOST or a firewall between the host and that network keeps it from them"
+  );
+}
+
+/** Throws nodePortUnreachableMessage unless `host:port` answers (even with a refusal) within `timeoutMs`. */
+export async function assertNodePortReachable(host: string, port: number, what: string, timeoutMs = 5000): Promise<void> {
+  const code = await new Promise<string | undefined>((resolveCode) => {
+    const sock = connect({ host, port });
+    const done = (c: string | undefined) => {
+      sock.destroy();
+      resolveCode(c);
+    };
+    sock.setTimeout(timeoutMs, () => done("ETIMEDOUT"));
+    sock.once("connect", () => done(undefined));
+    sock.once("error", (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+  });
+  const reason = unreachableReason(code);
+  if (reason !== undefined) throw new Error(nodePortUnreachableMessage(what, host, port, reason));
 }
