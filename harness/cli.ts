@@ -31,9 +31,20 @@ Usage:
   npm run scenario -- --cleanup [--force]  remove what crashed runs left (namespaces, processes, data)
         [--platform kind|minikube]         ... in that cluster instead: run namespaces, cordons, stopped
                                            nodes, or the whole cluster if a crashed run created it
+        [--platform kube --context NAME]   ... in the cluster of that kubeconfig context (never deleted)
 
 Options:
-  --platform NAME  where the cluster runs: local (default; network namespaces on this machine), kind, minikube
+  --platform NAME  where the cluster runs: local (default; network namespaces on this machine), kind, minikube,
+                   or kube (any cluster a kubeconfig context reaches: --context; see README, Platforms)
+  --context NAME   kube: the kubeconfig context (KUBECONFIG or ~/.kube/config); the image comes from
+                   PGCHAOS_KUBE_IMAGE, a registry its nodes pull from
+  --namespace NS   kube: run in this existing namespace (only the run's objects are deleted there),
+                   instead of a namespace of the run's own
+  --allow-node-faults  kube: let faults cordon the cluster's nodes (drain); never by default
+  --attach X       kube: an operator's cluster (Zalando/Spilo, Crunchy PGO, CloudNativePG), by name or
+                   label selector: finds its members, roles and primary Service (running scenarios
+                   against it is not built yet)
+  --operator NAME  with --attach: spilo, pgo or cnpg (found from the pods' labels when left out)
   --stack NAME     the HA stack: patroni (Debian 12's 3.0.2, the default), patroni@4.0.7, patroni@4.1.5
                    (see --list-stacks; other versions are fetched from Debian's archive and checked)
   --reuse          kind/minikube: use the existing cluster instead of creating (and deleting) one
@@ -52,7 +63,7 @@ Exit codes: 0 every verdict met the scenario's expectations, 1 one did not (or t
 /** More runs than this is a typo, not a plan: 1000 runs of the shortest scenario already take a day. */
 export const MAX_REPEAT = 1000;
 
-const STRING_OPTIONS = new Set(["--profile", "--platform", "--stack", "--repeat", "--out", "--recheck", "--report"]);
+const STRING_OPTIONS = new Set(["--profile", "--platform", "--stack", "--repeat", "--out", "--recheck", "--report", "--context", "--namespace", "--attach", "--operator"]);
 
 function parse(argv: string[]) {
   try {
@@ -75,12 +86,44 @@ function parse(argv: string[]) {
         cleanup: { type: "boolean" },
         force: { type: "boolean" },
         quiet: { type: "boolean" },
+        context: { type: "string" },
+        namespace: { type: "string" },
+        "allow-node-faults": { type: "boolean" },
+        attach: { type: "string" },
+        operator: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
   } catch (e) {
     throw new UsageError(`${errorMessage(e)}\nSee \`npm run scenario -- --help\`.`);
   }
+}
+
+/**
+ * The kube platform's flags: only with --platform kube (which --attach implies), which needs --context. Handed to
+ * the platform in the environment, as --reuse is. Returns the platform the flags imply, if any.
+ */
+function kubeFlags(o: ReturnType<typeof parse>["values"]): string | undefined {
+  const given = [
+    o.context !== undefined && "--context",
+    o.namespace !== undefined && "--namespace",
+    o["allow-node-faults"] && "--allow-node-faults",
+    o.attach !== undefined && "--attach",
+    o.operator !== undefined && "--operator",
+  ].filter((f): f is string => typeof f === "string");
+  if (o.operator !== undefined && o.attach === undefined) throw new UsageError("--operator names the operator of an --attach target: give --attach too");
+  const platform = o.platform ?? (o.attach !== undefined ? "kube" : undefined);
+  if (given.length > 0 && platform !== "kube") {
+    throw new UsageError(`${given.join(", ")} ${given.length > 1 ? "are" : "is"} for --platform kube (a cluster reached by kubeconfig context)${o.platform ? `, not --platform ${o.platform}` : ""}`);
+  }
+  if (platform !== "kube") return o.platform;
+  if (o.context === undefined || o.context === "") {
+    throw new UsageError("--platform kube needs --context NAME, a context of your kubeconfig (`kubectl config get-contexts` lists them)");
+  }
+  process.env.PGCHAOS_KUBE_CONTEXT = o.context;
+  if (o.namespace !== undefined) process.env.PGCHAOS_KUBE_NAMESPACE = o.namespace;
+  if (o["allow-node-faults"]) process.env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS = "1";
+  return platform;
 }
 
 async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<number> {
@@ -106,11 +149,13 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
     }
     return 0;
   }
+  if (o.platform !== undefined && !PLATFORM_NAMES.includes(o.platform)) {
+    throw new UsageError(`unknown platform "${o.platform}": choose one of ${PLATFORM_NAMES.join(", ")}`);
+  }
+  const platformName = kubeFlags(o);
   if (o.cleanup) {
-    if (o.platform !== undefined && !PLATFORM_NAMES.includes(o.platform)) {
-      throw new UsageError(`unknown platform "${o.platform}": choose one of ${PLATFORM_NAMES.join(", ")}`);
-    }
-    const lines = await getPlatform(o.platform ?? "local").cleanup({ force: o.force, log: pino({ level: "warn" }) });
+    if (o.attach !== undefined) throw new UsageError("--attach and --cleanup do different things; give one of them (an attached run leaves nothing to clean up)");
+    const lines = await getPlatform(platformName ?? "local").cleanup({ force: o.force, log: pino({ level: "warn" }) });
     for (const l of lines) process.stdout.write(`${l}\n`);
     return 0;
   }
@@ -137,20 +182,26 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
   if (o.profile !== undefined && !profileNames().includes(o.profile)) {
     throw new UsageError(`unknown profile "${o.profile}": choose one of ${profileNames().join(", ")}`);
   }
-  if (o.platform !== undefined && !PLATFORM_NAMES.includes(o.platform)) {
-    throw new UsageError(`unknown platform "${o.platform}": choose one of ${PLATFORM_NAMES.join(", ")}`);
-  }
   if (o.stack !== undefined) checkStackName(o.stack);
   if (o.reuse) process.env.PGCHAOS_KUBE_REUSE = "1";
   const scenario = await loadScenario(positionals[0]!);
+  if (o.attach !== undefined) {
+    const { checkAttach } = await import("./platform/kube/attach-discover.ts");
+    const found = await checkAttach({ attach: o.attach, operator: o.operator, context: o.context, namespace: o.namespace });
+    for (const line of found) process.stdout.write(`${line}\n`);
+    throw new UsageError(
+      `--attach: running ${scenario.name} against an operator's cluster is not built yet (the members and roles above are what it would act on; nothing was created or changed). ` +
+        "Deploy a cluster of pgchaos's own there instead: --platform kube --context NAME",
+    );
+  }
   // The machine first (root, packages: the likelier fix), then every path the run writes, before anything starts.
-  await getPlatform(o.platform ?? scenario.platform).preflight();
+  await getPlatform(platformName ?? scenario.platform).preflight();
   const outDir = prepareOutDir(o.out ?? join(ROOT, "reports"));
   const results: RunResult[] = [];
   for (let i = 1; i <= repeat; i++) {
     const progress = new Progress(process.stderr, o.quiet);
     progress.line(`${scenario.name}${repeat > 1 ? ` (run ${i} of ${repeat})` : ""}: ${scenario.description}`);
-    const r = await runScenario({ scenario, profile: o.profile, sync: o.sync, platform: o.platform, stack: o.stack, outDir, keep: o.keep, signal, progress });
+    const r = await runScenario({ scenario, profile: o.profile, sync: o.sync, platform: platformName, stack: o.stack, outDir, keep: o.keep, signal, progress });
     process.stdout.write(renderVerdict(r.verdict, r.runDir));
     results.push(r);
   }

@@ -13,6 +13,11 @@ export type PlatformCapability =
   | "packet-loss"
   | "latency"
   | "node-failure"
+  /**
+   * Draining the machine a member runs on (on Kubernetes: cordoning its node, which other workloads may share),
+   * beyond stopping the member gracefully.
+   */
+  | "node-drain"
   /** The stack's coordination service runs as a member on each node that can be killed or paused. */
   | "dcs-members";
 
@@ -32,7 +37,7 @@ export const FAULT_NEEDS: Record<FaultSpec["kind"], Needs> = {
   "patroni-kill": { platform: ["process-kill"], stack: ["agent-process"], what: "killing the HA agent alone" },
   switchover: { stack: ["switchover"], what: "a planned switchover through the stack's API" },
   failover: { stack: ["failover"], what: "a manual failover through the stack's API" },
-  drain: { platform: ["graceful-stop"], stack: ["switchover"], what: "a drain (switchover away, then a graceful stop)" },
+  drain: { platform: ["graceful-stop", "node-drain"], stack: ["switchover"], what: "a drain (switchover away, then a graceful stop of the member, its machine taken out of service)" },
   "node-failure": { platform: ["node-failure"], what: "the machine under a member failing" },
   "rolling-restart": { platform: ["graceful-stop"], stack: ["switchover"], what: "a rolling restart" },
   partition: { platform: ["partition"], what: "network partitions" },
@@ -78,5 +83,5 @@ export function assertCapable(scenario: string, faults: readonly FaultSpec[], pl
 }
 
 export const ALL_PLATFORM_CAPABILITIES: ReadonlySet<PlatformCapability> = new Set<PlatformCapability>([
-  "kill", "graceful-stop", "pause", "process-kill", "partition", "link-down", "packet-loss", "latency", "node-failure", "dcs-members",
+  "kill", "graceful-stop", "pause", "process-kill", "partition", "link-down", "packet-loss", "latency", "node-failure", "node-drain", "dcs-members",
 ]);

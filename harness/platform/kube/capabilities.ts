@@ -27,3 +27,69 @@ export const KUBE_FAULT_SEMANTICS: Readonly<Record<string, string>> = {
     "The clients are cut at the address kube-proxy masquerades NodePort traffic to",
   "partition dcs-isolate": "the pod is cut from the API server (the `kubernetes` Service and its endpoints): Patroni's DCS on Kubernetes",
 };
+
+/** `--allow-node-faults`, as the CLI hands it to the platform (PGCHAOS_KUBE_ALLOW_NODE_FAULTS=1). */
+export function allowNodeFaultsFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS === "1" || env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS === "true";
+}
+
+/** What `--platform kube` is told by the user: whether node faults are allowed on this cluster. */
+export interface ContextPlatformOptions {
+  /** `--allow-node-faults`: the user says nodes of this cluster may be cordoned (drained). Never by default. */
+  allowNodeFaults: boolean;
+}
+
+/**
+ * What `--platform kube` (any cluster a kubeconfig context reaches) can do without assuming its nodes are
+ * containers of this host: everything that goes through the Kubernetes API and an exec into our own pods.
+ * Pod kill, Patroni-only and PostgreSQL-only kills and pauses are execs in the member's pod; a graceful stop is
+ * the pod's eviction (its node is not cordoned); a drain cordons the node, only with --allow-node-faults.
+ */
+export function contextCapabilities(o: ContextPlatformOptions): ReadonlySet<PlatformCapability> {
+  const caps: PlatformCapability[] = ["kill", "graceful-stop", "pause", "process-kill"];
+  if (o.allowNodeFaults) caps.push("node-drain");
+  return new Set(caps);
+}
+
+/** What an in-cluster agent would have to do for the network faults, and that there is none yet. */
+const NO_NETWORK_AGENT =
+  "it needs iptables, ip or tc inside the member's pod network namespace, which on kind and minikube pgchaos enters from the node's container " +
+  "(nsenter from the node's pid). On a cluster reached by context the nodes are not containers of this host, and pgchaos has no agent in the cluster yet " +
+  "(an ephemeral container with NET_ADMIN in the member's pod, as xk6-disruptor injects, or a privileged DaemonSet, as Chaos Mesh runs; either needs a " +
+  "namespace whose Pod Security admits NET_ADMIN). Besides, the harness reaches members by port-forward there, which enters a pod on its loopback, " +
+  "so a partition could not cut \"the clients\" apart from the node probes. Run it on kind or minikube";
+
+/** Why `--platform kube` lacks what it lacks, for the refusal before deploy. */
+export function contextWhyNot(o: ContextPlatformOptions): Partial<Record<PlatformCapability, string>> {
+  return {
+    partition: NO_NETWORK_AGENT,
+    "link-down": NO_NETWORK_AGENT,
+    "packet-loss": NO_NETWORK_AGENT,
+    latency: NO_NETWORK_AGENT,
+    "node-failure": o.allowNodeFaults
+      ? "powering a node off needs its provider (a cloud API, or an agent on the node that stops its kubelet and container runtime); pgchaos has neither " +
+        "for a cluster reached by context, --allow-node-faults or not. Run it on kind or minikube, whose nodes are containers of this host"
+      : "it takes a whole Kubernetes node down, which other workloads may share: never without --allow-node-faults on a cluster reached by context, " +
+        "and even with it pgchaos cannot power a node off there yet (that needs the node's provider or an agent on the node). Run it on kind or minikube",
+    "node-drain":
+      "a drain cordons the member's Kubernetes node, which other workloads share: pass --allow-node-faults to allow it on this cluster " +
+      "(a graceful stop alone, the stop fault, evicts the member's pod without cordoning anything)",
+    "dcs-members": "Patroni there keeps its leader lock in Kubernetes objects (the API server is the DCS), which has no member on a node to kill or pause",
+  };
+}
+
+/** What each fault is on `--platform kube`, recorded with the run's settings as KUBE_FAULT_SEMANTICS is on kind. */
+export function contextFaultSemantics(o: ContextPlatformOptions): Readonly<Record<string, string>> {
+  return {
+    kill: KUBE_FAULT_SEMANTICS.kill!,
+    stop: o.allowNodeFaults
+      ? KUBE_FAULT_SEMANTICS.stop!
+      : "eviction of the member's pod through the Eviction API (PodDisruptionBudget respected; the eviction's SIGTERM is Patroni's graceful shutdown); " +
+        "its node is not cordoned (other workloads share it); the replacement stays unscheduled until heal",
+    ...(o.allowNodeFaults ? { drain: KUBE_FAULT_SEMANTICS.drain! } : {}),
+    clients:
+      "the harness reaches the primary by port-forward through the API server, to the pod the leader Service's EndpointSlices name at each new connection; " +
+      "node probes reach each member's pod by port-forward, which enters the pod on its loopback (beside the database). " +
+      "PostgreSQL sees every such connection come from 127.0.0.1, so a write is credited to the pod that answered through the primary's forward",
+  };
+}

@@ -31,10 +31,15 @@ export interface KubeClients {
   exec: Exec;
 }
 
-/** Clients for the kubeconfig text `kind get kubeconfig` prints, or the default kubeconfig with a context. */
-export function makeClients(source: { kubeconfig: string } | { context: string }): KubeClients {
-  const kc = new KubeConfig();
-  if ("kubeconfig" in source) {
+/**
+ * Clients for the kubeconfig text `kind get kubeconfig` prints, the default kubeconfig with a context, or a
+ * kubeconfig already loaded (context.ts loadContext, `--platform kube`).
+ */
+export function makeClients(source: { kubeconfig: string } | { context: string } | { kubeConfig: KubeConfig }): KubeClients {
+  let kc = new KubeConfig();
+  if ("kubeConfig" in source) {
+    kc = source.kubeConfig;
+  } else if ("kubeconfig" in source) {
     kc.loadFromString(source.kubeconfig);
   } else {
     kc.loadFromDefault();

@@ -1,7 +1,8 @@
 /**
- * A kube-native Patroni cluster on a local Kubernetes (kind or minikube), behind the harness's Cluster
- * interface. Everything that can be decided without a cluster is decided in the pure modules beside this one
- * (manifests, rules, eviction, targets, pod-ops); this file carries their decisions out:
+ * A kube-native Patroni cluster on a local Kubernetes (kind or minikube) or any cluster a kubeconfig context
+ * reaches (`--platform kube`, kube.ts), behind the harness's Cluster interface. Everything that can be decided
+ * without a cluster is decided in the pure modules beside this one (manifests, rules, eviction, targets, pod-ops,
+ * forward, namespace); this file carries their decisions out:
  *
  * - Kubernetes calls go through @kubernetes/client-node (client.ts); `docker` is shelled out to for what
  *   happens inside a node container (crictl, nsenter + iptables / ip / tc in a pod's network namespace).
@@ -9,7 +10,9 @@
  *   needs no pod network; Patroni's REST API (switchover, failover, PATCH /config) is called inside the pod by
  *   exec, through the same HA stack code as the local platform's (stack.ts: the image's Patroni).
  * - The harness on the host reaches PostgreSQL through NodePorts the API server allocates per run, entered on a
- *   node's address on the Docker network (nothing is published on the host, so runs never collide).
+ *   node's address on the Docker network (nothing is published on the host, so runs never collide); on
+ *   `--platform kube`, through port-forward listeners on loopback (forward.ts), and what needs the nodes
+ *   (runtime.nodeContainer) refuses, saying why.
  * - Every pod is created held (manifests.ts HOLD_GATE) and released by the harness: a member a fault deleted
  *   stays down until startNode, as on the local platform.
  *
@@ -35,7 +38,8 @@ import type { NodeCommand } from "../../faults/rules.ts";
 import { waitFor } from "../../util/wait.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
 import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
-import { errorMessage } from "../../util/errors.ts";
+import { EnvironmentError, errorMessage } from "../../util/errors.ts";
+import { AbortError } from "p-retry";
 import { apply, apiMessage, awaitNamespaceGone, execInPod, isNotFound, requestNamespaceDeletion, retryAfterOf, statusOf, type ExecResult, type KubeClients } from "./client.ts";
 import { hostBackProblem } from "./host-back.ts";
 import { KUBE_FAULT_SEMANTICS } from "./capabilities.ts";
@@ -47,6 +51,7 @@ import {
   objectLabels,
   patroniLabels,
   podName,
+  primaryServiceName,
   redactedYaml,
   renderManifests,
   syncConfigMapName,
@@ -54,7 +59,9 @@ import {
   type NodePorts,
 } from "./manifests.ts";
 import { DEFAULT_IMAGE } from "./image.ts";
-import { assertNodePortReachable } from "./runtime-common.ts";
+import { assertNodePortReachable, imagePullProblem } from "./runtime-common.ts";
+import { LocalForwarder, podBehindService, roundRobin, type PodForward } from "./forward.ts";
+import { namespaceClaimProblem, runObjectsPlan, selectorOf, type RunObjects } from "./namespace.ts";
 import { imageStack, kubeStack, podAgentApi, type PodExec } from "./stack.ts";
 import { annotationOps, MARKS, ownerAnnotations, type KubeCleanupTarget } from "./cleanup.ts";
 import { membersFromPods, primaryLabelled } from "./targets.ts";
@@ -77,22 +84,40 @@ import {
   type Sandbox,
 } from "./rules.ts";
 
-/** What differs between kind and minikube. */
+/** What differs between kind, minikube and a cluster reached by context (`--platform kube`). */
 export interface KubeRuntime {
-  readonly platform: "kind" | "minikube";
+  readonly platform: "kind" | "minikube" | "kube";
   /** Creates the cluster or reuses it; returns how to reach its API server. */
   ensureCluster(log: Logger): Promise<{ created: boolean; clients: KubeClients }>;
   /** Makes `image` present on every node (building the default image when the engine lacks it). */
   loadImage(image: string, log: Logger): Promise<void>;
-  /** Docker container of a Kubernetes node (kind and minikube's docker driver name them alike). */
-  nodeContainer(nodeName: string): string;
-  /** Address on which the host reaches NodePorts (a node's address on the Docker network: nothing is published on the host). */
-  nodePortHost(c: KubeClients): Promise<string>;
+  /**
+   * Docker container of a Kubernetes node, where nodes are containers of this host's engine (kind and minikube's
+   * docker driver name them alike). Absent where they are not (`--platform kube`): what enters a pod's network
+   * namespace or powers a node off then refuses, saying why (capabilities.ts refuses those faults before deploy).
+   */
+  nodeContainer?(nodeName: string): string;
+  /** Address on which the host reaches NodePorts (a node's address on the Docker network: nothing is published on the host). Unused with portForward. */
+  nodePortHost?(c: KubeClients): Promise<string>;
   /**
    * Address kube-proxy gives NodePort traffic from the host when it forwards it to a pod: the node the host
-   * enters through (kind: the control plane). Partitions cut it as "the clients".
+   * enters through (kind: the control plane). Partitions cut it as "the clients". Unused with portForward.
    */
-  clientsAddress(c: KubeClients): Promise<string>;
+  clientsAddress?(c: KubeClients): Promise<string>;
+  /**
+   * Where set, the harness reaches PostgreSQL by port-forward through the API server (forward.ts) instead of
+   * NodePorts: its Services are ClusterIP and nothing is opened on the cluster's nodes.
+   */
+  portForward?(c: KubeClients): Promise<PodForward>;
+  /** Whether a graceful stop or drain cordons the member's node (default true; `--platform kube` only with --allow-node-faults). */
+  cordonNodes?: boolean;
+  /**
+   * An existing namespace to run in (`--namespace`): the run neither creates nor deletes it, and deletes only its
+   * own objects there (namespace.ts). Unset: a namespace of the run's own, pgchaos-<run id>.
+   */
+  namespace?: string;
+  /** What each fault is on this runtime, for the run's settings; KUBE_FAULT_SEMANTICS (kind, minikube) unless given. */
+  faultSemantics?: Readonly<Record<string, string>>;
   storageClassName?: string;
   /** Whether the cluster exists (after teardown: whether deleting it worked). */
   clusterExists(): Promise<boolean>;
@@ -108,6 +133,7 @@ export function cleanupTarget(runtime: KubeRuntime): KubeCleanupTarget {
     platform: runtime.platform,
     existingClients: () => runtime.existingClients(),
     async bootNode(nodeName: string) {
+      if (!runtime.nodeContainer) throw new Error(`node ${nodeName} is marked powered off by a run, but the ${runtime.platform} platform cannot power nodes on: start it from its provider`);
       await docker(["start", runtime.nodeContainer(nodeName)], `starting the node container of ${nodeName}`, 120_000);
     },
     deleteCluster: (log) => runtime.deleteCluster(log),
@@ -125,6 +151,9 @@ interface PodInfo {
 }
 
 const NAME = "pg";
+/** Where the port-forward listeners are (`--platform kube`). */
+const LOOPBACK = "127.0.0.1";
+const isLoopback = (ip: string) => ip === "127.0.0.1" || ip === "::1" || ip === "::ffff:127.0.0.1";
 /** waitReady's reason at deploy: the only time a pod network that cannot be entered fails the call. */
 const BRING_UP_REASON = "bring-up";
 const TAG_PREFIX = "pgchaos";
@@ -181,6 +210,11 @@ export class KubeCluster implements Cluster {
   private readonly failedHosts = new Map<string, string>();
   private tornDown = false;
   private logsCollected = false;
+  /** Port-forward listeners (`--platform kube`): the leader Service's, and each member's by ordinal. */
+  private primaryForward?: LocalForwarder;
+  private readonly memberForwards: LocalForwarder[] = [];
+  /** Whether the run created its namespace (and so deletes it whole), or runs in the user's (`--namespace`). */
+  private readonly ownNamespace: boolean;
 
   /**
    * deploy() is what makes a running cluster; constructed directly (tests), nothing is deployed. `exec` runs a
@@ -205,7 +239,8 @@ export class KubeCluster implements Cluster {
     this.effective = stack.effectiveProfile(spec.profile);
     this.exec = exec ?? ((node, argv, timeoutMs) => execInPod(this.c, { namespace: this.namespace, pod: node, container: CONTAINER }, argv, timeoutMs));
     this.agent = podAgentApi((node, argv, timeoutMs) => this.podExec(node, argv, timeoutMs));
-    this.namespace = `pgchaos-${runId}`;
+    this.namespace = runtime.namespace ?? `pgchaos-${runId}`;
+    this.ownNamespace = runtime.namespace === undefined;
     this.ruleTag = `${TAG_PREFIX}-${runId}`;
     this.log = spec.logger.child({ runId, platform: runtime.platform });
     this.nodes = Array.from({ length: spec.nodes }, (_, i) => podName(NAME, i));
@@ -213,7 +248,8 @@ export class KubeCluster implements Cluster {
     this.settings = {
       ...reportedSettings(this.effective.profile, spec.nodes, "kubernetes (ConfigMaps)", { image }),
       ...stackSettings(stack, this.effective),
-      faultsOnKubernetes: KUBE_FAULT_SEMANTICS,
+      faultsOnKubernetes: runtime.faultSemantics ?? KUBE_FAULT_SEMANTICS,
+      ...(runtime.namespace ? { namespace: runtime.namespace } : {}),
     };
   }
 
@@ -228,7 +264,7 @@ export class KubeCluster implements Cluster {
     const runId = randomBytes(4).toString("hex");
     let nodePortHost: string;
     try {
-      nodePortHost = await runtime.nodePortHost(clients);
+      nodePortHost = runtime.portForward ? LOOPBACK : await runtime.nodePortHost!(clients);
     } catch (e) {
       if (created) await runtime.deleteCluster(log).catch((de) => log.error({ err: errorMessage(de) }, "deleting the cluster after a failed deploy"));
       throw e;
@@ -245,7 +281,11 @@ export class KubeCluster implements Cluster {
     const labels = objectLabels({ name: NAME, runId: this.runId });
     // The marks let `--cleanup` tell a crashed run's namespace (and cluster) from a live one's.
     const annotations = ownerAnnotations(this.createdCluster);
-    await this.c.core.createNamespace({ body: { apiVersion: "v1", kind: "Namespace", metadata: { name: this.namespace, labels, annotations } } });
+    if (this.ownNamespace) {
+      await this.c.core.createNamespace({ body: { apiVersion: "v1", kind: "Namespace", metadata: { name: this.namespace, labels, annotations } } });
+    } else {
+      await this.claimNamespace();
+    }
     this.manifests = renderManifests({
       name: NAME,
       namespace: this.namespace,
@@ -256,21 +296,88 @@ export class KubeCluster implements Cluster {
       storageClassName: this.runtime.storageClassName,
       bringUp: { dcs: this.stack.bringUpTimings(), parameters: BRING_UP.parameters },
       runId: this.runId,
+      serviceType: this.runtime.portForward ? "ClusterIP" : "NodePort",
     });
     mkdirSync(this.spec.runDir, { recursive: true });
     writeFileSync(join(this.spec.runDir, "kube-manifests.yaml"), redactedYaml(this.manifests));
     for (const obj of applyOrder(this.manifests)) await apply(this.c, obj as Parameters<typeof apply>[1]);
-    this.ports = allocatedNodePorts(NAME, this.spec.nodes, (await this.c.core.listNamespacedService({ namespace: this.namespace })).items);
-    this.log.info({ namespace: this.namespace, nodePortHost: this.nodePortHost, nodePorts: this.ports }, "manifests applied");
-    // Fails in seconds, saying why, where the host cannot reach the node's address at all (instead of the
-    // readiness wait's minutes).
-    await assertNodePortReachable(this.nodePortHost, this.ports.primary, `the ${this.platform} cluster's leader Service`);
-
-    this.clientsIp = await this.runtime.clientsAddress(this.c);
-    this.api = await this.apiServerAddress();
+    if (this.runtime.portForward) {
+      await this.openForwards(await this.runtime.portForward(this.c));
+      this.log.info({ namespace: this.namespace, primary: this.primaryService, members: this.nodes.map((n) => this.endpoint(n).port) }, "manifests applied; port-forward listeners open");
+    } else {
+      this.ports = allocatedNodePorts(NAME, this.spec.nodes, (await this.c.core.listNamespacedService({ namespace: this.namespace })).items);
+      this.log.info({ namespace: this.namespace, nodePortHost: this.nodePortHost, nodePorts: this.ports }, "manifests applied");
+      // Fails in seconds, saying why, where the host cannot reach the node's address at all (instead of the
+      // readiness wait's minutes).
+      await assertNodePortReachable(this.nodePortHost, this.ports.primary, `the ${this.platform} cluster's leader Service`);
+      this.clientsIp = await this.runtime.clientsAddress!(this.c);
+    }
+    // The `kubernetes` Service is only needed by partitions, which need node access (and may not be readable by a
+    // user with one namespace).
+    if (this.runtime.nodeContainer) this.api = await this.apiServerAddress();
     await this.releaseAll(timeoutMs);
     const { leader } = await this.waitReady({ timeoutMs, reason: BRING_UP_REASON, signal: this.spec.signal });
     await this.applyProfile(leader);
+  }
+
+  /**
+   * `--namespace`: refuses a namespace that already holds a pgchaos cluster (namespace.ts), and says so when this
+   * user cannot even look into it.
+   */
+  private async claimNamespace(): Promise<void> {
+    const labelSelector = selectorOf(patroniLabels(NAME));
+    let pods: string[];
+    let configMaps: string[];
+    try {
+      const [p, cm] = await Promise.all([
+        this.c.core.listNamespacedPod({ namespace: this.namespace, labelSelector }),
+        this.c.core.listNamespacedConfigMap({ namespace: this.namespace, labelSelector }),
+      ]);
+      pods = p.items.map((x) => x.metadata?.name ?? "");
+      configMaps = cm.items.map((x) => x.metadata?.name ?? "");
+    } catch (e) {
+      throw new EnvironmentError(`namespace ${this.namespace} cannot be used: ${apiMessage(e)} (the run lists, creates and deletes pods, Services, ConfigMaps, Secrets, a StatefulSet and RBAC objects there)`);
+    }
+    const problem = namespaceClaimProblem(this.namespace, NAME, { pods, configMaps });
+    if (problem) throw new EnvironmentError(problem);
+  }
+
+  /** The port-forward listeners: the leader Service's (the pod its EndpointSlices name, at each connection) and each member's. */
+  private async openForwards(forward: PodForward): Promise<void> {
+    const svc = primaryServiceName(NAME);
+    const pick = roundRobin();
+    const onRefused = (why: string) => this.log.debug({ why }, "connection not forwarded");
+    this.primaryForward = await LocalForwarder.open({
+      what: "the leader Service",
+      namespace: this.namespace,
+      port: PG_PORT,
+      forward,
+      onRefused,
+      target: async () =>
+        podBehindService(svc, (await this.c.discovery.listNamespacedEndpointSlice({ namespace: this.namespace, labelSelector: `kubernetes.io/service-name=${svc}` })).items, pick),
+    });
+    for (const n of this.nodes) {
+      this.memberForwards.push(await LocalForwarder.open({ what: `member ${n}`, namespace: this.namespace, port: PG_PORT, forward, onRefused, target: async () => ({ pod: n }) }));
+    }
+  }
+
+  private async closeForwards(): Promise<void> {
+    for (const f of [this.primaryForward, ...this.memberForwards]) await f?.close().catch(() => undefined);
+    this.primaryForward = undefined;
+    this.memberForwards.length = 0;
+  }
+
+  /** The Kubernetes node's container, or the reason there is none (`--platform kube`). */
+  private nodeContainerOf(k8sNode: string, op: string): string {
+    if (!this.runtime.nodeContainer) throw this.noNodeAccess(op);
+    return this.runtime.nodeContainer(k8sNode);
+  }
+
+  private noNodeAccess(op: string): Error {
+    return new Error(
+      `${op}: the ${this.platform} platform does not enter the cluster's nodes (they are not containers of this host, and pgchaos has no agent in the cluster); ` +
+        "the faults that need it are refused before deploy (harness/platform/kube/capabilities.ts)",
+    );
   }
 
   /** The `kubernetes` Service and its endpoints, which a DCS cut drops (rules.ts). */
@@ -315,17 +422,32 @@ export class KubeCluster implements Cluster {
     return this.ports;
   }
 
-  /** The leader Service, on its NodePort. */
+  /** The leader Service, on its NodePort (or the local listener that port-forwards to the pod it routes to). */
   get primaryService(): Endpoint {
+    if (this.runtime.portForward) {
+      if (!this.primaryForward) throw new Error(`the port-forward listeners of namespace ${this.namespace} are not open (the Services are not applied)`);
+      return { host: LOOPBACK, port: this.primaryForward.port };
+    }
     return { host: this.nodePortHost, port: this.nodePorts().primary };
   }
 
   endpoint(node: string): Endpoint {
-    return { host: this.nodePortHost, port: this.nodePorts().members[this.ordinal(node)]! };
+    const i = this.ordinal(node);
+    if (this.runtime.portForward) {
+      const f = this.memberForwards[i];
+      if (!f) throw new Error(`the port-forward listeners of namespace ${this.namespace} are not open (the Services are not applied)`);
+      return { host: LOOPBACK, port: f.port };
+    }
+    return { host: this.nodePortHost, port: this.nodePorts().members[i]! };
   }
 
-  /** The member whose pod has this IP (the write probe learns the server's address from PostgreSQL). */
+  /**
+   * The member whose pod has this IP (the write probe learns the server's address from PostgreSQL). Through a
+   * port-forward every member answers 127.0.0.1 (the connection enters the pod on its loopback): the member is
+   * then the pod that last answered through the leader Service's listener (forward.ts).
+   */
   nodeOfAddress(ip: string): string | undefined {
+    if (this.runtime.portForward && isLoopback(ip)) return this.primaryForward?.lastAnswered;
     for (const [name, p] of this.pods) if (p.ip === ip) return name;
     return undefined;
   }
@@ -388,6 +510,9 @@ export class KubeCluster implements Cluster {
     const left = () => Math.max(1000, timeoutMs - (performance.now() - started));
     await waitFor({ condition: `${this.spec.nodes} pods scheduled and running`, where, timeoutMs: left(), intervalMs: 500, signal: opts.signal }, async () => {
       const pods = await this.listPods();
+      // An image the nodes cannot pull never starts: say so now rather than at the timeout.
+      const pull = imagePullProblem(pods);
+      if (pull) throw new AbortError(new EnvironmentError(pull));
       const notRunning = pods.filter((p) => p.status?.phase !== "Running" || p.metadata?.deletionTimestamp);
       if (pods.length < this.spec.nodes || notRunning.length > 0) {
         const why = notRunning.map((p) => `${p.metadata?.name}: ${p.status?.phase}${p.status?.conditions?.find((c) => c.status === "False" && c.message)?.message ? ` (${p.status?.conditions?.find((c) => c.status === "False" && c.message)?.message})` : ""}`);
@@ -572,10 +697,13 @@ export class KubeCluster implements Cluster {
         : undefined,
     }));
     const plan = drainPlan(p.nodeName, pods, { name: NAME, namespace: this.namespace });
+    // Where nodes may not be cordoned (`--platform kube` without --allow-node-faults), the member's pod is evicted
+    // alone: its replacement is held by the scheduling gate all the same.
+    const cordon = this.runtime.cordonNodes !== false;
     this.down.add(node);
-    this.cordoned.set(node, p.nodeName);
-    for (const step of plan.inject) await this.runDrainStep(step);
-    this.log.info({ node, k8sNode: p.nodeName }, "member drained");
+    if (cordon) this.cordoned.set(node, p.nodeName);
+    for (const step of plan.inject) if (cordon || step.op !== "cordon") await this.runDrainStep(step);
+    this.log.info({ node, k8sNode: p.nodeName, cordoned: cordon }, cordon ? "member drained" : "member's pod evicted (its node not cordoned)");
   }
 
   /** Undoes what took the member down: uncordons its node, starts Patroni again, and awaits its pod running. */
@@ -612,6 +740,7 @@ export class KubeCluster implements Cluster {
    * node cannot be frozen first).
    */
   async failHost(node: string): Promise<{ host: string }> {
+    if (!this.runtime.nodeContainer) throw this.noNodeAccess(`failing the machine of ${node}`);
     await this.members();
     const k8sNode = this.pods.get(node)?.nodeName;
     if (!k8sNode) throw new Error(`cannot fail the machine of ${node}: its pod is not scheduled on a node`);
@@ -619,7 +748,7 @@ export class KubeCluster implements Cluster {
     if (n.metadata?.labels?.["node-role.kubernetes.io/control-plane"] !== undefined) {
       throw new Error(`${node} runs on the control-plane node ${k8sNode}; failing it would take the API server (the DCS) down with it`);
     }
-    const container = this.runtime.nodeContainer(k8sNode);
+    const container = this.nodeContainerOf(k8sNode, `failing the machine of ${node}`);
     await this.c.core.patchNode({ name: k8sNode, body: annotationOps(n.metadata?.annotations, MARKS.failedBy, this.runId) });
     this.down.add(node);
     this.failedHosts.set(node, container);
@@ -712,7 +841,7 @@ export class KubeCluster implements Cluster {
     if (!p?.nodeName) throw new Error(`the pod of ${node} is not scheduled`);
     const cached = this.sandboxes.get(p.uid);
     if (cached) return cached;
-    const container = this.runtime.nodeContainer(p.nodeName);
+    const container = this.nodeContainerOf(p.nodeName, `entering the network namespace of ${node}`);
     const ids = (await this.docker(["exec", container, ...crictlPodsArgs(node, this.namespace)], `finding the sandbox of ${node}`)).split("\n").filter(Boolean);
     if (ids.length !== 1) throw new Error(`expected one ready sandbox for pod ${node} on ${p.nodeName}, found ${ids.length}`);
     const sandbox = parseInspectp(await this.docker(["exec", container, "crictl", "inspectp", ids[0]!], `inspecting the sandbox of ${node}`));
@@ -737,6 +866,8 @@ export class KubeCluster implements Cluster {
   }
 
   async clearRules(node?: string): Promise<number> {
+    // Without node access no rule can have been added.
+    if (!this.runtime.nodeContainer) return 0;
     let removed = 0;
     for (const n of node ? [node] : this.nodes) {
       let listing: string;
@@ -756,6 +887,7 @@ export class KubeCluster implements Cluster {
   }
 
   async listRules(): Promise<string[]> {
+    if (!this.runtime.nodeContainer) return [];
     const out: string[] = [];
     for (const n of this.nodes) {
       const listing = await this.inPodNetns(n, ["iptables", "-w", "-S"], "listing rules").catch(() => "");
@@ -766,12 +898,14 @@ export class KubeCluster implements Cluster {
 
   /** The grudge as this platform applies it: rules.ts kubePartitionRules (peers, clients, and the API server). */
   partitionRules(grudge: Grudge): NodeCommand[] {
+    if (!this.runtime.nodeContainer) throw this.noNodeAccess("a partition");
     if (!this.api) throw new Error("the API server's address is not known yet");
     return kubePartitionRules({ grudge, all: this.nodes, addressOf: (n) => this.addressOf(n), clientsAddress: this.clientsIp, api: this.api, tag: this.ruleTag });
   }
 
   /** A DCS-only cut on this platform: the pods lose the API server. */
   dcsCutRules(nodes: readonly string[]): NodeCommand[] {
+    if (!this.runtime.nodeContainer) throw this.noNodeAccess("a cut from the API server");
     if (!this.api) throw new Error("the API server's address is not known yet");
     return kubeDcsCutRules(nodes, this.api, this.ruleTag);
   }
@@ -793,6 +927,7 @@ export class KubeCluster implements Cluster {
   }
 
   async latencyUnsupported(): Promise<string | undefined> {
+    if (!this.runtime.nodeContainer) return this.noNodeAccess("added latency").message;
     const n = this.nodes[0]!;
     try {
       await this.tc(n, ["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]);
@@ -834,6 +969,8 @@ export class KubeCluster implements Cluster {
    * saying why, when it is not.
    */
   async prepareNodeNetworks(): Promise<void> {
+    // Port-forward needs no namespace of the pods' (runInNodeNetwork).
+    if (!this.runtime.nodeContainer) return;
     for (const n of this.nodes) {
       const entry = await this.sandboxOf(n);
       if (entry.nodeInitPid === undefined) {
@@ -864,6 +1001,11 @@ export class KubeCluster implements Cluster {
     mkdirSync(logDir, { recursive: true });
     const err = openSync(join(logDir, `agent-${node}.log`), "a");
     try {
+      // `--platform kube`: the probe runs here and reaches its member through the member's port-forward
+      // listener (PGHOST/PGPORT from endpoint()), which enters the pod on its own loopback: beside the database.
+      if (!this.runtime.nodeContainer) {
+        return spawn(argv[0]!, [...argv.slice(1), `--pgchaos-run=${this.namespace}`], { stdio: ["ignore", "pipe", err], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env } });
+      }
       if (!entry?.sandbox.netnsPath || entry.nodeInitPid === undefined || entry.netnsHost === undefined) {
         const why = `pgchaos: the network namespace of ${node} is not known (prepareNodeNetworks() was not called or failed, or the pod was recreated)`;
         return spawn("sh", ["-c", 'echo "$1" >&2; exit 1', "sh", why], { stdio: ["ignore", "pipe", err] });
@@ -910,11 +1052,18 @@ export class KubeCluster implements Cluster {
       if (await this.runtime.clusterExists()) out.push(`the ${this.platform} cluster this run created still exists`);
       return out;
     }
-    try {
-      const ns = await this.c.core.readNamespace({ name: this.namespace });
-      out.push(`namespace ${this.namespace} (${ns.status?.phase ?? "?"})`);
-    } catch (e) {
-      if (!isNotFound(e)) out.push(`namespace ${this.namespace}: ${apiMessage(e)}`);
+    if (this.ownNamespace) {
+      try {
+        const ns = await this.c.core.readNamespace({ name: this.namespace });
+        out.push(`namespace ${this.namespace} (${ns.status?.phase ?? "?"})`);
+      } catch (e) {
+        if (!isNotFound(e)) out.push(`namespace ${this.namespace}: ${apiMessage(e)}`);
+      }
+    } else {
+      for (const step of runObjectsPlan(this.runId, NAME)) {
+        const items = await this.listObjects(step).catch((e: unknown) => [`(${apiMessage(e)})`]);
+        for (const name of items) out.push(`${step.kind} ${this.namespace}/${name}`);
+      }
     }
     for (const container of this.failedHosts.values()) out.push(`node container ${container} left stopped`);
     const nodes = await this.c.core.listNode().catch(() => undefined);
@@ -924,10 +1073,34 @@ export class KubeCluster implements Cluster {
     return out;
   }
 
+  /** Names of the objects of one step of runObjectsPlan that exist. */
+  private async listObjects(step: RunObjects): Promise<string[]> {
+    const list = await this.c.objects.list(step.apiVersion, step.kind, this.namespace, undefined, undefined, undefined, undefined, step.labelSelector);
+    return list.items.map((o) => o.metadata?.name ?? "").filter(Boolean);
+  }
+
+  /** `--namespace`: deletes the run's objects one by one (namespace.ts runObjectsPlan), and waits for its pods to go. */
+  private async deleteRunObjects(): Promise<void> {
+    for (const step of runObjectsPlan(this.runId, NAME)) {
+      for (const name of await this.listObjects(step)) {
+        try {
+          await this.c.objects.delete({ apiVersion: step.apiVersion, kind: step.kind, metadata: { name, namespace: this.namespace } }, undefined, undefined, undefined, undefined, "Foreground");
+        } catch (e) {
+          if (!isNotFound(e)) throw new Error(`deleting ${step.kind} ${this.namespace}/${name}: ${apiMessage(e)}`);
+        }
+      }
+    }
+    await waitFor({ condition: `the run's pods gone`, where: `namespace ${this.namespace}`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
+      const left = await this.c.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `${MARKS.run}=${this.runId}` });
+      return left.items.length === 0;
+    });
+  }
+
   async teardown(): Promise<{ ms: number }> {
     const started = performance.now();
     if (this.tornDown) return { ms: 0 };
     this.tornDown = true;
+    await this.closeForwards();
     await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not copy logs"));
     // A machine a fault left powered off is booted again, unless the whole cluster is about to be deleted.
     if (!(this.createdCluster && !this.spec.keep)) {
@@ -949,9 +1122,11 @@ export class KubeCluster implements Cluster {
     }
     if (this.createdCluster) {
       await this.runtime.deleteCluster(this.log);
-    } else {
+    } else if (this.ownNamespace) {
       await requestNamespaceDeletion(this.c, this.namespace);
       await awaitNamespaceGone(this.c, this.namespace, `the ${this.platform} cluster`);
+    } else {
+      await this.deleteRunObjects();
     }
     const ms = performance.now() - started;
     this.log.info({ ms: Math.round(ms) }, "teardown complete");

@@ -3,15 +3,25 @@
  * two seconds to import, which a run on the local platform should not pay.
  */
 import type { Platform } from "../types.ts";
-import { KUBE_CAPABILITIES, KUBE_WHY_NOT } from "./capabilities.ts";
+import { allowNodeFaultsFromEnv, contextCapabilities, contextWhyNot, KUBE_CAPABILITIES, KUBE_WHY_NOT } from "./capabilities.ts";
+import type { PlatformCapability } from "../../scenario/capabilities.ts";
 
-function lazy(name: string, load: () => Promise<Platform>): Platform {
+function lazy(
+  name: string,
+  load: () => Promise<Platform>,
+  caps: { capabilities: () => ReadonlySet<PlatformCapability>; whyNot: () => Partial<Record<PlatformCapability, string>> } = { capabilities: () => KUBE_CAPABILITIES, whyNot: () => KUBE_WHY_NOT },
+): Platform {
   let p: Promise<Platform> | undefined;
   const get = () => (p ??= load());
   return {
     name,
-    capabilities: KUBE_CAPABILITIES,
-    whyNot: KUBE_WHY_NOT,
+    // Read at each look: the kube platform's depend on --allow-node-faults, which the CLI sets before the run.
+    get capabilities() {
+      return caps.capabilities();
+    },
+    get whyNot() {
+      return caps.whyNot();
+    },
     platformStack: async () => (await import("./stack.ts")).imageStack(),
     preflight: async () => (await get()).preflight(),
     deploy: async (spec) => (await get()).deploy(spec),
@@ -21,3 +31,8 @@ function lazy(name: string, load: () => Promise<Platform>): Platform {
 
 export const kindPlatform: Platform = lazy("kind", async () => (await import("./kind.ts")).kindPlatform);
 export const minikubePlatform: Platform = lazy("minikube", async () => (await import("./minikube.ts")).minikubePlatform);
+/** `--platform kube --context NAME`: any cluster a kubeconfig context reaches (kube.ts). */
+export const kubePlatform: Platform = lazy("kube", async () => (await import("./kube.ts")).contextPlatform, {
+  capabilities: () => contextCapabilities({ allowNodeFaults: allowNodeFaultsFromEnv() }),
+  whyNot: () => contextWhyNot({ allowNodeFaults: allowNodeFaultsFromEnv() }),
+});

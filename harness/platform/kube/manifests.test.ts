@@ -113,12 +113,27 @@ describe("rendering details", () => {
     for (const svc of [m.primary, ...m.members]) expect(svc.spec!.ports![0]!.nodePort).toBeUndefined();
   });
 
+  it("opens no NodePort on a cluster reached by context (ClusterIP Services, reached by port-forward), and still validates", () => {
+    const c = renderManifests(input({ serviceType: "ClusterIP" }));
+    for (const svc of [c.primary, c.replica, ...c.members]) expect(svc.spec!.type).toBe("ClusterIP");
+    expect(c.primary.spec!.selector).toEqual(m.primary.spec!.selector);
+    for (const o of applyOrder(c)) validateObject(o);
+  });
+
   it("reads the allocated NodePorts back from the Services, and names a Service without one", () => {
     const svc = (name: string, nodePort?: number): V1Service => ({ metadata: { name }, spec: { ports: [{ name: "postgresql", port: 5432, nodePort }] } });
     const services = [svc("pg-primary", 31007), svc("pg-0-direct", 30112), svc("pg-1-direct", 32001), svc("pg-2-direct", 30555), svc("pg")];
     expect(allocatedNodePorts("pg", 3, services)).toEqual({ primary: 31007, members: [30112, 32001, 30555] });
     expect(() => allocatedNodePorts("pg", 3, services.slice(0, 3))).toThrow("Service pg-2-direct does not exist");
     expect(() => allocatedNodePorts("pg", 1, [svc("pg-primary"), svc("pg-0-direct", 1)])).toThrow("Service pg-primary has no NodePort allocated");
+  });
+
+  it("meets Pod Security's restricted level, which a cluster reached by context may enforce", () => {
+    expect(c.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
+    expect(c.securityContext!.privileged).toBeUndefined();
+    expect(c.securityContext!.capabilities!.add).toBeUndefined();
+    expect(pod.hostNetwork ?? false).toBe(false);
+    expect(pod.volumes!.every((v) => v.hostPath === undefined)).toBe(true);
   });
 
   it("creates every pod held (a scheduling gate), so that a member a fault deleted stays down until startNode", () => {

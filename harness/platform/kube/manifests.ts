@@ -69,6 +69,12 @@ export interface KubeClusterInput {
   bringUp?: typeof BRING_UP;
   /** Run id, put on every object as a label so that a crashed run's objects can be found. */
   runId: string;
+  /**
+   * Type of the leader Service and the members' Services: NodePort (kind, minikube: the harness enters them on a
+   * node's address, the default) or ClusterIP (a cluster reached by context, where the harness port-forwards and
+   * opens no port on anyone's nodes).
+   */
+  serviceType?: "NodePort" | "ClusterIP";
 }
 
 export interface KubeManifests {
@@ -79,7 +85,7 @@ export interface KubeManifests {
   configMap: V1ConfigMap;
   /** Headless Service of the StatefulSet (stable pod DNS names). */
   headless: V1Service;
-  /** Leader Service (selector role=primary), a NodePort the API server allocates (no port is fixed: runs never collide). */
+  /** Leader Service (selector role=primary), a NodePort the API server allocates (no port is fixed: runs never collide), or a ClusterIP. */
   primary: V1Service;
   /** Replica Service (selector role=replica). */
   replica: V1Service;
@@ -228,7 +234,16 @@ function container(i: KubeClusterInput, image: string): V1Container {
       failureThreshold: 3,
     },
     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
-    securityContext: { runAsUser: 999, runAsGroup: 999, runAsNonRoot: true, allowPrivilegeEscalation: false },
+    // What Pod Security's "restricted" level asks (a cluster reached by context may enforce it): nothing here needs
+    // a capability (kills and pauses signal processes of the container's own user).
+    securityContext: {
+      runAsUser: 999,
+      runAsGroup: 999,
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    },
     volumeMounts: [
       { name: "pgdata", mountPath: DATA_MOUNT },
       { name: "patroni-config", mountPath: PATRONI_CONFIG_DIR, readOnly: true },
@@ -298,7 +313,7 @@ export function renderManifests(i: KubeClusterInput): KubeManifests {
     kind: "Service",
     metadata: meta(primaryServiceName(i.name)),
     spec: {
-      type: "NodePort",
+      type: i.serviceType ?? "NodePort",
       selector: { ...selector, [ROLE_LABEL]: LEADER_LABEL_VALUE },
       ports: [pgPort],
     },
@@ -314,7 +329,7 @@ export function renderManifests(i: KubeClusterInput): KubeManifests {
     kind: "Service",
     metadata: meta(memberServiceName(i.name, k)),
     spec: {
-      type: "NodePort",
+      type: i.serviceType ?? "NodePort",
       // A member is read at the end of a run whatever its readiness says.
       publishNotReadyAddresses: true,
       selector: { ...selector, "statefulset.kubernetes.io/pod-name": podName(i.name, k) },

@@ -165,5 +165,6 @@ describe("lazy registry entries", () => {
     const lazy = await import("./lazy.ts");
     expect(lazy.kindPlatform.name).toBe("kind");
     expect(lazy.minikubePlatform.name).toBe("minikube");
+    expect(lazy.kubePlatform.name).toBe("kube");
   });
 });

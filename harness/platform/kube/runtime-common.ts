@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { execa } from "execa";
 import { AbortError } from "p-retry";
 import type { Logger } from "pino";
-import type { V1Node } from "@kubernetes/client-node";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { EnvironmentError } from "../../util/errors.ts";
 import { waitFor } from "../../util/wait.ts";
 import type { KubeClients } from "./client.ts";
@@ -140,4 +140,27 @@ export async function assertNodePortReachable(host: string, port: number, what: 
   });
   const reason = unreachableReason(code);
   if (reason !== undefined) throw new Error(nodePortUnreachableMessage(what, host, port, reason));
+}
+
+/** Waiting reasons no wait mends: the image cannot be pulled, or is not a valid name. */
+const HOPELESS_WAITING = new Set(["ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"]);
+
+/**
+ * Why a member's container will never start, where the pods say so (the nodes cannot pull the image): undefined
+ * otherwise. The readiness wait stops at once with it rather than after its timeout.
+ */
+export function imagePullProblem(pods: readonly Pick<V1Pod, "metadata" | "status">[]): string | undefined {
+  for (const p of pods) {
+    for (const c of p.status?.containerStatuses ?? []) {
+      const w = c.state?.waiting;
+      if (w?.reason && HOPELESS_WAITING.has(w.reason)) {
+        return (
+          `pod ${p.metadata?.name} cannot start: ${w.reason}${w.message ? ` (${w.message})` : ""}. The cluster's nodes cannot pull ${c.image || "the image"}: ` +
+          "on kind and minikube pgchaos loads it from this host's Docker engine; on a cluster reached by context, build fixtures/kube, push the image to a " +
+          "registry its nodes pull from, and set PGCHAOS_KUBE_IMAGE to it"
+        );
+      }
+    }
+  }
+  return undefined;
 }

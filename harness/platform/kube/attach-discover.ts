@@ -1,0 +1,148 @@
+/**
+ * `--attach`: finding an operator's cluster through the API (attach.ts decides from what this reads). Read-only:
+ * pods, Services, Endpoints and ConfigMaps of the namespace, and CloudNativePG's Cluster.
+ */
+import type { KubeClients } from "./client.ts";
+import { apiMessage, isNotFound } from "./client.ts";
+import {
+  attachedMembers,
+  detectOperator,
+  matchesSelector,
+  OPERATORS,
+  patroniLockHolder,
+  podsBehindService,
+  primaryServiceOf,
+  type AttachedCluster,
+  type Operator,
+  type PodLike,
+  type PrimaryServiceFinding,
+  type RoleAuthority,
+} from "./attach.ts";
+
+export interface AttachDiscovery {
+  namespace: string;
+  operator: Operator;
+  cluster: AttachedCluster;
+  primary: PrimaryServiceFinding;
+  /** The pods the primary Service routes to now. */
+  primaryPods: string[];
+  authority?: RoleAuthority;
+}
+
+/** Who leads by the operator's authority: the leader lock's holder (Patroni), or the Cluster's status.currentPrimary (CloudNativePG). */
+export async function roleAuthority(c: KubeClients, o: Operator, namespace: string, cluster: string, now = Date.now()): Promise<RoleAuthority | undefined> {
+  const orNone = async <T>(p: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await p;
+    } catch (e) {
+      if (isNotFound(e) || [401, 403].includes((e as { code?: number }).code ?? 0)) return undefined;
+      throw e;
+    }
+  };
+  if (o.name === "cnpg") {
+    const cr = await orNone(c.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: cluster, namespace } }));
+    const primary = (cr as { status?: { currentPrimary?: string } } | undefined)?.status?.currentPrimary;
+    return primary ? { leader: primary, source: "the Cluster's status.currentPrimary" } : undefined;
+  }
+  // Patroni's leader object: Endpoints (Spilo's default, PGO) or a ConfigMap (Spilo with kubernetes_use_configmaps).
+  const leaderObject = o.name === "pgo" ? `${cluster}-ha` : cluster;
+  const ep = await orNone(c.core.readNamespacedEndpoints({ name: leaderObject, namespace }));
+  if (ep?.metadata?.annotations?.leader) {
+    return { leader: patroniLockHolder(ep.metadata.annotations, now), source: `the leader lock (Endpoints ${leaderObject})` };
+  }
+  const cm = await orNone(c.core.readNamespacedConfigMap({ name: `${cluster}-leader`, namespace }));
+  if (cm?.metadata?.annotations?.leader) {
+    return { leader: patroniLockHolder(cm.metadata.annotations, now), source: `the leader lock (ConfigMap ${cluster}-leader)` };
+  }
+  return undefined;
+}
+
+/**
+ * The cluster `--attach` names in `namespace`, with `--operator` if given: its members and roles, its primary
+ * Service and the pods behind it; or why not (no pods, no operator's labels, several clusters), for an exit 2.
+ */
+export async function discoverAttached(
+  c: KubeClients,
+  opts: { namespace: string; target: { selector: string } | { cluster: string }; operator?: Operator },
+): Promise<AttachDiscovery | { problem: string }> {
+  const { namespace } = opts;
+  const candidates = opts.operator ? [opts.operator] : Object.values(OPERATORS);
+  const selectors = "selector" in opts.target ? [opts.target.selector] : candidates.map((o) => o.memberSelector((opts.target as { cluster: string }).cluster));
+  let pods: PodLike[] = [];
+  try {
+    for (const labelSelector of selectors) pods.push(...(await c.core.listNamespacedPod({ namespace, labelSelector })).items);
+  } catch (e) {
+    return { problem: `cannot list pods in namespace ${namespace}: ${apiMessage(e)}` };
+  }
+  pods = [...new Map(pods.map((p) => [p.metadata?.name, p])).values()];
+  if (pods.length === 0) {
+    return { problem: `no pods in namespace ${namespace} match ${selectors.map((s) => `"${s}"`).join(" or ")}: is the cluster in another namespace (--namespace), or named otherwise?` };
+  }
+  let candidatesPods = pods;
+  if (opts.operator) {
+    const op = opts.operator;
+    candidatesPods = pods.filter((p) => {
+      const cl = p.metadata?.labels?.[op.clusterLabel];
+      return cl !== undefined && matchesSelector(op.memberSelector(cl), p.metadata?.labels);
+    });
+    if (candidatesPods.length === 0) {
+      return { problem: `${pods.length} pods in namespace ${namespace} match, but none is a database pod of ${op.title} (${op.memberSelector("<cluster>")})` };
+    }
+  }
+  const found = detectOperator(candidatesPods);
+  if ("problem" in found) return { problem: `${pods.length} pods in namespace ${namespace} match, but ${found.problem}` };
+  const { operator, cluster } = found;
+  try {
+    const authority = await roleAuthority(c, operator, namespace, cluster);
+    const attached = attachedMembers(operator, cluster, pods, authority);
+    const [services, endpoints] = await Promise.all([c.core.listNamespacedService({ namespace }), c.core.listNamespacedEndpoints({ namespace })]);
+    const primary = primaryServiceOf(operator, cluster, services.items);
+    const primaryPods = "service" in primary ? podsBehindService(primary.service, { services: services.items, endpoints: endpoints.items, pods }) : [];
+    return { namespace, operator, cluster: attached, primary, primaryPods, authority };
+  } catch (e) {
+    return { problem: `reading ${operator.title}'s cluster ${cluster} in namespace ${namespace}: ${apiMessage(e)}` };
+  }
+}
+
+/** What was found, for the terminal. */
+export function describeDiscovery(d: AttachDiscovery): string[] {
+  const lines = [`${d.operator.title} cluster ${d.cluster.cluster} in namespace ${d.namespace}:`];
+  for (const m of d.cluster.members) lines.push(`  ${m.name.padEnd(28)} ${m.role.padEnd(8)} ${m.state.padEnd(9)} ${m.node ?? ""}${m.note ? `  (${m.note})` : ""}`);
+  lines.push(
+    "service" in d.primary
+      ? `  primary Service ${d.primary.service} (${d.primary.routes === "selector" ? "selector" : "Endpoints"}) routes to ${d.primaryPods.join(", ") || "no pod"}`
+      : `  primary Service: ${d.primary.problem}`,
+  );
+  if (d.authority) lines.push(`  roles by ${d.authority.source}${d.authority.leader ? `: ${d.authority.leader} leads` : ": nobody holds it"}`);
+  for (const p of d.cluster.problems) lines.push(`  note: ${p}`);
+  return lines;
+}
+
+/**
+ * `--attach X` as far as the CLI takes it: the options checked (operator, target, context), the context's API
+ * server asked, and the cluster found; the lines saying what was found. Throws a UsageError or EnvironmentError
+ * (exit 2) saying why not. Nothing is created or changed.
+ */
+export async function checkAttach(o: { attach: string; operator?: string; context?: string; kubeconfig?: string; namespace?: string }): Promise<string[]> {
+  const { UsageError, EnvironmentError } = await import("../../util/errors.ts");
+  const { operatorNamed, parseAttachTarget } = await import("./attach.ts");
+  let operator: Operator | undefined;
+  if (o.operator !== undefined) {
+    const named = operatorNamed(o.operator);
+    if ("problem" in named) throw new UsageError(named.problem);
+    operator = named;
+  }
+  const target = parseAttachTarget(o.attach);
+  if ("problem" in target) throw new UsageError(target.problem);
+  if (!o.context) throw new UsageError("--attach needs --context NAME, the kubeconfig context of the operator's cluster (`kubectl config get-contexts` lists them)");
+  const { contextProblems, loadContext } = await import("./context.ts");
+  const problems = await contextProblems({ context: o.context, kubeconfig: o.kubeconfig });
+  if (problems.length > 0) throw new EnvironmentError(`--attach ${o.attach}: ${problems.join("; ")}`);
+  const loaded = await loadContext({ context: o.context, kubeconfig: o.kubeconfig });
+  if ("problem" in loaded) throw new EnvironmentError(loaded.problem);
+  const namespace = o.namespace ?? loaded.kc.getContextObject(o.context)?.namespace ?? "default";
+  const { makeClients } = await import("./client.ts");
+  const d = await discoverAttached(makeClients({ kubeConfig: loaded.kc }), { namespace, target, operator });
+  if ("problem" in d) throw new EnvironmentError(`--attach ${o.attach}: ${d.problem}`);
+  return describeDiscovery(d);
+}

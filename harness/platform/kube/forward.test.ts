@@ -1,0 +1,135 @@
+/**
+ * The local listeners of `--platform kube` against a stand-in port-forward: each "pod" is a TCP server on
+ * loopback that answers with its own name, and the forward connects the client's socket to it, as the API
+ * server's port-forward does to the pod's loopback. Nothing here reaches a cluster.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { connect, createServer, type Server } from "node:net";
+import { LocalForwarder, podBehindService, roundRobin, type PodForward } from "./forward.ts";
+
+const servers: Server[] = [];
+const forwarders: LocalForwarder[] = [];
+
+afterEach(async () => {
+  for (const f of forwarders.splice(0)) await f.close();
+  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+});
+
+/** A "pod": answers every line with `<name>:<line>`. */
+async function pod(name: string): Promise<number> {
+  const s = createServer((sock) => {
+    sock.on("data", (d) => sock.write(`${name}:${d.toString()}`));
+    sock.on("error", () => undefined);
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  return (s.address() as { port: number }).port;
+}
+
+/** Port-forward stand-in: the pod name maps to a local port; a missing pod fails as the API server's 404 does. */
+function standInForward(pods: Record<string, number>, calls: string[]): PodForward {
+  return async (namespace, name, port, io) => {
+    calls.push(`${namespace}/${name}:${port}`);
+    const p = pods[name];
+    if (p === undefined) throw new Error(`pods "${name}" not found`);
+    const upstream = connect({ host: "127.0.0.1", port: p });
+    await new Promise<void>((res, rej) => upstream.once("connect", res).once("error", rej));
+    io.input.pipe(upstream);
+    upstream.pipe(io.output);
+    const closed = new Promise<void>((res) => upstream.once("close", () => res()));
+    return { close: () => upstream.destroy(), closed };
+  };
+}
+
+/** One exchange through the forwarder: what came back, or the error that closed the connection. */
+function ask(port: number, line: string): Promise<string> {
+  return new Promise((resolve) => {
+    const c = connect({ host: "127.0.0.1", port });
+    let got = "";
+    c.on("connect", () => c.write(line));
+    c.on("data", (d) => {
+      got += d.toString();
+      c.end();
+    });
+    c.on("error", (e) => resolve(`error ${(e as NodeJS.ErrnoException).code}`));
+    c.on("close", () => resolve(got || "closed"));
+  });
+}
+
+describe("local listeners carried by port-forward", () => {
+  it("sends each connection to the pod the target names at that moment, and notes who answered", async () => {
+    const pods = { "pg-0": await pod("pg-0"), "pg-1": await pod("pg-1") };
+    const calls: string[] = [];
+    let leader = "pg-0";
+    const f = await LocalForwarder.open({ what: "the leader Service", namespace: "ns", port: 5432, target: async () => ({ pod: leader }), forward: standInForward(pods, calls) });
+    forwarders.push(f);
+    expect(f.lastAnswered).toBeUndefined();
+    expect(await ask(f.port, "a")).toBe("pg-0:a");
+    expect(f.lastAnswered).toBe("pg-0");
+    // A failover: the next connection goes to the new leader, as through the Service.
+    leader = "pg-1";
+    expect(await ask(f.port, "b")).toBe("pg-1:b");
+    expect(f.lastAnswered).toBe("pg-1");
+    expect(calls).toEqual(["ns/pg-0:5432", "ns/pg-1:5432"]);
+  });
+
+  it("closes a connection at once when there is no pod to send it to, or the forward fails, and says why", async () => {
+    const refused: string[] = [];
+    const none = await LocalForwarder.open({
+      what: "the leader Service",
+      namespace: "ns",
+      port: 5432,
+      target: async () => ({ none: "Service pg-primary has no endpoints" }),
+      forward: standInForward({}, []),
+      onRefused: (w) => refused.push(w),
+    });
+    forwarders.push(none);
+    expect(await ask(none.port, "x")).toMatch(/^(closed|error ECONNRESET)$/);
+    const gone = await LocalForwarder.open({ what: "member pg-2", namespace: "ns", port: 5432, target: async () => ({ pod: "pg-2" }), forward: standInForward({}, []), onRefused: (w) => refused.push(w) });
+    forwarders.push(gone);
+    expect(await ask(gone.port, "x")).toMatch(/^(closed|error ECONNRESET)$/);
+    expect(refused).toEqual(["no pod for the leader Service: Service pg-primary has no endpoints", 'port-forward to pg-2 for member pg-2 failed: pods "pg-2" not found']);
+  });
+
+  it("closes the client's connection when the pod's end closes, and every connection when it is closed", async () => {
+    const p = await pod("pg-0");
+    const f = await LocalForwarder.open({ what: "member pg-0", namespace: "ns", port: 5432, target: async () => ({ pod: "pg-0" }), forward: standInForward({ "pg-0": p }, []) });
+    forwarders.push(f);
+    const c = connect({ host: "127.0.0.1", port: f.port });
+    await new Promise((r) => c.once("connect", r));
+    c.write("hello");
+    await new Promise((r) => c.once("data", r));
+    expect(f.connections).toBe(1);
+    const closed = new Promise((r) => c.once("close", r));
+    await f.close();
+    forwarders.splice(forwarders.indexOf(f), 1);
+    await closed;
+    expect(f.connections).toBe(0);
+  });
+});
+
+describe("the pod behind a Service", () => {
+  const slice = (...eps: Array<{ pod?: string; ready?: boolean; terminating?: boolean }>) => ({
+    endpoints: eps.map((e) => ({
+      addresses: ["10.0.0.1"],
+      conditions: { ready: e.ready ?? true, terminating: e.terminating ?? false },
+      ...(e.pod ? { targetRef: { kind: "Pod", name: e.pod } } : {}),
+    })),
+  });
+
+  it("is a ready endpoint naming a pod; not-ready and terminating ones are skipped", () => {
+    expect(podBehindService("pg-primary", [slice({ pod: "pg-1" })])).toEqual({ pod: "pg-1" });
+    expect(podBehindService("pg-primary", [slice({ pod: "pg-0", ready: false }, { pod: "pg-2", terminating: true }, { pod: "pg-1" })])).toEqual({ pod: "pg-1" });
+  });
+
+  it("says why there is none", () => {
+    expect(podBehindService("pg-primary", [])).toEqual({ none: "Service pg-primary has no endpoints (no pod carries its labels)" });
+    expect(podBehindService("pg-primary", [slice({ pod: "pg-0", ready: false }), slice({})])).toEqual({ none: "Service pg-primary has no ready endpoint naming a pod" });
+  });
+
+  it("spreads connections over two pods labelled primary, as kube-proxy would (a split brain the Service shows)", () => {
+    const rr = roundRobin();
+    const two = [slice({ pod: "pg-2" }, { pod: "pg-0" })];
+    expect([1, 2, 3].map(() => (podBehindService("pg-primary", two, rr) as { pod: string }).pod)).toEqual(["pg-0", "pg-2", "pg-0"]);
+  });
+});

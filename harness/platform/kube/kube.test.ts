@@ -1,0 +1,406 @@
+/**
+ * `--platform kube --context NAME`: what it offers and refuses (per scenario, before anything is deployed), its
+ * options and preflight (against kubeconfig files in a temporary folder, loopback only), and the cluster logic
+ * that differs from kind's (no node access, eviction without cordon, a namespace of the user's) against a
+ * stand-in of the Kubernetes API. Nothing here reaches a cluster.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
+import { listScenarios, loadScenario } from "../../scenario/loader.ts";
+import { unsupported } from "../../scenario/capabilities.ts";
+import { PATRONI_CAPABILITIES } from "../../stack/patroni/stack.ts";
+import { getProfile } from "../../stack/patroni/profiles.ts";
+import { getPlatform, PLATFORM_NAMES } from "../index.ts";
+import { EnvironmentError } from "../../util/errors.ts";
+import type { ClusterSpec } from "../types.ts";
+import { contextCapabilities, contextFaultSemantics, contextWhyNot } from "./capabilities.ts";
+import type { ExecResult, KubeClients } from "./client.ts";
+import { KubeCluster, type KubeRuntime } from "./cluster.ts";
+import { DEFAULT_IMAGE } from "./image.ts";
+import { contextEnvOptions, contextNodeProblem, contextOptionProblems, contextPreflight, contextRuntime, makeContextPlatform } from "./kube.ts";
+import { MARKS } from "./cleanup.ts";
+import { namespaceClaimProblem, runObjectsPlan } from "./namespace.ts";
+import { imageStack, type PodExec } from "./stack.ts";
+import { imagePullProblem } from "./runtime-common.ts";
+import type { PodForward } from "./forward.ts";
+
+const IMAGE = "registry.example.com/pgchaos/patroni:4.0.10-pg17.6";
+const stack = { name: "patroni", capabilities: PATRONI_CAPABILITIES };
+
+describe("what the kube platform offers, and refuses before deploy", () => {
+  const shared = { name: "kube", capabilities: contextCapabilities({ allowNodeFaults: false }), whyNot: contextWhyNot({ allowNodeFaults: false }) };
+  const allowed = { name: "kube", capabilities: contextCapabilities({ allowNodeFaults: true }), whyNot: contextWhyNot({ allowNodeFaults: true }) };
+
+  it("runs what goes through the API and an exec in its own pods, and refuses the rest per scenario", async () => {
+    const verdicts: Record<string, string> = {};
+    for (const name of listScenarios()) {
+      const s = await loadScenario(name);
+      const missing = unsupported(s.schedule.map((x) => x.fault), shared, stack);
+      verdicts[name] = missing.length === 0 ? "runs" : "refused";
+    }
+    expect(verdicts).toEqual({
+      bridge: "refused",
+      "etcd-leader-kill": "refused",
+      "etcd-pause": "refused",
+      "etcd-quorum-loss": "refused",
+      "failover-to-replica": "runs",
+      "link-down": "refused",
+      "majority-minority": "refused",
+      "packet-loss": "refused",
+      "patroni-kill": "runs",
+      "pod-restart": "runs",
+      "postgres-kill": "runs",
+      "primary-dcs-isolate": "refused",
+      "primary-drain": "refused",
+      "primary-isolate": "refused",
+      "primary-kill": "runs",
+      "primary-latency": "refused",
+      "primary-node-failure": "refused",
+      "primary-oneway-in": "refused",
+      "primary-oneway-out": "refused",
+      "primary-pause": "runs",
+      "primary-stop": "runs",
+      "replica-kill": "runs",
+      "rolling-restart": "runs",
+      switchover: "runs",
+    });
+  });
+
+  it("says what is missing for network faults: an agent inside the pod's network namespace", () => {
+    const [why] = unsupported([{ kind: "partition", shape: "isolate", target: "primary" } as never], shared, stack);
+    expect(why).toMatch(/^the partition fault \(network partitions\) needs "partition", which the kube platform does not offer: /);
+    expect(why).toMatch(/nsenter from the node's pid.*no agent in the cluster yet \(an ephemeral container with NET_ADMIN .*xk6-disruptor.*privileged DaemonSet.*Chaos Mesh/);
+    expect(why).toMatch(/port-forward.*loopback/);
+  });
+
+  it("drains a node only with --allow-node-faults, and never powers one off", () => {
+    const drain = [{ kind: "drain", target: "primary" } as never];
+    expect(unsupported(drain, shared, stack)).toEqual([expect.stringMatching(/needs "node-drain".*pass --allow-node-faults to allow it on this cluster/)]);
+    expect(unsupported(drain, allowed, stack)).toEqual([]);
+    const fail = [{ kind: "node-failure", target: "primary" } as never];
+    expect(unsupported(fail, shared, stack)).toEqual([expect.stringMatching(/never without --allow-node-faults.*cannot power a node off there yet/)]);
+    expect(unsupported(fail, allowed, stack)).toEqual([expect.stringMatching(/--allow-node-faults or not/)]);
+    // The local, kind and minikube platforms offer the drain as before.
+    for (const p of ["local", "kind", "minikube"]) expect(unsupported(drain, getPlatform(p), stack), p).toEqual([]);
+  });
+
+  it("records what stop and drain are there: no cordon without --allow-node-faults", () => {
+    expect(contextFaultSemantics({ allowNodeFaults: false }).stop).toMatch(/eviction of the member's pod .*its node is not cordoned/);
+    expect(contextFaultSemantics({ allowNodeFaults: false }).drain).toBeUndefined();
+    expect(contextFaultSemantics({ allowNodeFaults: true }).drain).toMatch(/^cordon of the member's node/);
+    expect(contextFaultSemantics({ allowNodeFaults: false }).clients).toMatch(/port-forward/);
+  });
+
+  it("is registered, lazily, and reads --allow-node-faults at each look", () => {
+    expect(PLATFORM_NAMES).toContain("kube");
+    const env = process.env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS;
+    try {
+      delete process.env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS;
+      expect(getPlatform("kube").capabilities.has("node-drain")).toBe(false);
+      process.env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS = "1";
+      expect(getPlatform("kube").capabilities.has("node-drain")).toBe(true);
+      expect(getPlatform("kube").capabilities.has("node-failure")).toBe(false);
+    } finally {
+      if (env === undefined) delete process.env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS;
+      else process.env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS = env;
+    }
+    expect(makeContextPlatform({}).capabilities.has("partition")).toBe(false);
+  });
+});
+
+describe("the kube platform's options and preflight", () => {
+  let dir: string;
+  let closedPort: number;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "pgchaos-kube-"));
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+    closedPort = (s.address() as { port: number }).port;
+    await new Promise((r) => s.close(r));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const kubeconfig = (server: string) =>
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: ${server}\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: shared\n  context:\n    cluster: c\n    user: u\ncurrent-context: shared\n`;
+
+  it("takes them from the environment the CLI sets", () => {
+    expect(contextEnvOptions({ PGCHAOS_KUBE_CONTEXT: "prod", PGCHAOS_KUBE_NAMESPACE: "team-a", PGCHAOS_KUBE_ALLOW_NODE_FAULTS: "1", PGCHAOS_KUBE_IMAGE: IMAGE })).toEqual({
+      context: "prod",
+      namespace: "team-a",
+      allowNodeFaults: true,
+      image: IMAGE,
+    });
+    expect(contextEnvOptions({})).toEqual({ context: undefined, namespace: undefined, allowNodeFaults: false, image: undefined });
+  });
+
+  it("needs a context, a namespace name that is one, and an image the nodes can pull", () => {
+    expect(contextOptionProblems({ context: "prod", allowNodeFaults: false, image: IMAGE })).toEqual([]);
+    const p = contextOptionProblems({ allowNodeFaults: false, namespace: "Team_A" });
+    expect(p).toEqual([
+      expect.stringMatching(/needs --context NAME/),
+      expect.stringMatching(/--namespace "Team_A" is not a namespace name/),
+      expect.stringMatching(/cannot load an image into the cluster's nodes .*push it to a registry the nodes pull from, and set PGCHAOS_KUBE_IMAGE/),
+    ]);
+    expect(contextOptionProblems({ context: "prod", allowNodeFaults: false, image: "registry.example.com/patroni:latest" })).toEqual([expect.stringMatching(/^PGCHAOS_KUBE_IMAGE: .*not pinned/)]);
+  });
+
+  it("exits within seconds naming the context when it is unknown or its API server does not answer", async () => {
+    const path = join(dir, "config");
+    writeFileSync(path, kubeconfig(`https://127.0.0.1:${closedPort}`));
+    const unknown = contextPreflight({ context: "prod-eks", kubeconfig: path, allowNodeFaults: false, image: IMAGE });
+    await expect(unknown).rejects.toBeInstanceOf(EnvironmentError);
+    await expect(unknown).rejects.toThrow(/^the kube platform cannot run on context "prod-eks":\n {2}- context "prod-eks" is not in the kubeconfig .*its contexts are "shared"/);
+    const t0 = performance.now();
+    await expect(contextPreflight({ context: "shared", kubeconfig: path, allowNodeFaults: false, image: IMAGE })).rejects.toThrow(
+      `the kube platform cannot run on context "shared":\n  - the API server of context "shared" (https://127.0.0.1:${closedPort}) does not answer: connection refused (nothing listens there)`,
+    );
+    expect(performance.now() - t0).toBeLessThan(6000);
+  });
+
+  it("counts the nodes that can take a member, one per node, and waits for none on someone's cluster", () => {
+    const node = (name: string, o: { ready?: boolean; cp?: boolean; taint?: "NoSchedule" | "PreferNoSchedule"; cordoned?: boolean } = {}): V1Node => ({
+      metadata: { name, labels: o.cp ? { "node-role.kubernetes.io/control-plane": "" } : {} },
+      spec: { unschedulable: o.cordoned, taints: o.taint ? [{ key: "dedicated", value: "gpu", effect: o.taint }] : [] },
+      status: { conditions: [{ type: "Ready", status: o.ready === false ? "Unknown" : "True" }] },
+    });
+    const gke = [node("gke-a"), node("gke-b"), node("gke-c", { taint: "PreferNoSchedule" })];
+    expect(contextNodeProblem("gke", gke, 3)).toBeUndefined();
+    const mixed = [node("a"), node("b", { ready: false }), node("c", { taint: "NoSchedule" }), node("d", { cordoned: true }), node("cp", { cp: true })];
+    expect(contextNodeProblem("k3s", mixed, 3)).toBe(
+      'context "k3s": 1 of 5 nodes can take a member (Ready, schedulable, without NoSchedule taints, not a control plane), and the run places 3 members one per node',
+    );
+  });
+
+  it("stops at once when the nodes cannot pull the image", () => {
+    const pod = (reason: string): V1Pod => ({
+      metadata: { name: "pg-0" },
+      status: { phase: "Pending", containerStatuses: [{ name: "patroni", image: IMAGE, imageID: "", ready: false, restartCount: 0, state: { waiting: { reason, message: "rpc error: not found" } } }] },
+    });
+    expect(imagePullProblem([pod("ContainerCreating")])).toBeUndefined();
+    expect(imagePullProblem([pod("ImagePullBackOff")])).toMatch(/^pod pg-0 cannot start: ImagePullBackOff \(rpc error: not found\)\. The cluster's nodes cannot pull registry\.example\.com.*PGCHAOS_KUBE_IMAGE/);
+  });
+
+  it("never deletes a cluster, and neither loads an image nor needs node containers", async () => {
+    const r = contextRuntime({ context: "prod", allowNodeFaults: false, members: 3, image: IMAGE });
+    expect(r.platform).toBe("kube");
+    expect(r.nodeContainer).toBeUndefined();
+    expect(r.cordonNodes).toBe(false);
+    expect(r.portForward).toBeTypeOf("function");
+    await expect(r.deleteCluster(pino({ level: "silent" }))).rejects.toThrow(/never deletes a cluster/);
+    await expect(r.loadImage(IMAGE, pino({ level: "silent" }))).resolves.toBeUndefined();
+  });
+});
+
+describe("a namespace of the user's (--namespace)", () => {
+  it("is refused when it holds a pgchaos cluster already", () => {
+    expect(namespaceClaimProblem("team-a", "pg", { pods: [], configMaps: [] })).toBeUndefined();
+    expect(namespaceClaimProblem("team-a", "pg", { pods: ["pg-0"], configMaps: ["pg-leader", "pg-config"] })).toMatch(
+      /^namespace team-a already holds a pgchaos cluster \(pod pg-0, ConfigMap pg-leader, ConfigMap pg-config, labelled application=pgchaos,cluster-name=pg\)/,
+    );
+  });
+
+  it("loses only the run's objects at teardown: every selector names the run or Patroni's scope, none the namespace", () => {
+    const plan = runObjectsPlan("ab12cd34", "pg");
+    expect(plan.map((s) => s.kind)).toEqual(["StatefulSet", "PodDisruptionBudget", "Service", "PersistentVolumeClaim", "ConfigMap", "ConfigMap", "Secret", "RoleBinding", "Role", "ServiceAccount"]);
+    for (const s of plan) expect(s.labelSelector === `${MARKS.run}=ab12cd34` || s.labelSelector === "application=pgchaos,cluster-name=pg", s.kind).toBe(true);
+    expect(plan.some((s) => s.kind === "Namespace")).toBe(false);
+  });
+});
+
+/** A stand-in API for a cluster reached by context: one member pod, its node shared with others. */
+function standIn(namespace: string) {
+  const log: string[] = [];
+  const pod: V1Pod = {
+    metadata: { name: "pg-1", namespace, uid: "u1", ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "pg", uid: "s", controller: true }] },
+    spec: { nodeName: "gke-pool-1-abc", containers: [] },
+    status: { phase: "Running", podIP: "10.8.2.7" },
+  };
+  let gone = false;
+  const core = {
+    async listNamespacedPod() {
+      return { items: gone ? [] : [structuredClone(pod)] };
+    },
+    async readNamespacedPod() {
+      if (gone) throw Object.assign(new Error("not found"), { code: 404 });
+      return structuredClone(pod);
+    },
+    async readNamespacedConfigMap() {
+      throw Object.assign(new Error("not found"), { code: 404 });
+    },
+    async createNamespacedPodEviction({ name }: { name: string }) {
+      log.push(`evict ${name}`);
+      gone = true;
+      return {};
+    },
+    async readNode() {
+      log.push("readNode");
+      return { metadata: { annotations: {} } };
+    },
+    async patchNode({ name }: { name: string }) {
+      log.push(`patchNode ${name}`);
+      return {};
+    },
+    async deleteNamespace({ name }: { name: string }) {
+      log.push(`deleteNamespace ${name}`);
+      return {};
+    },
+    async readNamespacedPodLog() {
+      throw new Error("no logs");
+    },
+    async listNamespacedEvent() {
+      return { items: [] };
+    },
+  };
+  const listed: Record<string, string[]> = { StatefulSet: ["pg"], Service: ["pg", "pg-primary"], ConfigMap: ["pg-patroni-yml"], Secret: ["pg-credentials"] };
+  const objects = {
+    async list(apiVersion: string, kind: string, ns: string, _p: unknown, _e: unknown, _x: unknown, _f: unknown, labelSelector: string) {
+      log.push(`list ${kind} ${ns} ${labelSelector}`);
+      return { items: (listed[kind] ?? []).map((name) => ({ metadata: { name } })) };
+    },
+    async delete(o: { kind: string; metadata: { name: string; namespace: string } }) {
+      log.push(`delete ${o.kind} ${o.metadata.namespace}/${o.metadata.name}`);
+      return {};
+    },
+  };
+  const exec: PodExec = async (node, argv): Promise<ExecResult> => {
+    log.push(`exec ${node} ${argv.join(" ")}`);
+    return { exitCode: 0, stdout: "", stderr: "" };
+  };
+  return { log, clients: { core, objects } as unknown as KubeClients, exec };
+}
+
+function contextCluster(s: ReturnType<typeof standIn>, namespace?: string): KubeCluster {
+  const spec: ClusterSpec = { name: "t", nodes: 3, profile: getProfile("fast"), runDir: join(tmpdir(), "pgchaos-kube-context-test"), logger: pino({ level: "silent" }) };
+  const runtime: KubeRuntime = { ...contextRuntime({ context: "gke", allowNodeFaults: false, members: 3, namespace, image: IMAGE }) };
+  const noDocker = async () => {
+    throw new Error("docker must not be called on the kube platform");
+  };
+  return new KubeCluster(spec, "ab12cd34", runtime, s.clients, false, "127.0.0.1", { superuser: "s", replication: "r", rewind: "w" }, DEFAULT_IMAGE, imageStack(), s.exec, noDocker);
+}
+
+describe("the cluster on a cluster reached by context", () => {
+  it("stops a member by evicting its pod alone: the shared node is not cordoned", async () => {
+    const s = standIn("pgchaos-ab12cd34");
+    const c = contextCluster(s);
+    await c.stopNode("pg-1");
+    expect(s.log.filter((l) => !l.startsWith("list"))).toEqual(["evict pg-1"]);
+    expect(s.log.some((l) => l.startsWith("patchNode"))).toBe(false);
+    expect(c.isNodeRunning("pg-1")).toBe(false);
+  });
+
+  it("refuses what needs the nodes, saying why, and never calls docker", async () => {
+    const c = contextCluster(standIn("pgchaos-ab12cd34"));
+    await expect(c.failHost("pg-1")).rejects.toThrow(/the kube platform does not enter the cluster's nodes/);
+    await expect(c.iptables("pg-1", ["-A", "INPUT", "-j", "DROP"])).rejects.toThrow(/entering the network namespace of pg-1: the kube platform does not enter the cluster's nodes/);
+    expect(() => c.partitionRules({ cut: [] } as never)).toThrow(/a partition: the kube platform does not enter/);
+    expect(await c.clearRules()).toBe(0);
+    expect(await c.listRules()).toEqual([]);
+    expect(await c.latencyUnsupported()).toMatch(/added latency/);
+    await expect(c.prepareNodeNetworks()).resolves.toBeUndefined();
+  });
+
+  it("kills a member as on kind: SIGKILL of every process in its pod, then the pod's deletion", async () => {
+    const s = standIn("pgchaos-ab12cd34");
+    const core = s.clients.core as unknown as Record<string, unknown>;
+    core.deleteNamespacedPod = async ({ name }: { name: string }) => s.log.push(`delete pod ${name}`);
+    await contextCluster(s).killNode("pg-1");
+    expect(s.log).toEqual(["exec pg-1 sh -c kill -9 -1", "delete pod pg-1"]);
+  });
+
+  it("records the faults as they are there, and the namespace it runs in", () => {
+    const c = contextCluster(standIn("team-a"), "team-a");
+    expect(c.namespace).toBe("team-a");
+    expect(c.settings.namespace).toBe("team-a");
+    expect((c.settings.faultsOnKubernetes as Record<string, string>).stop).toMatch(/not cordoned/);
+    expect(contextCluster(standIn("x")).namespace).toBe("pgchaos-ab12cd34");
+  });
+
+  it("in a namespace of the user's, deletes the run's objects one by one and never the namespace", async () => {
+    const s = standIn("team-a");
+    const c = contextCluster(s, "team-a");
+    (s.clients.core as unknown as { listNamespacedPod: () => Promise<{ items: unknown[] }> }).listNamespacedPod = async () => ({ items: [] });
+    await c.teardown();
+    expect(s.log.some((l) => l.startsWith("deleteNamespace"))).toBe(false);
+    expect(s.log.filter((l) => l.startsWith("delete "))).toEqual([
+      "delete StatefulSet team-a/pg",
+      "delete Service team-a/pg",
+      "delete Service team-a/pg-primary",
+      "delete ConfigMap team-a/pg-patroni-yml",
+      "delete ConfigMap team-a/pg-patroni-yml",
+      "delete Secret team-a/pg-credentials",
+    ]);
+    for (const l of s.log.filter((x) => x.startsWith("list "))) expect(l).toMatch(/ team-a (pgchaos\.io\/run=ab12cd34|application=pgchaos,cluster-name=pg)$/);
+  });
+});
+
+describe("reaching members by port-forward", () => {
+  const servers: Server[] = [];
+  afterAll(async () => {
+    for (const x of servers) await new Promise((r) => x.close(r));
+  });
+
+  /** A "pod" that answers with its name, as PostgreSQL would answer the member that holds the connection. */
+  async function podServer(name: string): Promise<number> {
+    const srv = createServer((sock) => {
+      sock.on("data", () => sock.end(name));
+      sock.on("error", () => undefined);
+    });
+    servers.push(srv);
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+    return (srv.address() as { port: number }).port;
+  }
+
+  it("serves the leader Service and each member on loopback, credits loopback answers to the pod that gave them, and runs node probes here", async () => {
+    const s = standIn("pgchaos-ab12cd34");
+    const ports: Record<string, number> = { "pg-0": await podServer("pg-0"), "pg-1": await podServer("pg-1"), "pg-2": await podServer("pg-2") };
+    let leader = "pg-1";
+    (s.clients as unknown as { discovery: unknown }).discovery = {
+      async listNamespacedEndpointSlice({ labelSelector }: { labelSelector: string }) {
+        expect(labelSelector).toBe("kubernetes.io/service-name=pg-primary");
+        return { items: [{ endpoints: [{ addresses: ["10.8.2.7"], conditions: { ready: true }, targetRef: { kind: "Pod", name: leader } }] }] };
+      },
+    };
+    const forwarded: string[] = [];
+    const forward: PodForward = async (ns, pod, port, io) => {
+      forwarded.push(`${ns}/${pod}:${port}`);
+      const up = connect({ host: "127.0.0.1", port: ports[pod]! });
+      io.input.pipe(up);
+      up.pipe(io.output);
+      return { close: () => up.destroy(), closed: new Promise<void>((r) => up.once("close", () => r())) };
+    };
+    const c = contextCluster(s);
+    await (c as unknown as { openForwards(f: PodForward): Promise<void> }).openForwards(forward);
+    const ask = (port: number) =>
+      new Promise<string>((resolve) => {
+        const sock = connect({ host: "127.0.0.1", port }, () => sock.write("?"));
+        let got = "";
+        sock.on("data", (d) => (got += d.toString()));
+        sock.on("close", () => resolve(got));
+      });
+    try {
+      expect(c.primaryService.host).toBe("127.0.0.1");
+      expect(await ask(c.primaryService.port)).toBe("pg-1");
+      // PostgreSQL says 127.0.0.1 through a port-forward: the write is the member's that answered.
+      expect(c.nodeOfAddress("127.0.0.1")).toBe("pg-1");
+      leader = "pg-2";
+      expect(await ask(c.primaryService.port)).toBe("pg-2");
+      expect(c.nodeOfAddress("127.0.0.1")).toBe("pg-2");
+      expect(await ask(c.endpoint("pg-0").port)).toBe("pg-0");
+      expect(forwarded).toEqual(["pgchaos-ab12cd34/pg-1:5432", "pgchaos-ab12cd34/pg-2:5432", "pgchaos-ab12cd34/pg-0:5432"]);
+      // The node probe runs on this host, aimed at its member's listener, marked with the run.
+      const ep = c.endpoint("pg-2");
+      const child = c.runInNodeNetwork("pg-2", ["sh", "-c", 'echo "$PGHOST:$PGPORT $1"', "sh"], { PGHOST: ep.host, PGPORT: String(ep.port) });
+      let out = "";
+      child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+      await new Promise((r) => child.once("exit", r));
+      expect(out.trim()).toBe(`127.0.0.1:${ep.port} --pgchaos-run=pgchaos-ab12cd34`);
+    } finally {
+      await (c as unknown as { closeForwards(): Promise<void> }).closeForwards();
+    }
+  });
+});
