@@ -1,5 +1,6 @@
 import type { HaProfile } from "./patroni/profiles.ts";
 import type { Member } from "../platform/types.ts";
+import type { LocalRun, LocalStackParts } from "./local.ts";
 
 /**
  * What an HA stack can be asked to do, beside what every stack does (members, a primary to write to). A
@@ -64,4 +65,6 @@ export interface HaStack {
   members(api: AgentApi, nodes: readonly string[]): Promise<Member[]>;
   switchover(api: AgentApi, nodes: readonly string[], opts: { candidate?: string; signal?: AbortSignal }): Promise<{ from: string; to?: string }>;
   failover(api: AgentApi, nodes: readonly string[], candidate: string, signal?: AbortSignal): Promise<{ from?: string; to: string }>;
+  /** What it runs on the local platform's nodes (a stack's folder gives this; see stack/local.ts). */
+  local(profile: HaProfile, run: LocalRun): LocalStackParts;
 }

@@ -3,19 +3,15 @@ import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, openSyn
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { assertUsableBy } from "./access.ts";
-import { stringify as toYaml } from "yaml";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
-import { BRING_UP, etcdArgs, reportedSettings, haproxyConfig, patroniConfig, ETCD_CLIENT_PORT, ETCD_PEER_PORT, PG_PORT, REST_PORT } from "../../stack/patroni/config.ts";
-import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
-import { getConfig, getStatus, patchConfig } from "../../stack/patroni/rest.ts";
-import { defaultPatroniStack, stackSettings } from "../../stack/patroni/default.ts";
-import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
-import type { AgentApi } from "../../stack/types.ts";
+import { haproxyConfig, PG_PORT } from "../../stack/patroni/config.ts";
+import { defaultPatroniStack } from "../../stack/patroni/default.ts";
+import type { HaStack } from "../../stack/types.ts";
+import type { LocalNode as StackNode, LocalRun, LocalStackParts } from "../../stack/local.ts";
 import { waitFor } from "../../util/wait.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
 import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
-import { AbortError } from "p-retry";
 import { errorMessage } from "../../util/errors.ts";
 import { newRunId, nodeName, pickSubnet, runNames, type Subnet } from "./names.ts";
 import { createTopology, linkExists, removeTopology, ruleComment, splitRule, usedPrefixes } from "./net.ts";
@@ -43,10 +39,10 @@ interface LocalNode {
   dir: string;
   dataDir: string;
   logDir: string;
-  configPath: string;
-  etcd?: Spawned;
   pod: Pod;
   log: Logger;
+  /** The node as the stack sees it. */
+  handle: StackNode;
 }
 
 const SERVICE_PORT = 5432;
@@ -58,19 +54,9 @@ export class LocalCluster implements Cluster {
   readonly settings: Record<string, unknown>;
   readonly credentials: { user: string; password: string; database: string };
   private readonly byName = new Map<string, LocalNode>();
-  /** What runs on the nodes: Patroni of the version the run asked for. */
-  readonly stack: PatroniHaStack;
-  private readonly effective: ReturnType<PatroniHaStack["effectiveProfile"]>;
-  /** Patroni's REST API of a member, straight to its address. */
-  private readonly api: AgentApi = async (node, req) => {
-    const res = await fetch(`http://${this.node(node).address}:${REST_PORT}${req.path}`, {
-      method: req.method,
-      headers: req.body === undefined ? undefined : { "content-type": "application/json" },
-      body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      signal: AbortSignal.timeout(req.timeoutMs ?? 1000),
-    });
-    return { status: res.status, body: await res.text() };
-  };
+  /** What runs on the nodes (Patroni of the version the run asked for), and its parts on this platform. */
+  readonly stack: HaStack;
+  private readonly parts: LocalStackParts;
   private haproxy?: Spawned;
   private tornDown = false;
   private logsCollected = false;
@@ -86,36 +72,43 @@ export class LocalCluster implements Cluster {
     const names = runNames(runId);
     const stack = spec.stack ?? defaultPatroniStack();
     this.stack = stack;
-    this.effective = stack.effectiveProfile(spec.profile);
+    const handles: StackNode[] = [];
     for (let i = 1; i <= spec.nodes; i++) {
-      const name = nodeName(i);
-      const dir = join(workDir, name);
-      this.byName.set(name, {
-        name,
-        index: i,
-        netns: names.netns(i),
+      const dir = join(workDir, nodeName(i));
+      const netns = names.netns(i);
+      handles.push({
+        name: nodeName(i),
         address: subnet.nodeAddress(i),
         dir,
         dataDir: join(dir, "data"),
         logDir: join(dir, "log"),
-        configPath: join(dir, "patroni.yml"),
-        pod: new Pod({
-          netns: names.netns(i),
-          user: "postgres",
-          argv: [stack.installed.bin, join(dir, "patroni.yml")],
-          logFile: join(dir, "log", "patroni.log"),
-          env: { HOME: dir, PYTHONUNBUFFERED: "1" },
-          dataDir: join(dir, "data"),
-          pgBinDir: PG_BIN_DIR,
-          cwd: dir,
-        }),
-        log: log.child({ node: name }),
+        spawn: (argv, opts) => spawnInNetns({ netns, argv, ...opts }),
       });
     }
-    this.nodes = [...this.byName.keys()];
+    this.nodes = handles.map((h) => h.name);
     this.primaryService = { host: subnet.bridgeAddress, port: SERVICE_PORT };
     this.credentials = { user: "postgres", password: passwords.superuser, database: "postgres" };
-    this.settings = { ...reportedSettings(this.effective.profile, spec.nodes, "etcd3"), ...stackSettings(stack, this.effective) };
+    const run: LocalRun = {
+      runId,
+      nodes: handles,
+      subnetCidr: subnet.cidr,
+      pgBinDir: PG_BIN_DIR,
+      passwords,
+      credentials: this.credentials,
+      endpoint: (node) => this.endpoint(node),
+      readyTimeoutMs: spec.readyTimeoutMs ?? 60_000,
+      log,
+      signal: spec.signal,
+      assertNotTornDown: (what) => this.assertNotTornDown(what),
+    };
+    this.parts = stack.local(spec.profile, run);
+    handles.forEach((handle, i) => {
+      const agent = this.parts.agent(handle);
+      const netns = names.netns(i + 1);
+      const pod = new Pod({ netns, user: "postgres", argv: agent.argv, logFile: agent.logFile, env: agent.env, dataDir: handle.dataDir, pgBinDir: PG_BIN_DIR, cwd: handle.dir });
+      this.byName.set(handle.name, { name: handle.name, index: i + 1, netns, address: handle.address, dir: handle.dir, dataDir: handle.dataDir, logDir: handle.logDir, handle, pod, log: log.child({ node: handle.name }) });
+    });
+    this.settings = this.parts.settings;
   }
 
   /** Creates the namespaces and starts etcd, Patroni and haproxy; tears down whatever it made on failure. */
@@ -158,67 +151,42 @@ export class LocalCluster implements Cluster {
     // Whatever the umask: the postgres user must get through the work folders to its node's own.
     for (const d of [dirname(this.workDir), this.workDir]) chmodSync(d, 0o755);
     for (const n of this.byName.values()) {
-      mkdirSync(join(n.dir, "run"), { recursive: true });
       mkdirSync(n.logDir, { recursive: true });
-      mkdirSync(join(n.dir, "etcd"), { recursive: true, mode: 0o700 });
-      for (const d of [n.dir, join(n.dir, "run"), n.logDir]) chownSync(d, pgUid, pgGid);
+      for (const d of [n.dir, n.logDir]) chownSync(d, pgUid, pgGid);
+      for (const f of this.parts.nodeFolders) {
+        mkdirSync(join(n.dir, f.name), { recursive: true, mode: f.mode });
+        if (f.owner === "agent") chownSync(join(n.dir, f.name), pgUid, pgGid);
+      }
     }
     assertUsableBy("postgres", [
       ...[...this.byName.values()].flatMap((n) => [
         { path: n.dir, need: "w" as const, what: `node ${n.name}'s folder` },
         { path: n.logDir, need: "w" as const, what: `node ${n.name}'s logs` },
       ]),
-      { path: this.stack.installed.bin, need: "x", what: `Patroni (${this.stack.info.name})` },
-      { path: `${PG_BIN_DIR}/initdb`, need: "x", what: "PostgreSQL's initdb" },
+      ...this.parts.programs.map((p) => ({ path: p.path, need: "x" as const, what: p.what })),
     ]);
     await createTopology(this.runId, this.subnet, this.spec.nodes);
     this.log.info({ subnet: this.subnet.cidr }, "network created");
 
-    const token = `pgchaos-${this.runId}`;
     const members = [...this.byName.values()].map((n) => ({ name: n.name, address: n.address }));
     const timeoutMs = this.spec.readyTimeoutMs ?? 60_000;
-    // One member after the other, each once it serves its peers. A new etcd 3.4 member first asks every
-    // peer URL whether it was already bootstrapped (isMemberBootstrapped, 1 s timeout a peer); a peer
-    // started at the same instant has its port open but serves nothing yet, so each ask hangs its full
-    // second: 2 s of every bring-up. A peer that is not listening refuses at once, one that serves answers.
-    for (const n of this.byName.values()) {
-      this.etcdSpawn(n);
-      await waitFor({ condition: "etcd to serve its peers", where: `node ${n.name}`, timeoutMs: 10_000, intervalMs: 10, signal: this.spec.signal }, async () => {
-        if (!n.etcd?.running()) throw new AbortError(`etcd on ${n.name} exited: see ${join(n.logDir, "etcd.log")}`);
-        await fetch(`http://${n.address}:${ETCD_PEER_PORT}/version`, { signal: AbortSignal.timeout(200) });
-        return true;
-      });
-    }
-    for (const n of this.byName.values()) {
-      const cfg = this.patroniConfigFor(n, this.passwords);
-      writeFileSync(n.configPath, toYaml(cfg), { mode: 0o600 });
-      chownSync(n.configPath, pgUid, pgGid);
-    }
-    // Patroni starts while etcd elects its first leader: its first requests wait in the client port's
-    // backlog (etcd 3.4 serves clients once it has joined through a leader) instead of being refused, and
-    // Python's start overlaps the election. Started as every later start is: a Patroni that exits during its
-    // start is started again.
+    const dcs = this.parts.dcs;
+    await dcs?.startAll();
+    for (const n of this.byName.values()) this.parts.writeNodeFiles(n.handle, { uid: pgUid, gid: pgGid });
+    // The agents start while the DCS elects its first leader (Patroni's first requests wait in etcd's client
+    // port backlog; Python's start overlaps the election). Started as every later start is: an agent that
+    // exits during its start is started again.
     const started = Promise.all([...this.byName.values()].map((n) => this.startNode(n.name)));
     started.catch(() => undefined);
-    await waitFor(
-      { condition: "etcd quorum (every member healthy)", where: `cluster ${token}`, timeoutMs, intervalMs: 50, signal: this.spec.signal },
-      async () => {
-        for (const n of this.byName.values()) {
-          if (!n.etcd?.running()) throw new Error(`etcd on ${n.name} exited: see ${join(n.logDir, "etcd.log")}`);
-          const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/health`, { signal: AbortSignal.timeout(500) });
-          const body = (await res.json()) as { health?: string };
-          if (body.health !== "true") throw new Error(`etcd on ${n.name} reports health=${body.health}`);
-        }
-        return true;
-      },
-    );
-    this.log.info("etcd quorum");
-
+    if (dcs) {
+      await dcs.waitQuorum();
+      this.log.info(`${dcs.name} quorum`);
+    }
 
     const haproxyCfg = join(this.workDir, "haproxy.cfg");
     writeFileSync(
       haproxyCfg,
-      haproxyConfig({ bind: this.primaryService.host, port: this.primaryService.port, members, pidFile: join(this.workDir, "haproxy.pid") }),
+      haproxyConfig({ bind: this.primaryService.host, port: this.primaryService.port, members, pidFile: join(this.workDir, "haproxy.pid"), check: this.parts.primaryCheck }),
     );
     this.haproxy = spawnInNetns({
       argv: ["/usr/sbin/haproxy", "-db", "-f", haproxyCfg],
@@ -226,43 +194,7 @@ export class LocalCluster implements Cluster {
     });
     await started;
     const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up", signal: this.spec.signal });
-    await this.applyProfile(leader);
-  }
-
-  /**
-   * Replaces the bring-up settings with the profile's, and waits until every member's PostgreSQL runs with
-   * them: Patroni reloads parameters in the same loop in which it takes the new ttl and loop_wait.
-   */
-  private async applyProfile(leader: string): Promise<void> {
-    const restore = this.stack.profileRestore(this.spec.profile);
-    const address = this.node(leader).address;
-    await patchConfig(address, restore);
-    const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
-    for (const n of this.byName.values()) {
-      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `node ${n.name}`, timeoutMs: 15_000, intervalMs: 100, signal: this.spec.signal }, () =>
-        settingsInEffect(this.endpoint(n.name), this.credentials, params),
-      );
-    }
-    assertTimingsRestored(await getConfig(address), restore);
-    this.log.info(restore, "profile settings in effect");
-  }
-
-  private patroniConfigFor(n: LocalNode, passwords: { superuser: string; replication: string; rewind: string }) {
-    return patroniConfig({
-      scope: `pgchaos-${this.runId}`,
-      name: n.name,
-      address: n.address,
-      etcdHosts: [...this.byName.values()].map((m) => m.address),
-      subnetCidr: this.subnet.cidr,
-      dataDir: n.dataDir,
-      socketDir: join(n.dir, "run"),
-      logDir: n.logDir,
-      pgpass: join(n.dir, "pgpass"),
-      binDir: PG_BIN_DIR,
-      profile: this.effective.profile,
-      bringUp: { dcs: this.stack.bringUpTimings(), parameters: BRING_UP.parameters },
-      passwords,
-    });
+    await this.parts.afterBringUp(leader);
   }
 
   /** Nothing is started once teardown began: a fault still running after Ctrl-C must not leave a process. */
@@ -293,8 +225,8 @@ export class LocalCluster implements Cluster {
 
   async members(): Promise<Member[]> {
     const running = [...this.byName.values()].filter((n) => n.pod.running).map((n) => n.name);
-    if (running.length === 0) throw new Error("no Patroni member answered GET /cluster: none running");
-    return this.stack.members(this.api, running);
+    if (running.length === 0) throw new Error("no member's agent answers: none running");
+    return this.stack.members(this.parts.api, running);
   }
 
   async waitReady(opts: { timeoutMs?: number; reason?: string; signal?: AbortSignal } = {}): Promise<{ ms: number; leader: string }> {
@@ -382,7 +314,7 @@ export class LocalCluster implements Cluster {
       } else if (n.pod.patroniPid() === undefined) {
         // Patroni's own test before a second start (4.x refuses to start beside a live namesake, "there is
         // already a node named ... running"): a REST API that answers means one runs, whatever the scan saw.
-        if (await this.agentAnswers(n)) {
+        if (await this.parts.agentAnswers(n.name)) {
           n.log.warn({ attempt }, "no Patroni process found in the pod, but its REST API answers: not starting another");
           return;
         }
@@ -397,7 +329,7 @@ export class LocalCluster implements Cluster {
       // Patroni 3.0.2 exits when its very first etcd lease grant fails with a connection error (Etcd3's
       // create_lease only waits out Etcd3Error), which a loaded machine or an etcd election can cause. A pod's
       // kubelet or a systemd unit with Restart= would start it again; so does the harness, a few times.
-      const tail = this.logTail(join(n.logDir, "patroni.log"), 8);
+      const tail = this.logTail(this.parts.agent(n.handle).logFile, 8);
       if (attempt >= 3) throw new Error(`Patroni on ${node} exited during its start ${attempt} times; end of its log:\n${tail}`);
       n.log.warn({ attempt, tail }, "patroni exited during its start; starting it again");
     }
@@ -412,21 +344,10 @@ export class LocalCluster implements Cluster {
     while (performance.now() < deadline) {
       this.spec.signal?.throwIfAborted();
       if (!n.pod.running || n.pod.patroniPid() === undefined) return "exited";
-      const ok = await getStatus(n.address).then(
-        () => true,
-        () => false,
-      );
-      if (ok) return "up";
+      if (await this.parts.agentAnswers(n.name)) return "up";
       await new Promise((r) => setTimeout(r, 200));
     }
     return "unknown";
-  }
-
-  private async agentAnswers(n: LocalNode): Promise<boolean> {
-    return this.api(n.name, { method: "GET", path: "/liveness", timeoutMs: 1000 }).then(
-      () => true,
-      () => false,
-    );
   }
 
   private logTail(file: string, lines: number): string {
@@ -559,68 +480,46 @@ export class LocalCluster implements Cluster {
     if (r.exitCode !== 0) throw new Error(`tc ${args.join(" ")} in ${node}: ${r.stderr.trim()}`);
   }
 
-  /** The node whose etcd member leads the DCS, asked of every member that answers. */
+  /** The node whose DCS member leads the DCS now (undefined where the stack has no DCS members). */
   async dcsLeader(): Promise<string | undefined> {
-    for (const n of this.byName.values()) {
-      try {
-        const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
-        const st = (await res.json()) as { header?: { member_id?: string }; leader?: string };
-        if (!st.leader || st.leader === "0") continue;
-        if (st.leader === st.header?.member_id) return n.name;
-        const list = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/cluster/member/list`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
-        const members = ((await list.json()) as { members?: Array<{ ID: string; name: string }> }).members ?? [];
-        const m = members.find((x) => x.ID === st.leader);
-        if (m) return m.name;
-      } catch {
-        // This member does not answer; ask the next.
-      }
-    }
-    return undefined;
+    return this.parts.dcs?.leader();
   }
 
-  private etcdSpawn(n: LocalNode): void {
-    this.assertNotTornDown(`etcd on ${n.name}`);
-    const members = [...this.byName.values()].map((m) => ({ name: m.name, address: m.address }));
-    n.etcd = spawnInNetns({
-      netns: n.netns,
-      argv: ["/usr/bin/etcd", ...etcdArgs({ name: n.name, address: n.address, dataDir: join(n.dir, "etcd"), cluster: members, token: `pgchaos-${this.runId}` })],
-      logFile: join(n.logDir, "etcd.log"),
-    });
+  private dcs(op: string) {
+    const dcs = this.parts.dcs;
+    if (!dcs) throw new Error(`${op}: ${this.stack.info.name} runs no coordination-service member on the nodes`);
+    return dcs;
   }
 
   async killDcs(node: string): Promise<void> {
-    const n = this.node(node);
-    if (!n.etcd?.running()) return;
-    signalAll([n.etcd.pid], "SIGKILL");
-    await Promise.race([n.etcd.exited, new Promise((r) => setTimeout(r, 5000))]);
-    n.log.info("etcd member killed");
+    this.node(node);
+    await this.dcs("killing a DCS member").kill(node);
+    this.node(node).log.info("DCS member killed");
   }
 
-  /** Restarts a killed etcd member on its data (no-op while it runs). */
+  /** Restarts a killed DCS member on its data (no-op while it runs). */
   async startDcs(node: string): Promise<void> {
-    const n = this.node(node);
-    if (n.etcd?.running()) return;
-    this.etcdSpawn(n);
-    n.log.info("etcd member restarted");
+    this.node(node);
+    await this.dcs("starting a DCS member").start(node);
   }
 
   async pauseDcs(node: string): Promise<void> {
-    const n = this.node(node);
-    if (n.etcd?.running()) signalAll([n.etcd.pid], "SIGSTOP");
+    this.node(node);
+    await this.parts.dcs?.pause(node);
   }
 
   async resumeDcs(node: string): Promise<void> {
-    const n = this.node(node);
-    if (n.etcd?.running()) signalAll([n.etcd.pid], "SIGCONT");
+    this.node(node);
+    await this.parts.dcs?.resume(node);
   }
 
   /** Manual failover to a named replica through Patroni's REST API (POST /failover). */
   async failover(candidate: string): Promise<{ from?: string; to: string }> {
-    return this.stack.failover(this.api, this.runningNodes(), candidate, this.spec.signal);
+    return this.stack.failover(this.parts.api, this.runningNodes(), candidate, this.spec.signal);
   }
 
   async switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }> {
-    return this.stack.switchover(this.api, this.runningNodes(), { ...opts, signal: this.spec.signal });
+    return this.stack.switchover(this.parts.api, this.runningNodes(), { ...opts, signal: this.spec.signal });
   }
 
   private runningNodes(): string[] {
@@ -633,11 +532,7 @@ export class LocalCluster implements Cluster {
     for (const n of this.byName.values()) {
       if (!existsSync(n.logDir)) continue;
       cpSync(n.logDir, join(dest, n.name), { recursive: true });
-      if (existsSync(n.configPath)) {
-        // The report must not carry the generated passwords.
-        const redacted = this.patroniConfigFor(n, { superuser: "<redacted>", replication: "<redacted>", rewind: "<redacted>" });
-        writeFileSync(join(dest, n.name, "patroni.yml"), toYaml(redacted));
-      }
+      for (const [file, text] of Object.entries(this.parts.redactedFiles(n.handle))) writeFileSync(join(dest, n.name, file), text);
     }
     for (const f of ["haproxy.log", "haproxy.cfg"]) {
       if (existsSync(join(this.workDir, f))) cpSync(join(this.workDir, f), join(dest, f));
@@ -650,9 +545,11 @@ export class LocalCluster implements Cluster {
     if (this.tornDown) return { ms: 0 };
     this.tornDown = true;
     // Data is thrown away (or kept as a crash image with --keep), so nothing needs a graceful stop.
-    const spawned = [this.haproxy, ...[...this.byName.values()].flatMap((n) => [...n.pod.spawned, n.etcd])].filter(
-      (p): p is Spawned => p !== undefined,
-    );
+    const spawned: Array<Pick<Spawned, "pid" | "running" | "exited">> = [
+      ...(this.haproxy ? [this.haproxy] : []),
+      ...[...this.byName.values()].flatMap((n) => n.pod.spawned),
+      ...(this.parts.dcs?.processes() ?? []),
+    ];
     const tracked = spawned.filter((p) => p.running()).map((p) => p.pid);
     const pids = [...new Set([...withDescendants(tracked), ...processesMentioning(this.workDir)])];
     signalAll(pids, "SIGKILL");

@@ -166,11 +166,14 @@ export function haproxyConfig(opts: {
   port: number;
   members: Array<{ name: string; address: string }>;
   pidFile: string;
+  /** The health check that answers 200 on the primary alone: Patroni's REST API by default. */
+  check?: { port: number; path: string };
 }): string {
+  const check = opts.check ?? { port: REST_PORT, path: "/primary" };
   const servers = opts.members
     .map(
       (m) =>
-        `    server ${m.name} ${m.address}:${PG_PORT} maxconn 100 check port ${REST_PORT} inter 500ms fall 1 rise 1 on-marked-down shutdown-sessions`,
+        `    server ${m.name} ${m.address}:${PG_PORT} maxconn 100 check port ${check.port} inter 500ms fall 1 rise 1 on-marked-down shutdown-sessions`,
     )
     .join("\n");
   return `global
@@ -187,7 +190,7 @@ defaults
 
 listen primary
     bind ${opts.bind}:${opts.port}
-    option httpchk GET /primary
+    option httpchk GET ${check.path}
     http-check expect status 200
 ${servers}
 `;

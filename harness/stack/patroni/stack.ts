@@ -1,5 +1,7 @@
 import type { Member } from "../../platform/types.ts";
 import type { AgentApi, EffectiveProfile, HaStack, StackCapability, StackInfo } from "../types.ts";
+import type { LocalRun, LocalStackParts } from "../local.ts";
+import { PatroniLocalParts } from "./local.ts";
 import type { HaProfile } from "./profiles.ts";
 import { effectiveTimings, type PatroniRelease } from "./versions.ts";
 import type { EnsuredPatroni } from "./install.ts";
@@ -62,6 +64,10 @@ export class PatroniHaStack implements HaStack {
     const min = this.version.rules.minimum[k];
     const rule = this.version.rules.enforcesTimeoutRule ? "; it keeps loop_wait + 2 × retry_timeout ≤ ttl" : "";
     return `${min !== null ? `raises ${k} below ${min} to ${min}` : "adjusts it"}${rule}`;
+  }
+
+  local(profile: HaProfile, run: LocalRun): LocalStackParts {
+    return new PatroniLocalParts(this, profile, run);
   }
 
   /** Bring-up's loop timings (config.ts BRING_UP) as this version runs them. */

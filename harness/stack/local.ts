@@ -1,0 +1,86 @@
+import type { Logger } from "pino";
+import type { Endpoint } from "../platform/types.ts";
+import type { AgentApi } from "./types.ts";
+
+/**
+ * What an HA stack gives the local platform (network namespaces on this machine) so the platform needs to know
+ * nothing of it: the files and command line of its agent on each node, the coordination service it runs beside
+ * it (if any), how haproxy tells the primary, and what it does once the cluster is up. A new stack is a folder
+ * under harness/stack/ with a HaStack and these parts; the platform does machines, networks and processes.
+ */
+
+/** A process the platform started for the stack (procs.ts Spawned has this shape). */
+export interface NodeProcess {
+  pid: number;
+  running(): boolean;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** One node as the stack sees it. */
+export interface LocalNode {
+  name: string;
+  address: string;
+  /** The node's own folder (owned by the agent's user): config, sockets, pgpass. */
+  dir: string;
+  dataDir: string;
+  logDir: string;
+  /** Starts a long-running process in the node's network namespace (root unless `user`), its output to `logFile`. */
+  spawn(argv: string[], opts: { logFile: string; user?: string; env?: Record<string, string> }): NodeProcess;
+}
+
+export interface LocalRun {
+  runId: string;
+  nodes: readonly LocalNode[];
+  subnetCidr: string;
+  pgBinDir: string;
+  passwords: { superuser: string; replication: string; rewind: string };
+  credentials: { user: string; password: string; database: string };
+  endpoint(node: string): Endpoint;
+  readyTimeoutMs: number;
+  log: Logger;
+  signal?: AbortSignal;
+  /** Throws once teardown began: nothing may be started then. */
+  assertNotTornDown(what: string): void;
+}
+
+/** A coordination service with one member per node (etcd beside Patroni). */
+export interface LocalDcs {
+  /** What the run reports it as ("etcd3"). */
+  readonly name: string;
+  /** Starts every member; resolves once each serves its peers (quorum is awaited apart). */
+  startAll(): Promise<void>;
+  waitQuorum(): Promise<void>;
+  /** The node whose member leads now. */
+  leader(): Promise<string | undefined>;
+  kill(node: string): Promise<void>;
+  /** Starts a killed member again on its data (no-op while it runs). */
+  start(node: string): Promise<void>;
+  pause(node: string): Promise<void>;
+  resume(node: string): Promise<void>;
+  /** Every process it started that still has to end. */
+  processes(): NodeProcess[];
+}
+
+export interface LocalStackParts {
+  /** Settings the run reports, beside the platform's. */
+  readonly settings: Record<string, unknown>;
+  readonly dcs?: LocalDcs;
+  /** Folders the stack needs in the node's folder, made by the platform (owned by root unless said). */
+  readonly nodeFolders: ReadonlyArray<{ name: string; mode: number; owner: "root" | "agent" }>;
+  /** Programs the agent's user must be able to run, checked before anything starts. */
+  readonly programs: ReadonlyArray<{ path: string; what: string }>;
+  /** Writes the node's configuration, owned by the agent's user. */
+  writeNodeFiles(node: LocalNode, owner: { uid: number; gid: number }): void;
+  /** The HA agent's command line (run as postgres in the node's pod), its log and environment. */
+  agent(node: LocalNode): { argv: string[]; logFile: string; env: Record<string, string> };
+  /** The agent API of a member, as the HaStack asks it (Patroni's REST API). */
+  readonly api: AgentApi;
+  /** Whether the node's agent answers its API: a live agent must never be started twice. */
+  agentAnswers(node: string): Promise<boolean>;
+  /** haproxy's health check: a port and HTTP path that answer 200 on the primary alone. */
+  readonly primaryCheck: { port: number; path: string };
+  /** Once bring-up has one leader and every replica streaming: put the profile in place, and check it took. */
+  afterBringUp(leader: string): Promise<void>;
+  /** The node's configuration files for the report, secrets left out: file name to content. */
+  redactedFiles(node: LocalNode): Record<string, string>;
+}
