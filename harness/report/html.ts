@@ -51,6 +51,13 @@ function badge(v: Validity | undefined): string {
 }
 
 /** A complete self-contained page around `body`, with the reports' stylesheet. */
+/** " (Debian package 4.0.7-3~deb13u1, sha256 b8a6…)" where the run recorded its stack's package. */
+function stackPackage(v: Verdict): string {
+  const pkg = (v.settings?.stackInfo as { package?: { version?: string; sha256?: string } } | undefined)?.package;
+  if (!pkg?.version) return "";
+  return ` (package ${esc(pkg.version)}${pkg.sha256 ? `, sha256 <code>${esc(pkg.sha256)}</code>` : ""})`;
+}
+
 export function htmlPage(
   title: string,
   body: string,
@@ -178,7 +185,7 @@ export function renderHtml(run: RunData): string {
   const header =
     `<header><h1>${esc(v.scenario)} ${badge(v.valid)}</h1>` +
     (description ? `<p>${esc(description)}</p>` : "") +
-    `<p class="meta">platform <strong>${esc(v.platform)}</strong> · profile <strong>${esc(v.profile)}</strong>` +
+    `<p class="meta">platform <strong>${esc(v.platform)}</strong>${v.stack ? ` · stack <strong>${esc(v.stack)}</strong>${stackPackage(v)}` : ""} · profile <strong>${esc(v.profile)}</strong>` +
     `${v.runId ? ` · run id <code>${esc(v.runId)}</code>` : ""} · started ${esc(v.startedAt)}</p>` +
     (v.run.error ? `<p class="error"><strong>run error:</strong> ${esc(v.run.error)}${v.run.interrupted ? " (interrupted)" : ""}</p>` : "") +
     (run.missing.length ? `<p class="error">missing from the run directory: ${esc(run.missing.join(", "))}</p>` : "") +

@@ -86,6 +86,17 @@ export function junitDocument(suites: JunitSuite[], name = "pgchaos"): string {
 
 const validityText = (v: Validity) => (v === true ? "PASS" : v === false ? "FAIL" : "UNKNOWN");
 
+/** The stack a run ran, its version and its package's checksum, where the run recorded them. */
+function stackProperties(v: Verdict): Array<[string, string]> {
+  const info = v.settings?.stackInfo as { name?: string; version?: string; package?: { version?: string; sha256?: string } } | undefined;
+  const out: Array<[string, string]> = [];
+  if (v.stack) out.push(["stack", v.stack]);
+  if (info?.version) out.push(["stackVersion", info.version]);
+  if (info?.package?.version) out.push(["stackPackage", info.package.version]);
+  if (info?.package?.sha256) out.push(["stackSha256", info.package.sha256]);
+  return out;
+}
+
 /** The JUnit suite of one run. */
 export function verdictSuite(v: Verdict): JunitSuite {
   const classname = `pgchaos.${v.scenario}.${v.profile}`;
@@ -119,6 +130,7 @@ export function verdictSuite(v: Verdict): JunitSuite {
       ["scenario", v.scenario],
       ["profile", v.profile],
       ["platform", v.platform],
+      ...stackProperties(v),
       ...(v.runId ? ([["runId", v.runId]] as Array<[string, string]>) : []),
       ["valid", validityText(v.valid)],
     ],

@@ -40,10 +40,27 @@ describe("writeReports", () => {
     const { files } = await writeReports(dir);
     expect(files.map((f) => f.slice(dir.length + 1))).toEqual(["report.html", "junit.xml", "summary.md"]);
     for (const f of files) expect(existsSync(f)).toBe(true);
-    expect(readFileSync(join(dir, "summary.md"), "utf8")).toContain("| primary-kill | fast | ✅ PASS | 9.01 s | 8.92 s | 0 | 4 | 3.00 s | [report](report.html) |");
+    expect(readFileSync(join(dir, "summary.md"), "utf8")).toContain("| primary-kill | – | fast | ✅ PASS | 9.01 s | 8.92 s | 0 | 4 | 3.00 s | [report](report.html) |");
     const junit = readFileSync(join(dir, "junit.xml"), "utf8");
     expect(XMLValidator.validate(junit)).toBe(true);
     expect(parser.parse(junit).testsuites.testsuite[0].testcase.map((c: { "@name": string }) => c["@name"])).toEqual(["run", ...Object.keys(v.checks)]);
+  });
+
+  it("names the stack, its version and its package checksum in every report", async () => {
+    const v = writeRunDir(dir);
+    const sha = "b8a6d276d3adb0c9b8a6d6198575c6081134bd2038b4780d08a6c34375972931";
+    const withStack: Verdict = {
+      ...v,
+      stack: "patroni@4.0.7",
+      settings: { ...v.settings, stackInfo: { name: "patroni@4.0.7", kind: "patroni", version: "4.0.7", package: { name: "patroni", version: "4.0.7-3~deb13u1", sha256: sha }, source: "Debian trixie" } },
+    };
+    writeFileSync(join(dir, "verdict.json"), JSON.stringify(withStack));
+    await writeReports(dir);
+    expect(readFileSync(join(dir, "summary.md"), "utf8")).toContain("| primary-kill | patroni@4.0.7 | fast | ✅ PASS |");
+    const props = parser.parse(readFileSync(join(dir, "junit.xml"), "utf8")).testsuites.testsuite[0].properties.property as Array<{ "@name": string; "@value": string }>;
+    expect(Object.fromEntries(props.map((p) => [p["@name"], p["@value"]]))).toMatchObject({ stack: "patroni@4.0.7", stackVersion: "4.0.7", stackPackage: "4.0.7-3~deb13u1", stackSha256: sha });
+    const html = readFileSync(join(dir, "report.html"), "utf8");
+    expect(html).toContain("stack <strong>patroni@4.0.7</strong> (package 4.0.7-3~deb13u1, sha256 <code>" + sha + "</code>)");
   });
 
   it("still reports a run that failed before final.json and scenario.json", async () => {
@@ -146,7 +163,7 @@ describe("summary.md", () => {
     const v = writeRunDir(dir);
     const md = renderSummaryMd([v, failing({ ...v, scenario: "a|b" })], { title: "gate", links: ["r/report.html", undefined] });
     expect(md).toContain("### gate: ❌ FAIL");
-    expect(md).toContain("| a\\|b | fast | ❌ FAIL |");
+    expect(md).toContain("| a\\|b | – | fast | ❌ FAIL |");
     expect(md).toContain("[report](r/report.html)");
     expect(md).toContain("`dataLoss` ❌ FAIL: 1 acknowledged writes lost (allowed 0): 42 &lt;script&gt;");
     expect(md).toContain("`divergence` ⚠️ UNKNOWN: no leader in the final state");

@@ -34,14 +34,14 @@ export function renderSummaryMd(verdicts: readonly Verdict[], opts: SummaryOptio
   const lines: string[] = [];
   const overall: Validity = verdicts.some((v) => v.valid === false) ? false : verdicts.every((v) => v.valid === true) ? true : "unknown";
   lines.push(`### ${mdCell(opts.title ?? "pgchaos")}: ${mdMark(verdicts.length ? overall : "unknown")}`, "");
-  lines.push("| scenario | profile | verdict | writes unavailable | new primary after | lost | indeterminate | recovery | report |");
-  lines.push("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |");
+  lines.push("| scenario | stack | profile | verdict | writes unavailable | new primary after | lost | indeterminate | recovery | report |");
+  lines.push("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |");
   verdicts.forEach((v, i) => {
     const f = v.checks.failover;
     const d = v.checks.dataLoss;
     const link = opts.links?.[i];
     lines.push(
-      `| ${mdCell(v.scenario)} | ${mdCell(v.profile)} | ${mdMark(v.valid)} | ${secs(f?.writeUnavailableMs)} | ${secs(f?.timeToNewPrimaryMs)} | ${num(d?.lost)} | ${num(d?.indeterminate)} | ${secs(v.checks.recovery?.recoveryMs)} | ${link ? `[report](${mdLink(link)})` : "–"} |`,
+      `| ${mdCell(v.scenario)} | ${mdCell(v.stack ?? "–")} | ${mdCell(v.profile)} | ${mdMark(v.valid)} | ${secs(f?.writeUnavailableMs)} | ${secs(f?.timeToNewPrimaryMs)} | ${num(d?.lost)} | ${num(d?.indeterminate)} | ${secs(v.checks.recovery?.recoveryMs)} | ${link ? `[report](${mdLink(link)})` : "–"} |`,
     );
   });
   const problems: string[] = [];

@@ -32,6 +32,7 @@ describe("renderVerdict", () => {
   it("a passing run: PASS, figures, probe line and run directory, no escapes", () => {
     const text = renderVerdict(verdict(), "/reports/primary-kill/2026", pipe);
     expect(text).toContain("primary-kill on local, profile fast: PASS");
+    expect(renderVerdict(verdict({ stack: "patroni@4.1.5" }), "/r", pipe)).toContain("primary-kill on local with patroni@4.1.5, profile fast: PASS");
     expect(lineOf(text, "failover")).toMatch(/PASS\s+writes unavailable 9\.88 s, n1 → n2, new primary writable after 8\.00 s/);
     expect(lineOf(text, "dataLoss")).toMatch(/PASS\s+500 acknowledged, 0 lost, 2 indeterminate \(1 committed\)/);
     expect(text).toContain("probe: 510 writes at 97.3/s (500 ok, 8 failed, 2 unknown); cluster ready 21.00 s, teardown 1.50 s");

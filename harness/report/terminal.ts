@@ -46,7 +46,7 @@ export function renderVerdict(v: Verdict, runDir: string, out: NodeJS.WriteStrea
   const colour = useColour(out);
   const lines = [
     "",
-    `${v.scenario} on ${v.platform}, profile ${v.profile}: ${mark(v.valid, colour)}`,
+    `${v.scenario} on ${v.platform}${v.stack ? ` with ${v.stack}` : ""}, profile ${v.profile}: ${mark(v.valid, colour)}`,
   ];
   const rows = Object.entries(v.checks);
   const width = Math.max(10, ...rows.map(([n]) => n.length));
