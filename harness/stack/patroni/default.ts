@@ -18,5 +18,7 @@ export function stackSettings(stack: PatroniHaStack, effective: EffectiveProfile
     stack: stack.info.name,
     stackInfo: stack.info,
     ...(effective.adjustments.length > 0 ? { adjustedByStack: effective.adjustments } : {}),
+    // 4.0+ keeps a departed member's replication slot (and the WAL it holds) this long; 3.x drops it.
+    ...(stack.version.rules.memberSlotsTtlSeconds !== null ? { member_slots_ttl: stack.version.rules.memberSlotsTtlSeconds } : {}),
   };
 }

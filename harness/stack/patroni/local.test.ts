@@ -3,6 +3,8 @@ import pino from "pino";
 import { defaultPatroniStack } from "./default.ts";
 import { getProfile } from "./profiles.ts";
 import { haproxyConfig } from "./config.ts";
+import { PatroniHaStack } from "./stack.ts";
+import { stackOf } from "./versions.ts";
 import type { LocalNode, LocalRun } from "../local.ts";
 
 const node = (i: number): LocalNode => ({
@@ -56,5 +58,13 @@ describe("Patroni's parts on the local platform", () => {
     expect(files["patroni.yml"]).toContain("<redacted>");
     expect(files["patroni.yml"]).not.toMatch(/S3cret/);
     expect(files["patroni.yml"]).toContain("name: n1");
+  });
+
+  it("on Patroni 4.x reports the ttl it raised and how long it keeps a departed member's slot", () => {
+    const four = new PatroniHaStack(stackOf("4.0.7"), { bin: "/cache/patroni-4.0.7/bin/patroni", patronictl: "/x", version: "4.0.7", sha256: undefined, source: "test" });
+    const p = four.local(getProfile("fast"), run);
+    expect(p.settings).toMatchObject({ stack: "patroni@4.0.7", ttl: 20, member_slots_ttl: 1800 });
+    expect(p.settings.adjustedByStack).toEqual([expect.stringMatching(/^ttl 10 → 20: Patroni 4.0.7 raises ttl below 20 to 20/)]);
+    expect(parts.settings.member_slots_ttl).toBeUndefined();
   });
 });
