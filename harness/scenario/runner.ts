@@ -208,6 +208,14 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
       if (signal.aborted) throw e;
       logger.error({ err: errorMessage(e) }, "writes did not come back after the cool-down");
     });
+    // The final state is read from a settled cluster: a leader that demoted and promoted itself again during
+    // the cool-down (on a new timeline) leaves replicas that have not followed it yet, and a read then would
+    // report a timeline that is only in transit. The history keeps the outage either way.
+    await c.waitReady({ timeoutMs: scenario.recoveryTimeoutMs, reason: "settled before the final read", signal }).catch((e) => {
+      if (signal.aborted) throw e;
+      history.record({ process: "runner", type: "info", f: "phase", value: { phase: "final read without a settled cluster" } });
+      logger.error({ err: errorMessage(e) }, "the cluster was not whole again before the final read");
+    });
     await writer.stop();
     await probes.stop();
     progress.end();
