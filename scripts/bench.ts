@@ -132,7 +132,7 @@ const version = (cmd: string, args: string[]) => {
     return "?";
   }
 };
-const fmt = (d: Distribution | undefined, k: keyof Distribution) => (d ? String(d[k]) : "-");
+const fmt = (d: Distribution | undefined, k: keyof Distribution) => (d ? String(Math.round(d[k] * 10) / 10) : "-");
 const md = `# Benchmarks
 
 Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, profile \`${o.profile}\`, on the local platform
@@ -150,8 +150,9 @@ What the figures mean:
   etcd election, initdb, two base backups, the profile applied and checked on every member). The target is 4 s:
   ${ready.filter((x) => x <= 4000).length} of ${ready.length} bring-ups met it, and the median ${(distribution(ready)?.median ?? 0) <= 4000 ? "did" : "did not"}.
   Where the time goes, read from the members' logs: etcd members start one after the other (each new etcd 3.4
-  member waited 1 s on every peer that was starting at the same instant: 2 s of every bring-up before), Patroni
-  starts while etcd elects its leader, initdb runs without its closing fsync. What is left is Patroni's own
+  member waited 1 s on every peer that was starting at the same instant: 2 s of every bring-up before), and initdb
+  runs without its closing fsync (before both: median 6.65 s). Patroni starts once etcd has quorum: started during
+  the election it sometimes reads a half-started member's answer as garbage and sleeps 5 s. What is left is Patroni's own
   pacing: after starting PostgreSQL it polls readiness with a fixed 1 s sleep (\`Postgresql.wait_for_startup\`),
   once on the bootstrapping member unless PostgreSQL is already up at the first poll, and once on each replica
   after its base backup; each costs up to a second and decides most of the spread.
