@@ -11,6 +11,7 @@ import { loadScenario } from "../scenario/loader.ts";
 import type { RunOptions, RunResult } from "../scenario/runner.ts";
 import type { Verdict } from "../scenario/verdict.ts";
 import { EnvironmentError, UsageError } from "../util/errors.ts";
+import { usageError } from "../testing/usage-error.ts";
 import { runCompare, type CompareDeps } from "./compare.ts";
 import { cellText, runFigures, summarize, type Comparison } from "./model.ts";
 import { DOC_END, DOC_START, replaceDocSection } from "./render.ts";
@@ -111,15 +112,6 @@ function deps(runScenario: CompareDeps["runScenario"]) {
 }
 
 const signal = new AbortController().signal;
-
-async function usageError(p: Promise<unknown>): Promise<UsageError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(UsageError);
-  return e as UsageError;
-}
 
 const readComparison = (d = out) => JSON.parse(readFileSync(join(d, "comparison.json"), "utf8")) as Comparison;
 const cellOf = (c: Comparison, key: string, stack: string) => {

@@ -7,6 +7,7 @@ import { writeRunDir } from "../report/test-run.ts";
 import { loadScenario } from "../scenario/loader.ts";
 import type { RunOptions, RunResult } from "../scenario/runner.ts";
 import { EnvironmentError, UsageError } from "../util/errors.ts";
+import { usageError } from "../testing/usage-error.ts";
 import type { Baseline } from "./baseline.ts";
 import { runGate, type GateDeps } from "./gate.ts";
 
@@ -70,15 +71,6 @@ function deps(runScenario: GateDeps["runScenario"], env: NodeJS.ProcessEnv = {})
 }
 
 const signal = new AbortController().signal;
-
-async function usageError(p: Promise<unknown>): Promise<UsageError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(UsageError);
-  return e as UsageError;
-}
 
 describe("runGate: usage errors come before any run", () => {
   it("--help prints the usage", async () => {
