@@ -25,7 +25,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { execa } from "execa";
 import pg from "pg";
-import { assertTimingsRestored, settingsInEffect } from "../../stack/patroni/settings.ts";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
@@ -396,18 +395,8 @@ export class KubeCluster implements Cluster {
   /** Puts back the profile's values of what bring-up overrode, and checks every member runs with them. */
   private async applyProfile(leader: string): Promise<void> {
     // The profile as the image's Patroni runs it (its minimum ttl...), which is also what the manifests rendered.
-    const restore = this.stack.profileRestore(this.spec.profile);
-    const r = await this.agent(leader, { method: "PATCH", path: "/config", body: restore });
-    if (r.status !== 200) throw new Error(`PATCH /config on ${leader} refused: HTTP ${r.status}: ${r.body}`);
-    const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
-    for (const n of this.nodes) {
-      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `member ${n}`, timeoutMs: 30_000, intervalMs: 250, signal: this.spec.signal }, () =>
-        settingsInEffect(this.endpoint(n), this.credentials, params),
-      );
-    }
-    const cfg = await this.agent(leader, { method: "GET", path: "/config" });
-    if (cfg.status !== 200) throw new Error(`GET /config on ${leader}: HTTP ${cfg.status}: ${cfg.body}`);
-    assertTimingsRestored(JSON.parse(cfg.body) as Record<string, unknown>, restore);
+    const members = this.nodes.map((n) => ({ name: n, endpoint: this.endpoint(n) }));
+    const restore = await this.stack.applyProfile(this.agent, leader, this.spec.profile, members, this.credentials, { timeoutMs: 30_000, intervalMs: 250, signal: this.spec.signal });
     this.log.info(restore, "profile settings in effect");
   }
 

@@ -7,7 +7,6 @@ import type { AgentApi } from "../types.ts";
 import type { HaProfile } from "./profiles.ts";
 import type { PatroniHaStack } from "./stack.ts";
 import { BRING_UP, ETCD_CLIENT_PORT, ETCD_PEER_PORT, REST_PORT, etcdArgs, patroniConfig, reportedSettings } from "./config.ts";
-import { assertTimingsRestored, settingsInEffect } from "./settings.ts";
 import { stackSettings } from "./default.ts";
 import { waitFor } from "../../util/wait.ts";
 
@@ -203,23 +202,10 @@ export class PatroniLocalParts implements LocalStackParts {
     );
   }
 
-  /**
-   * Replaces the bring-up settings with the profile's, and waits until every member's PostgreSQL runs with
-   * them: Patroni reloads parameters in the same loop in which it takes the new ttl and loop_wait.
-   */
+  /** Puts the profile in place once bring-up has a leader, and checks every member runs with it (stack.ts). */
   async afterBringUp(leader: string): Promise<void> {
-    const restore = this.stack.profileRestore(this.profile);
-    const r = await this.api(leader, { method: "PATCH", path: "/config", body: restore, timeoutMs: 5000 });
-    if (r.status !== 200) throw new Error(`PATCH /config on ${leader} refused: HTTP ${r.status}: ${r.body.trim()}`);
-    const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
-    for (const n of this.run.nodes) {
-      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `node ${n.name}`, timeoutMs: 15_000, intervalMs: 100, signal: this.run.signal }, () =>
-        settingsInEffect(this.run.endpoint(n.name), this.run.credentials, params),
-      );
-    }
-    const cfg = await this.api(leader, { method: "GET", path: "/config" });
-    if (cfg.status !== 200) throw new Error(`GET /config on ${leader}: HTTP ${cfg.status}`);
-    assertTimingsRestored(JSON.parse(cfg.body) as Record<string, unknown>, restore);
+    const members = this.run.nodes.map((n) => ({ name: n.name, endpoint: this.run.endpoint(n.name) }));
+    const restore = await this.stack.applyProfile(this.api, leader, this.profile, members, this.run.credentials, { timeoutMs: 15_000, intervalMs: 100, signal: this.run.signal });
     this.run.log.info(restore, "profile settings in effect");
   }
 

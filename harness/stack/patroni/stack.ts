@@ -1,4 +1,5 @@
-import type { Member } from "../../platform/types.ts";
+import type { Endpoint, Member } from "../../platform/types.ts";
+import { assertTimingsRestored, settingsInEffect } from "./settings.ts";
 import type { AgentApi, EffectiveProfile, HaStack, StackCapability, StackInfo } from "../types.ts";
 import type { LocalRun, LocalStackParts } from "../local.ts";
 import { PatroniLocalParts } from "./local.ts";
@@ -78,6 +79,32 @@ export class PatroniHaStack implements HaStack {
   /** The PATCH /config body that puts back the profile's values of what bring-up overrode. */
   profileRestore(profile: HaProfile): Record<string, unknown> {
     return profileRestore(this.effectiveProfile(profile).profile);
+  }
+
+  /**
+   * Replaces the bring-up settings with the profile's (PATCH /config through `leader`) and waits until every
+   * member's PostgreSQL runs with them: Patroni reloads parameters in the same loop in which it takes the new
+   * ttl and loop_wait. Then checks the DCS carries the profile's timings.
+   */
+  async applyProfile(
+    api: AgentApi,
+    leader: string,
+    profile: HaProfile,
+    members: ReadonlyArray<{ name: string; endpoint: Endpoint }>,
+    credentials: { user: string; password: string; database: string },
+    opts: { timeoutMs: number; intervalMs: number; signal?: AbortSignal },
+  ): Promise<Record<string, unknown>> {
+    const restore = this.profileRestore(profile);
+    const r = await api(leader, { method: "PATCH", path: "/config", body: restore, timeoutMs: 5000 });
+    if (r.status !== 200) throw new Error(`PATCH /config on ${leader} refused: HTTP ${r.status}: ${r.body.trim()}`);
+    const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
+    for (const m of members) {
+      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `member ${m.name}`, ...opts }, () => settingsInEffect(m.endpoint, credentials, params));
+    }
+    const cfg = await api(leader, { method: "GET", path: "/config" });
+    if (cfg.status !== 200) throw new Error(`GET /config on ${leader}: HTTP ${cfg.status}: ${cfg.body.trim()}`);
+    assertTimingsRestored(JSON.parse(cfg.body) as Record<string, unknown>, restore);
+    return restore;
   }
 
   async members(api: AgentApi, nodes: readonly string[]): Promise<Member[]> {
