@@ -3,13 +3,13 @@
  * pods, Services, Endpoints and ConfigMaps of the namespace, and CloudNativePG's Cluster.
  */
 import type { KubeClients } from "./client.ts";
+import { lockHolder } from "./targets.ts";
 import { apiMessage, isNotFound } from "./client.ts";
 import {
   attachedMembers,
   detectOperator,
   matchesSelector,
   OPERATORS,
-  patroniLockHolder,
   podsBehindService,
   primaryServiceOf,
   type AttachedCluster,
@@ -48,11 +48,11 @@ export async function roleAuthority(c: KubeClients, o: Operator, namespace: stri
   const leaderObject = o.name === "pgo" ? `${cluster}-ha` : cluster;
   const ep = await orNone(c.core.readNamespacedEndpoints({ name: leaderObject, namespace }));
   if (ep?.metadata?.annotations?.leader) {
-    return { leader: patroniLockHolder(ep.metadata.annotations, now), source: `the leader lock (Endpoints ${leaderObject})` };
+    return { leader: lockHolder(ep.metadata.annotations, now), source: `the leader lock (Endpoints ${leaderObject})` };
   }
   const cm = await orNone(c.core.readNamespacedConfigMap({ name: `${cluster}-leader`, namespace }));
   if (cm?.metadata?.annotations?.leader) {
-    return { leader: patroniLockHolder(cm.metadata.annotations, now), source: `the leader lock (ConfigMap ${cluster}-leader)` };
+    return { leader: lockHolder(cm.metadata.annotations, now), source: `the leader lock (ConfigMap ${cluster}-leader)` };
   }
   return undefined;
 }

@@ -5,6 +5,7 @@
  * with a stale role label and one with none; and the plan of what an attached run creates and never removes.
  */
 import { describe, expect, it } from "vitest";
+import { lockHolder } from "./targets.ts";
 import {
   assertAttachAllows,
   attachedMembers,
@@ -14,7 +15,6 @@ import {
   operatorNamed,
   OPERATORS,
   parseAttachTarget,
-  patroniLockHolder,
   podsBehindService,
   primaryServiceOf,
   type EndpointsLike,
@@ -181,7 +181,7 @@ describe("Zalando postgres-operator (Spilo)", () => {
       "acid-minimal-cluster-2: no spilo-role label; Patroni's status annotation says replica",
       "2 members are primaries (acid-minimal-cluster-0, acid-minimal-cluster-1): a split brain, or labels not updated yet",
     ]);
-    const lock = patroniLockHolder(spiloLeaderEndpoints("acid-minimal-cluster-1", "10.244.2.6").metadata!.annotations, Date.parse("2026-11-29T23:00:10Z"));
+    const lock = lockHolder(spiloLeaderEndpoints("acid-minimal-cluster-1", "10.244.2.6").metadata!.annotations, Date.parse("2026-11-29T23:00:10Z"));
     expect(lock).toBe("acid-minimal-cluster-1");
     const c = attachedMembers(o, "acid-minimal-cluster", after, { leader: lock, source: "the leader lock (Endpoints acid-minimal-cluster)" });
     expect(roles(c)).toEqual({ "acid-minimal-cluster-0": "replica", "acid-minimal-cluster-1": "leader", "acid-minimal-cluster-2": "replica" });
@@ -191,7 +191,7 @@ describe("Zalando postgres-operator (Spilo)", () => {
       "acid-minimal-cluster-2: no spilo-role label; the leader lock (Endpoints acid-minimal-cluster) says replica",
     ]);
     // An expired lock names nobody.
-    expect(patroniLockHolder(spiloLeaderEndpoints("acid-minimal-cluster-1", "x").metadata!.annotations, Date.parse("2026-11-29T23:01:00Z"))).toBeUndefined();
+    expect(lockHolder(spiloLeaderEndpoints("acid-minimal-cluster-1", "x").metadata!.annotations, Date.parse("2026-11-29T23:01:00Z"))).toBeUndefined();
   });
 });
 
@@ -217,7 +217,7 @@ describe("Crunchy PGO v5", () => {
     const byPatroni = attachedMembers(o, "hippo", after);
     expect(byPatroni.leader).toBe("hippo-instance1-x2rz-0");
     expect(byPatroni.problems[0]).toBe("hippo-instance1-8b7d-0: labelled postgres-operator.crunchydata.com/role=master, but Patroni's status annotation says replica (a stale label)");
-    const lock = patroniLockHolder(pgoEndpoints("hippo-instance1-x2rz-0", "10.244.3.12")[1]!.metadata!.annotations, Date.parse("2026-11-29T23:00:05Z"));
+    const lock = lockHolder(pgoEndpoints("hippo-instance1-x2rz-0", "10.244.3.12")[1]!.metadata!.annotations, Date.parse("2026-11-29T23:00:05Z"));
     const c = attachedMembers(o, "hippo", after, { leader: lock, source: "the leader lock (Endpoints hippo-ha)" });
     expect(roles(c)).toEqual({ "hippo-instance1-8b7d-0": "replica", "hippo-instance1-qvbc-0": "replica", "hippo-instance1-x2rz-0": "leader" });
     expect(c.problems).toEqual([

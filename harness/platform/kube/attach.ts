@@ -174,16 +174,6 @@ export interface RoleAuthority {
   source: string;
 }
 
-/** The leader lock's holder, from the annotations Patroni writes on its leader Endpoints or ConfigMap. */
-export function patroniLockHolder(annotations: Record<string, string> | undefined, now: number): string | undefined {
-  const leader = annotations?.leader;
-  if (!leader) return undefined;
-  const renew = Date.parse(annotations.renewTime ?? "");
-  const ttl = Number(annotations.ttl);
-  if (!Number.isFinite(renew) || !Number.isFinite(ttl) || ttl <= 0) return leader;
-  return renew + ttl * 1000 >= now ? leader : undefined;
-}
-
 function podState(p: PodLike): string {
   if (p.metadata?.deletionTimestamp) return "stopping";
   const phase = p.status?.phase ?? "Unknown";
