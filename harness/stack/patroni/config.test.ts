@@ -125,8 +125,11 @@ describe("patroniConfig", () => {
     expect(at(patroniConfig(input()), "watchdog", "mode")).toBe("off");
   });
 
-  it("lets the subnet in with scram-sha-256, for replication too", () => {
-    const hba: string[] = at(patroniConfig(input({ subnetCidr: "10.213.9.0/24" })), "postgresql", "pg_hba");
+  it("lets the subnet in with scram-sha-256, for replication too, from the dynamic configuration only", () => {
+    const cfg = patroniConfig(input({ subnetCidr: "10.213.9.0/24" }));
+    const hba: string[] = at(cfg, "bootstrap", "dcs", "postgresql", "pg_hba");
+    // A local list would override the dynamic one, and `patronictl edit-config` could not change it.
+    expect(at(cfg, "postgresql")).not.toHaveProperty("pg_hba");
     expect(hba).toContain("host replication replicator 10.213.9.0/24 scram-sha-256");
     expect(hba).toContain("host all all 10.213.9.0/24 scram-sha-256");
     expect(hba.filter((l) => l.startsWith("host")).every((l) => l.endsWith("scram-sha-256"))).toBe(true);

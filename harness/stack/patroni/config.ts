@@ -77,6 +77,14 @@ export function patroniConfig(n: PatroniNodeInput): Record<string, unknown> {
         postgresql: {
           use_pg_rewind: true,
           use_slots: true,
+          // In the dynamic configuration rather than each member's file: one list for every member, changed with
+          // `patronictl edit-config` (the workshop's hba exercise); a member's local pg_hba would override it.
+          pg_hba: [
+            "local all all trust",
+            `host replication replicator ${n.subnetCidr} scram-sha-256`,
+            `host all all ${n.subnetCidr} scram-sha-256`,
+            "host all all 127.0.0.1/32 scram-sha-256",
+          ],
           parameters: {
             wal_level: "replica",
             hot_standby: "on",
@@ -119,12 +127,6 @@ export function patroniConfig(n: PatroniNodeInput): Record<string, unknown> {
         log_min_error_statement: "fatal",
         shared_buffers: "32MB",
       },
-      pg_hba: [
-        "local all all trust",
-        `host replication replicator ${n.subnetCidr} scram-sha-256`,
-        `host all all ${n.subnetCidr} scram-sha-256`,
-        "host all all 127.0.0.1/32 scram-sha-256",
-      ],
     },
     // There is no /dev/watchdog on these machines (pitfall 8).
     watchdog: { mode: "off" },
