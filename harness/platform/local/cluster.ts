@@ -402,6 +402,21 @@ export class LocalCluster implements Cluster {
     this.node(node).pod.resume();
   }
 
+  /** What runs in the node's pod now: the workshop's member cards show it. */
+  processes(node: string): { pod: boolean; patroni: boolean; postgres: boolean } {
+    const pod = this.node(node).pod;
+    return { pod: pod.running, patroni: pod.running && pod.patroniPid() !== undefined, postgres: pod.running && pod.postmasterPid() !== undefined };
+  }
+
+  /** The node's network namespace (a learner's shell enters it) and its folder (config, data, logs). */
+  netnsOf(node: string): string {
+    return this.node(node).netns;
+  }
+
+  nodeDir(node: string): string {
+    return this.node(node).dir;
+  }
+
   runInNodeNetwork(node: string, argv: string[], env: Record<string, string>): ChildProcess {
     const n = this.node(node);
     // PGCHAOS_RUN in the environment is not visible in the command line; the marker argument is, so a
