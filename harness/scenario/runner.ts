@@ -13,8 +13,7 @@ import { checkStackName, resolveStack } from "../stack/index.ts";
 import { PATRONI_CAPABILITIES } from "../stack/patroni/stack.ts";
 import type { Cluster } from "../platform/types.ts";
 import { getProfile, type HaProfile } from "../stack/patroni/profiles.ts";
-import { SCHEMA_SQL } from "../workload/schema.ts";
-import { Session } from "../workload/session.ts";
+import { createProbeTables } from "../workload/schema.ts";
 import { WriteProbe } from "../workload/write-probe.ts";
 import { NodeProbes } from "../workload/node-probe.ts";
 import { Progress } from "../report/progress.ts";
@@ -125,16 +124,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
 
     phase("schema");
     const c = cluster;
-    await waitFor({ condition: "the primary service to accept writes", where: `${c.primaryService.host}:${c.primaryService.port}`, timeoutMs: 15_000, intervalMs: 200, signal }, async () => {
-      const s = new Session({ endpoint: c.primaryService, credentials: c.credentials, connectTimeoutMs: 1000, queryTimeoutMs: 5000, applicationName: "pgchaos-setup" });
-      try {
-        await s.connect();
-        await s.query(SCHEMA_SQL, []);
-        return true;
-      } finally {
-        s.drop();
-      }
-    });
+    await createProbeTables(c, signal);
     progress.end();
 
     phase("warm-up");
