@@ -17,6 +17,9 @@ declare -A NEED=(
   [/usr/bin/unshare]=util-linux
   [/usr/bin/ipcrm]=util-linux
   [/usr/bin/chromium]=chromium
+  # The workshop: curl in its exercises, nsenter for `ws` inside a member's shell.
+  [/usr/bin/curl]=curl
+  [/usr/bin/nsenter]=util-linux
 )
 missing=()
 for bin in "${!NEED[@]}"; do
