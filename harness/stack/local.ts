@@ -66,7 +66,17 @@ export interface LocalStackParts {
   readonly settings: Record<string, unknown>;
   readonly dcs?: LocalDcs;
   /** Folders the stack needs in the node's folder, made by the platform (owned by root unless said). */
-  readonly nodeFolders: ReadonlyArray<{ name: string; mode: number; owner: "root" | "agent" }>;
+  readonly nodeFolders: ReadonlyArray<{
+    name: string;
+    mode: number;
+    owner: "root" | "agent";
+    /**
+     * Emptied whenever the node's pod starts, as a container's /run is: a socket lock file a killed postmaster left
+     * names a PID that the new pod's PID namespace hands out again, and PostgreSQL then refuses to start ("lock file
+     * already exists ... Is another postmaster (PID 26) using socket file").
+     */
+    ephemeral?: boolean;
+  }>;
   /** Programs the agent's user must be able to run, checked before anything starts. */
   readonly programs: ReadonlyArray<{ path: string; what: string }>;
   /** Writes the node's configuration, owned by the agent's user. */

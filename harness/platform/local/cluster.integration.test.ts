@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, existsSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -81,6 +81,21 @@ describe.skipIf(skipClusterTests())("local platform on a real cluster", () => {
     await cluster.waitReady({ timeoutMs: 60_000 });
     const m = (await cluster.members()).find((x) => x.name === replica)!;
     expect(m.streaming).toBe(true);
+  }, 90_000);
+
+  it("starts a killed pod with an empty socket folder, as a container gets a fresh /run", async () => {
+    // A killed postmaster leaves its socket lock file naming its PID; the new pod's PID namespace hands low PIDs out
+    // again, and when one lives PostgreSQL refuses to start ("lock file ... already exists. Is another postmaster
+    // (PID 26) using socket file"): seen in 1 of 5 quick restarts of a primary, which then lost its leader key.
+    const replica = (await cluster.members()).find((m) => m.role !== "leader")!.name;
+    await cluster.killNode(replica);
+    const run = join(WORK_ROOT, cluster.runId, replica, "run");
+    writeFileSync(join(run, ".s.PGSQL.5432.lock"), "26\n/nonexistent\n0\n5432\n/tmp\n");
+    writeFileSync(join(run, "left-by-the-old-pod"), "");
+    await cluster.startNode(replica);
+    await cluster.waitReady({ timeoutMs: 60_000 });
+    expect(existsSync(join(run, "left-by-the-old-pod"))).toBe(false);
+    expect(readFileSync(join(run, ".s.PGSQL.5432.lock"), "utf8").split("\n")[0]).not.toBe("26");
   }, 90_000);
 
   it("switches over to a named candidate through Patroni's REST API", async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { assertUsableBy } from "./access.ts";
@@ -205,6 +205,11 @@ export class LocalCluster implements Cluster {
 
   private spawnPatroni(n: LocalNode): void {
     this.assertNotTornDown(`the pod of ${n.name}`);
+    // A new pod gets its folders like a container's /run: empty (see LocalStackParts.nodeFolders).
+    for (const f of this.parts.nodeFolders.filter((x) => x.ephemeral)) {
+      const dir = join(n.dir, f.name);
+      for (const entry of existsSync(dir) ? readdirSync(dir) : []) rmSync(join(dir, entry), { recursive: true, force: true });
+    }
     const pid = n.pod.start();
     n.log.info({ pid }, "pod started");
   }

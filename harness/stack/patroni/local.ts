@@ -137,7 +137,7 @@ export class PatroniLocalParts implements LocalStackParts {
   readonly settings: Record<string, unknown>;
   readonly dcs: LocalEtcd;
   readonly nodeFolders = [
-    { name: "run", mode: 0o755, owner: "agent" as const },
+    { name: "run", mode: 0o755, owner: "agent" as const, ephemeral: true },
     { name: "etcd", mode: 0o700, owner: "root" as const },
   ];
   readonly programs: ReadonlyArray<{ path: string; what: string }>;
