@@ -48,6 +48,13 @@ describe.skipIf(skipClusterTests())("the workshop on a live cluster", () => {
     expect(await leftovers()).toEqual(NOTHING);
   });
 
+  it("--check brings a cluster up, sees writes acknowledged, says the machine is ready, and leaves nothing", { timeout: 120_000 }, async () => {
+    const r = await workshop(["--check"], registry, out);
+    expect(r.stdout).toMatch(/^ok: a 3-member cluster came up and acknowledged \d+ writes in [\d.]+ s; this machine is ready for the workshop$/m);
+    expect(r.exitCode).toBe(0);
+    expect(await leftovers()).toEqual(NOTHING);
+  });
+
   describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("the live page during kill-the-primary", () => {
     let child: ReturnType<typeof workshop>;
     let context: BrowserContext;
@@ -129,9 +136,10 @@ describe.skipIf(skipClusterTests())("the workshop on a live cluster", () => {
       expect(last.leaderCard).toBeTruthy();
       expect(last.leaderCard).not.toBe(before.leaderCard);
       // The old leader's ttl fell (no renewals), and the new leader's key started full.
-      const ttls = samples.filter((s) => s.holder === before.leaderCard).map((s) => Number.parseFloat(s.ttl));
+      const seconds = (xs: typeof samples) => xs.map((s) => Number.parseFloat(s.ttl)).filter(Number.isFinite);
+      const ttls = seconds(samples.filter((s) => s.holder === before.leaderCard));
       expect(Math.min(...ttls)).toBeLessThanOrEqual(4);
-      const fresh = samples.filter((s) => s.holder === last.leaderCard).map((s) => Number.parseFloat(s.ttl));
+      const fresh = seconds(samples.filter((s) => s.holder === last.leaderCard));
       expect(Math.max(...fresh)).toBeGreaterThanOrEqual(8);
       expect(samples.some((s) => s.clock.startsWith("writes unavailable"))).toBe(true);
       expect(last.svg).toContain('class="ticks-failed"');
@@ -139,6 +147,20 @@ describe.skipIf(skipClusterTests())("the workshop on a live cluster", () => {
       expect(last.events.some((e) => e.startsWith("promotion:") && e.includes(last.leaderCard!))).toBe(true);
       expect(last.events.some((e) => e.startsWith("leader-race:"))).toBe(true);
       expect(foreign).toEqual([]);
+    });
+
+    it("ws from the learner's side: status, a command in a member's network, an error that says what to do", { timeout: 60_000 }, async () => {
+      const ws = (...args: string[]) => execa("node", ["--import", "tsx", "harness/workshop/ws.ts", ...args], { cwd: ROOT, reject: false, env: { PGCHAOS_WORKSHOP_DIR: registry } });
+      const status = await ws("status");
+      expect(status.stdout).toMatch(/^exercise \d+: Kill the primary\n {2}check: ✓/);
+      const list = await ws("exec", "n2", "--", "patronictl", "list");
+      expect(list.exitCode).toBe(0);
+      for (const n of ["n1", "n2", "n3"]) expect(list.stdout).toContain(` ${n} `);
+      const inside = await ws("exec", "n3", "--", "ws", "addr", "n3");
+      expect(inside.stdout.trim()).toMatch(/^10\.\d+\.\d+\.3$/);
+      const bad = await ws("kill", "n7");
+      expect(bad.stderr).toContain('"n7" is not a member: say primary, replica or one of n1, n2, n3');
+      expect(bad.exitCode).toBe(2);
     });
 
     it("projector mode: large type, the same cluster, a screenshot that shows it", { timeout: 60_000 }, async () => {
