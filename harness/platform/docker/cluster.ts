@@ -1,0 +1,449 @@
+import { randomBytes } from "node:crypto";
+import { chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { stringify as toYaml } from "yaml";
+import { execa } from "execa";
+import type { Logger } from "pino";
+import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
+import { etcdArgs, haproxyConfig, patroniConfig, BRING_UP, ETCD_CLIENT_PORT, PG_PORT, REST_PORT, reportedSettings } from "../../stack/patroni/config.ts";
+import { restApi } from "../../stack/patroni/local.ts";
+import { stackSettings, defaultPatroniStack } from "../../stack/patroni/default.ts";
+import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
+import { waitFor } from "../../util/wait.ts";
+import { errorMessage } from "../../util/errors.ts";
+import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
+import { startOrTearDown } from "../start-or-teardown.ts";
+import { spawnInNetns, type Spawned } from "../local/procs.ts";
+import { splitRule } from "../local/net.ts";
+import { DOCKER } from "./image.ts";
+import type { Daemon } from "./daemon.ts";
+
+/** Labels on everything a run creates: `--cleanup --platform docker` finds a crashed run's by them. */
+export const LABEL_RUN = "io.pgchaos.run";
+export const LABEL_OWNER = "io.pgchaos.owner-pid";
+export const WORK_ROOT = "/var/tmp/pgchaos-docker";
+const DATA = "/var/lib/pgchaos/data";
+
+interface DockerNode {
+  name: string;
+  /** The node's "machine": holds its network namespace and runs its etcd member. */
+  machine: string;
+  /** The node's "pod": Patroni and PostgreSQL, in the machine's network namespace. */
+  pod: string;
+  address: string;
+  dir: string;
+  log: Logger;
+}
+
+/**
+ * A cluster on a Docker daemon: per node a machine container (network namespace, etcd member) and a pod container
+ * that shares its network (Patroni and PostgreSQL under the Kubernetes platforms' pod init), on an internal network of
+ * the run; haproxy on this machine serves the primary service on the network's gateway. A pod kill is a SIGKILL of the
+ * pod container (its data stays, as a pod's volume does); network faults are iptables rules inside the machine's
+ * namespace, through docker exec.
+ */
+export class DockerCluster implements Cluster {
+  readonly platform = "docker";
+  readonly nodes: readonly string[];
+  primaryService!: Endpoint;
+  readonly settings: Record<string, unknown>;
+  readonly credentials: { user: string; password: string; database: string };
+  readonly stack: PatroniHaStack;
+  private readonly byName = new Map<string, DockerNode>();
+  private network = "";
+  private gateway = "";
+  private subnet = "";
+  private haproxy?: Spawned;
+  private tornDown = false;
+  private logsCollected = false;
+  private readonly api;
+  private readonly passwords = { superuser: secret(), replication: secret(), rewind: secret() };
+  private readonly etcdUp = new Set<string>();
+
+  private constructor(
+    readonly spec: ClusterSpec,
+    readonly runId: string,
+    private readonly image: string,
+    private readonly daemon: Daemon,
+    private readonly log: Logger,
+  ) {
+    this.stack = (spec.stack ?? defaultPatroniStack()) as PatroniHaStack;
+    this.nodes = Array.from({ length: spec.nodes }, (_, i) => `n${i + 1}`);
+    this.credentials = { user: "postgres", password: this.passwords.superuser, database: "postgres" };
+    this.workDir = join(WORK_ROOT, runId);
+    for (const name of this.nodes) {
+      this.byName.set(name, { name, machine: `pgchaos-${runId}-${name}`, pod: `pgchaos-${runId}-${name}-pod`, address: "", dir: join(this.workDir, name), log: log.child({ node: name }) });
+    }
+    const eff = this.stack.effectiveProfile(spec.profile);
+    this.settings = { ...reportedSettings(eff.profile, spec.nodes, "etcd3", { platform: "docker", image }), ...stackSettings(this.stack, eff) };
+    this.api = restApi((n) => this.node(n).address);
+  }
+
+  readonly workDir: string;
+
+  static async deploy(spec: ClusterSpec, image: string, daemon: Daemon): Promise<DockerCluster> {
+    const runId = randomBytes(3).toString("hex");
+    const c = new DockerCluster(spec, runId, image, daemon, spec.logger.child({ runId, platform: "docker" }));
+    return startOrTearDown(c, c.log, () => c.start());
+  }
+
+  private docker(args: string[], opts: { reject?: boolean; input?: string } = {}) {
+    return execa(DOCKER, ["-H", this.daemon.host, ...args], { reject: opts.reject ?? true, input: opts.input });
+  }
+
+  private node(name: string): DockerNode {
+    const n = this.byName.get(name);
+    if (!n) throw new Error(`no node "${name}" in this cluster (nodes: ${this.nodes.join(", ")})`);
+    return n;
+  }
+
+  private labels(): string[] {
+    return ["--label", `${LABEL_RUN}=${this.runId}`, "--label", `${LABEL_OWNER}=${process.pid}`];
+  }
+
+  private async start(): Promise<void> {
+    mkdirSync(this.workDir, { recursive: true });
+    this.network = `pgchaos-${this.runId}`;
+    // Internal: no gateway route for the containers, so nothing they send can leave this machine.
+    await this.docker(["network", "create", "--internal", "--driver", "bridge", ...this.labels(), this.network]);
+    const net = JSON.parse((await this.docker(["network", "inspect", this.network])).stdout)[0] as { IPAM: { Config: Array<{ Subnet: string; Gateway?: string }> } };
+    this.subnet = net.IPAM.Config[0]!.Subnet;
+    this.gateway = net.IPAM.Config[0]!.Gateway ?? this.subnet.replace(/\d+\/\d+$/, "1");
+    const pgUid = Number((await this.docker(["run", "--rm", "--network", "none", this.image, "id", "-u", "postgres"])).stdout.trim());
+    // Machines first: each holds its namespace with a sleeping init, so that etcd (a process of it) can be killed alone.
+    await Promise.all(
+      [...this.byName.values()].map(async (n) => {
+        mkdirSync(join(n.dir, "log"), { recursive: true });
+        chownSync(join(n.dir, "log"), pgUid, pgUid);
+        await this.docker([
+          "run", "-d", "--name", n.machine, "--hostname", n.name, "--network", this.network, "--network-alias", n.name, ...this.labels(),
+          "--cap-add", "NET_ADMIN", "-v", `${join(n.dir, "log")}:/var/log/pgchaos`, "--entrypoint", "/bin/sh", this.image,
+          "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done",
+        ]);
+        n.address = (await this.docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${this.network}").IPAddress}}`, n.machine])).stdout.trim();
+      }),
+    );
+    await this.readMachinePids();
+    for (const n of this.byName.values()) await this.startDcs(n.name);
+    await waitFor({ condition: "etcd quorum (every member healthy)", where: `cluster pgchaos-${this.runId}`, timeoutMs: 60_000, intervalMs: 100, signal: this.spec.signal }, async () => {
+      for (const n of this.byName.values()) {
+        const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/health`, { signal: AbortSignal.timeout(500) });
+        if (((await res.json()) as { health?: string }).health !== "true") return false;
+      }
+      return true;
+    });
+    for (const n of this.byName.values()) {
+      const cfg = patroniConfig({
+        scope: `pgchaos-${this.runId}`,
+        name: n.name,
+        address: n.address,
+        etcdHosts: [...this.byName.values()].map((m) => m.address),
+        subnetCidr: this.subnet,
+        dataDir: DATA,
+        socketDir: "/run/pgchaos",
+        logDir: "/var/log/pgchaos",
+        pgpass: "/var/lib/pgchaos/pgpass",
+        binDir: "/usr/lib/postgresql/15/bin",
+        profile: this.stack.effectiveProfile(this.spec.profile).profile,
+        bringUp: { dcs: this.stack.bringUpTimings(), parameters: BRING_UP.parameters },
+        passwords: this.passwords,
+      });
+      // Patroni's own log as a file beside PostgreSQL's, as on the local platform (the report and the workshop read it).
+      (cfg.log as Record<string, unknown>).dir = "/var/log/pgchaos";
+      const file = join(n.dir, "patroni.yml");
+      writeFileSync(file, toYaml(cfg), { mode: 0o600 });
+      chownSync(file, pgUid, pgUid);
+      await this.docker([
+        "create", "--name", n.pod, "--network", `container:${n.machine}`, ...this.labels(), "--user", "postgres",
+        "-e", "PATRONI_CONFIG=/etc/pgchaos/patroni.yml", "-e", `PGDATA=${DATA}`,
+        "-v", `${file}:/etc/pgchaos/patroni.yml:ro`, "-v", `${join(n.dir, "log")}:/var/log/pgchaos`,
+        // Fresh at every start, as a pod's /run: a killed postmaster's socket lock must not outlive it (PIDs repeat).
+        "--tmpfs", `/run/pgchaos:uid=${pgUid},gid=${pgUid},mode=0755`,
+        this.image, "/usr/local/bin/pgchaos-pod-init",
+      ]);
+    }
+    await Promise.all(this.nodes.map((n) => this.startNode(n)));
+    this.primaryService = { host: this.gateway, port: 5432 };
+    const haproxyCfg = join(this.workDir, "haproxy.cfg");
+    writeFileSync(haproxyCfg, haproxyConfig({ bind: this.gateway, port: 5432, members: [...this.byName.values()].map((n) => ({ name: n.name, address: n.address })), pidFile: join(this.workDir, "haproxy.pid"), check: { port: REST_PORT, path: "/primary" } }));
+    this.haproxy = spawnInNetns({ argv: ["/usr/sbin/haproxy", "-db", "-f", haproxyCfg], logFile: join(this.workDir, "haproxy.log") });
+    const { leader } = await this.waitReady({ timeoutMs: this.spec.readyTimeoutMs ?? 60_000, reason: "bring-up", signal: this.spec.signal });
+    const restore = await this.stack.applyProfile(this.api, leader, this.spec.profile, this.nodes.map((n) => ({ name: n, endpoint: this.endpoint(n) })), this.credentials, { timeoutMs: 15_000, intervalMs: 100, signal: this.spec.signal });
+    this.log.info(restore, "profile settings in effect");
+  }
+
+  endpoint(node: string): Endpoint {
+    return { host: this.node(node).address, port: PG_PORT };
+  }
+
+  addressOf(node: string): string {
+    return this.node(node).address;
+  }
+
+  get clientsAddress(): string {
+    return this.gateway;
+  }
+
+  get ruleTag(): string {
+    return `pgchaos-${this.runId}`;
+  }
+
+  private running = new Map<string, boolean>();
+
+  isNodeRunning(node: string): boolean {
+    return this.running.get(node) ?? false;
+  }
+
+  async members(): Promise<Member[]> {
+    const up = this.nodes.filter((n) => this.running.get(n));
+    if (up.length === 0) throw new Error("no member's agent answers: none running");
+    return this.stack.members(this.api, up);
+  }
+
+  async waitReady(opts: { timeoutMs?: number; reason?: string; signal?: AbortSignal } = {}): Promise<{ ms: number; leader: string }> {
+    const started = performance.now();
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const where = `cluster pgchaos-${this.runId}${opts.reason ? ` (${opts.reason})` : ""}`;
+    const leader = await waitFor({ condition: `one leader and ${this.spec.nodes - 1} replicas streaming on its timeline`, where, timeoutMs, intervalMs: 100, signal: opts.signal }, async () => {
+      const ms = await this.members();
+      const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
+      if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
+      const tl = leaders[0]!.timeline;
+      if (ms.length < this.spec.nodes) throw new Error(`only ${ms.length} of ${this.spec.nodes} members registered`);
+      const lagging = ms.filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running" || m.timeline !== tl)).map((m) => `${m.name}:${m.state}`);
+      if (lagging.length > 0) throw new Error(`not streaming yet: ${lagging.join(", ")}`);
+      const problems = await replicasNotStreaming(ms.filter((m) => m.role !== "leader").map((m) => m.name), (n) => this.endpoint(n), this.credentials, tl);
+      if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
+      return leaders[0]!.name;
+    });
+    await waitFor({ condition: "an etcd leader", where, timeoutMs: Math.max(1000, timeoutMs - (performance.now() - started)), intervalMs: 100, signal: opts.signal }, async () => (await this.dcsLeader()) !== undefined);
+    return { ms: performance.now() - started, leader };
+  }
+
+  private async agentAnswers(node: string): Promise<boolean> {
+    return this.api(node, { method: "GET", path: "/liveness", timeoutMs: 1000 }).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async killNode(node: string): Promise<void> {
+    const n = this.node(node);
+    await this.docker(["kill", "--signal", "KILL", n.pod], { reject: false });
+    await this.docker(["wait", n.pod], { reject: false });
+    this.running.set(node, false);
+    n.log.info("pod killed");
+  }
+
+  async stopNode(node: string): Promise<void> {
+    const n = this.node(node);
+    await this.docker(["stop", "--time", "60", n.pod]);
+    this.running.set(node, false);
+    n.log.info("pod stopped gracefully");
+  }
+
+  async startNode(node: string): Promise<void> {
+    if (this.tornDown) throw new Error(`not starting ${node}: the cluster is being torn down`);
+    const n = this.node(node);
+    const state = JSON.parse((await this.docker(["inspect", "-f", "{{json .State}}", n.pod])).stdout) as { Running: boolean; Paused: boolean };
+    if (!state.Running) await this.docker(["start", n.pod]);
+    else if ((await this.docker(["exec", n.pod, "pgchaos-ctl", "patroni-running"], { reject: false })).exitCode !== 0) await this.docker(["exec", n.pod, "pgchaos-ctl", "start-patroni"]);
+    else if (await this.agentAnswers(node)) return;
+    this.running.set(node, true);
+    await waitFor({ condition: "Patroni's REST API to answer", where: `node ${node}`, timeoutMs: 20_000, intervalMs: 100, signal: this.spec.signal }, () => this.agentAnswers(node)).catch(() => n.log.warn("Patroni's REST API did not answer within 20 s of its start"));
+  }
+
+  async failHost(node: string): Promise<{ host: string }> {
+    const n = this.node(node);
+    await this.pause(node, "all").catch(() => undefined);
+    await this.pauseDcs(node);
+    await this.setLink(node, false);
+    await Promise.all([this.killNode(node), this.killDcs(node)]);
+    return { host: n.machine };
+  }
+
+  async restoreHost(node: string): Promise<void> {
+    await this.setLink(node, true);
+    await this.startDcs(node);
+    await this.startNode(node);
+  }
+
+  async switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }> {
+    return this.stack.switchover(this.api, this.nodes.filter((n) => this.running.get(n)), { ...opts, signal: this.spec.signal });
+  }
+
+  async failover(candidate: string): Promise<{ from?: string; to: string }> {
+    return this.stack.failover(this.api, this.nodes.filter((n) => this.running.get(n)), candidate, this.spec.signal);
+  }
+
+  async killProcess(node: string, part: "patroni" | "postgres"): Promise<void> {
+    await this.docker(["exec", this.node(node).pod, "pgchaos-ctl", "kill", part]);
+  }
+
+  async pause(node: string, part: "patroni" | "postgres" | "all"): Promise<void> {
+    const n = this.node(node);
+    // The whole pod through the cgroup freezer, as `docker pause` does; a part through SIGSTOP inside it.
+    if (part === "all") await this.docker(["pause", n.pod]);
+    else await this.docker(["exec", n.pod, "pgchaos-ctl", "pause", part]);
+  }
+
+  async resume(node: string): Promise<void> {
+    const n = this.node(node);
+    await this.docker(["unpause", n.pod], { reject: false });
+    await this.docker(["exec", n.pod, "pgchaos-ctl", "resume"], { reject: false });
+  }
+
+  async iptables(node: string, args: string[]): Promise<void> {
+    const r = await this.docker(["exec", this.node(node).machine, "iptables", "-w", ...args], { reject: false });
+    if (r.exitCode !== 0) throw new Error(`iptables ${args.join(" ")} in ${node}: ${r.stderr.trim()}`);
+  }
+
+  async clearRules(node?: string): Promise<number> {
+    let removed = 0;
+    for (const name of node ? [node] : this.nodes) {
+      const m = this.node(name).machine;
+      const r = await this.docker(["exec", m, "iptables", "-w", "-S"], { reject: false });
+      for (const line of r.stdout.split("\n").filter((l) => l.startsWith("-A ") && l.includes(this.ruleTag))) {
+        await this.docker(["exec", m, "iptables", "-w", "-D", ...splitRule(line.slice(3))], { reject: false });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async listRules(): Promise<string[]> {
+    const out: string[] = [];
+    for (const n of this.byName.values()) {
+      const r = await this.docker(["exec", n.machine, "iptables", "-w", "-S"], { reject: false });
+      out.push(...r.stdout.split("\n").filter((l) => l.includes(this.ruleTag)).map((l) => `${n.name}: ${l}`));
+    }
+    return out;
+  }
+
+  async setLink(node: string, up: boolean): Promise<void> {
+    await this.docker(["exec", this.node(node).machine, "ip", "link", "set", "eth0", up ? "up" : "down"]);
+  }
+
+  async tc(node: string, args: string[]): Promise<void> {
+    const r = await this.docker(["exec", this.node(node).machine, "tc", ...args], { reject: false });
+    if (r.exitCode !== 0) throw new Error(`tc ${args.join(" ")} in ${node}: ${r.stderr.trim()}`);
+  }
+
+  async latencyUnsupported(): Promise<string | undefined> {
+    const m = this.node(this.nodes[0]!).machine;
+    const add = await this.docker(["exec", m, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], { reject: false });
+    if (add.exitCode === 0) {
+      await this.docker(["exec", m, "tc", "qdisc", "del", "dev", "lo", "root"], { reject: false });
+      return undefined;
+    }
+    return add.stderr.trim() || `tc exited ${add.exitCode}`;
+  }
+
+  async dcsLeader(): Promise<string | undefined> {
+    for (const n of this.byName.values()) {
+      try {
+        const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
+        const st = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+        if (!st.leader || st.leader === "0") continue;
+        if (st.leader === st.header?.member_id) return n.name;
+        const list = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/cluster/member/list`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
+        const found = (((await list.json()) as { members?: Array<{ ID: string; name: string }> }).members ?? []).find((x) => x.ID === st.leader);
+        if (found) return found.name;
+      } catch {
+        // The next member.
+      }
+    }
+    return undefined;
+  }
+
+  async killDcs(node: string): Promise<void> {
+    await this.docker(["exec", this.node(node).machine, "pkill", "-KILL", "-x", "etcd"], { reject: false });
+    this.etcdUp.delete(node);
+  }
+
+  async startDcs(node: string): Promise<void> {
+    const n = this.node(node);
+    if ((await this.docker(["exec", n.machine, "pgrep", "-x", "etcd"], { reject: false })).exitCode === 0) return;
+    const args = etcdArgs({ name: n.name, address: n.address, dataDir: "/var/lib/pgchaos/etcd", cluster: [...this.byName.values()].map((m) => ({ name: m.name, address: m.address })), token: `pgchaos-${this.runId}` });
+    const cmd = ["/usr/bin/etcd", ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    await this.docker(["exec", "-d", n.machine, "sh", "-c", `exec ${cmd} >> /var/log/pgchaos/etcd.log 2>&1`]);
+    this.etcdUp.add(node);
+  }
+
+  async pauseDcs(node: string): Promise<void> {
+    await this.docker(["exec", this.node(node).machine, "pkill", "-STOP", "-x", "etcd"], { reject: false });
+  }
+
+  async resumeDcs(node: string): Promise<void> {
+    await this.docker(["exec", this.node(node).machine, "pkill", "-CONT", "-x", "etcd"], { reject: false });
+  }
+
+  /** A process in the node's network namespace, entered from this machine (root on Linux; not on Docker Desktop). */
+  runInNodeNetwork(node: string, argv: string[], env: Record<string, string>): ChildProcess {
+    const n = this.node(node);
+    const logDir = join(this.spec.runDir, "logs");
+    mkdirSync(logDir, { recursive: true });
+    const err = openSync(join(logDir, `agent-${node}.log`), "a");
+    const pid = this.machinePid.get(node);
+    const child = spawn("nsenter", [`--net=/proc/${pid}/ns/net`, ...argv, `--pgchaos-run=${this.workDir}`], { stdio: ["ignore", "pipe", err], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env } });
+    closeSync(err);
+    n.log.debug({ pid }, "agent started in the node's network");
+    return child;
+  }
+
+  private machinePid = new Map<string, number>();
+
+  /** Reads the machines' PIDs (the agents enter their namespaces); called once the machines run. */
+  async readMachinePids(): Promise<void> {
+    for (const n of this.byName.values()) this.machinePid.set(n.name, Number((await this.docker(["inspect", "-f", "{{.State.Pid}}", n.machine])).stdout.trim()));
+  }
+
+  nodeOfAddress(address: string): string | undefined {
+    return [...this.byName.values()].find((n) => n.address === address)?.name;
+  }
+
+  async collectLogs(): Promise<void> {
+    if (this.logsCollected) return;
+    const dest = join(this.spec.runDir, "logs");
+    for (const n of this.byName.values()) {
+      if (existsSync(join(n.dir, "log"))) cpSync(join(n.dir, "log"), join(dest, n.name), { recursive: true });
+    }
+    for (const f of ["haproxy.log", "haproxy.cfg"]) if (existsSync(join(this.workDir, f))) cpSync(join(this.workDir, f), join(dest, f));
+    this.logsCollected = true;
+  }
+
+  async teardown(): Promise<{ ms: number }> {
+    const started = performance.now();
+    if (this.tornDown) return { ms: 0 };
+    this.tornDown = true;
+    if (this.haproxy?.running()) {
+      process.kill(this.haproxy.pid, "SIGKILL");
+      await Promise.race([this.haproxy.exited, new Promise((r) => setTimeout(r, 2000))]);
+    }
+    await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not copy node logs"));
+    await removeRun(this.daemon.host, this.runId);
+    rmSync(this.workDir, { recursive: true, force: true });
+    // A daemon this run started goes with it.
+    if (this.daemon.ours) await this.daemon.stop();
+    return { ms: performance.now() - started };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.teardown();
+  }
+}
+
+/** Removes every container and network labelled with the run (all runs' when none is named). */
+export async function removeRun(host: string, runId?: string): Promise<{ containers: number; networks: number }> {
+  const filter = ["--filter", `label=${LABEL_RUN}${runId ? `=${runId}` : ""}`];
+  const ids = (await execa(DOCKER, ["-H", host, "ps", "-aq", ...filter], { reject: false })).stdout.split("\n").filter(Boolean);
+  if (ids.length > 0) await execa(DOCKER, ["-H", host, "rm", "-f", "-v", ...ids], { reject: false });
+  const nets = (await execa(DOCKER, ["-H", host, "network", "ls", "-q", ...filter], { reject: false })).stdout.split("\n").filter(Boolean);
+  if (nets.length > 0) await execa(DOCKER, ["-H", host, "network", "rm", ...nets], { reject: false });
+  return { containers: ids.length, networks: nets.length };
+}
+
+function secret(): string {
+  return randomBytes(18).toString("base64url");
+}

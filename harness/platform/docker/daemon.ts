@@ -1,0 +1,98 @@
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { EnvironmentError } from "../../util/errors.ts";
+import { processExists } from "../../util/pid.ts";
+import { waitFor } from "../../util/wait.ts";
+
+/** Where a Docker daemon of ours lives when the machine runs none (no init system starts one here). */
+export const OWN_DAEMON = {
+  socket: process.env.PGCHAOS_DOCKER_SOCKET ?? "/run/pgchaos/docker/docker.sock",
+  dataRoot: process.env.PGCHAOS_DOCKER_DATA ?? "/var/lib/pgchaos/docker",
+  execRoot: "/run/pgchaos/docker/exec",
+  pidFile: "/run/pgchaos/docker/dockerd.pid",
+  log: "/run/pgchaos/docker/dockerd.log",
+};
+
+export const DOCKERD = "/usr/sbin/dockerd";
+
+/** The Docker API at `socket` answers /_ping. */
+export async function answers(socket: string, timeoutMs = 1000): Promise<boolean> {
+  const { request } = await import("node:http");
+  return new Promise((ok) => {
+    const req = request({ socketPath: socket, path: "/_ping", timeout: timeoutMs }, (res) => {
+      res.resume();
+      ok(res.statusCode === 200);
+    });
+    req.on("error", () => ok(false));
+    req.on("timeout", () => {
+      req.destroy();
+      ok(false);
+    });
+    req.end();
+  });
+}
+
+export interface Daemon {
+  /** unix:///... as DOCKER_HOST takes it. */
+  host: string;
+  socket: string;
+  /** We started it, so we stop it. */
+  ours: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Docker daemon a run uses: DOCKER_HOST's, else the system's (/var/run/docker.sock), else one of ours, started
+ * now with its own socket and data root and without its iptables setup (`--iptables=false`): a default dockerd
+ * turns on br_netfilter and may set the FORWARD policy to DROP, which cuts the local platform's bridged namespaces;
+ * run networks are internal (no gateway) so nothing needs Docker's NAT rules.
+ */
+export async function ensureDaemon(signal?: AbortSignal): Promise<Daemon> {
+  const given = process.env.DOCKER_HOST;
+  if (given?.startsWith("unix://")) {
+    const socket = given.slice("unix://".length);
+    if (!(await answers(socket))) throw new EnvironmentError(`DOCKER_HOST=${given} does not answer: start that Docker daemon, or unset DOCKER_HOST to let pgchaos start one of its own`);
+    return { host: given, socket, ours: false, stop: async () => undefined };
+  }
+  if (given) return { host: given, socket: "", ours: false, stop: async () => undefined };
+  for (const socket of ["/var/run/docker.sock", OWN_DAEMON.socket]) {
+    if (existsSync(socket) && (await answers(socket))) return { host: `unix://${socket}`, socket, ours: false, stop: async () => undefined };
+  }
+  if (!existsSync(DOCKERD)) throw new EnvironmentError("no Docker daemon answers and dockerd is not installed: `npm run setup` installs docker.io (or start your Docker and set DOCKER_HOST)");
+  if (process.getuid?.() !== 0) throw new EnvironmentError("no Docker daemon answers, and starting one needs root: run as root, or start Docker and set DOCKER_HOST");
+  for (const d of [OWN_DAEMON.dataRoot, OWN_DAEMON.execRoot]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  // A daemon of ours that died leaves its pid file; dockerd refuses to start over a live one.
+  const stale = existsSync(OWN_DAEMON.pidFile) ? Number(readFileSync(OWN_DAEMON.pidFile, "utf8").trim()) : undefined;
+  if (stale && !processExists(stale)) rmSync(OWN_DAEMON.pidFile, { force: true });
+  const out = openSync(OWN_DAEMON.log, "a");
+  const child = spawn(
+    DOCKERD,
+    ["--host", `unix://${OWN_DAEMON.socket}`, "--data-root", OWN_DAEMON.dataRoot, "--exec-root", OWN_DAEMON.execRoot, "--pidfile", OWN_DAEMON.pidFile, "--iptables=false", "--ip-masq=false", "--bridge=none"],
+    { stdio: ["ignore", out, out], detached: true },
+  );
+  closeSync(out);
+  child.unref();
+  let exited: string | undefined;
+  child.once("exit", (code, sig) => (exited = `dockerd exited (${code ?? sig}): see ${OWN_DAEMON.log}`));
+  await waitFor({ condition: "dockerd to answer", where: OWN_DAEMON.socket, timeoutMs: 30_000, intervalMs: 100, signal }, async () => {
+    if (exited) throw new EnvironmentError(exited);
+    return answers(OWN_DAEMON.socket);
+  });
+  const pid = child.pid!;
+  return {
+    host: `unix://${OWN_DAEMON.socket}`,
+    socket: OWN_DAEMON.socket,
+    ours: true,
+    stop: async () => {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        return;
+      }
+      await waitFor({ condition: "dockerd to exit", where: OWN_DAEMON.socket, timeoutMs: 20_000, intervalMs: 100 }, async () => !processExists(pid)).catch(() => process.kill(pid, "SIGKILL"));
+    },
+  };
+}
+
+export const daemonLog = () => join(OWN_DAEMON.log);

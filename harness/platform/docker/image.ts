@@ -1,0 +1,74 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { execa } from "execa";
+import { EnvironmentError } from "../../util/errors.ts";
+
+const FIXTURES = resolve(import.meta.dirname, "../../../fixtures");
+export const DOCKER = existsSync("/usr/bin/docker") ? "/usr/bin/docker" : "docker";
+const MIRROR = "http://deb.debian.org/debian";
+
+/**
+ * What goes into a member's image, pinned to what this machine's local platform runs (the same Debian 12 packages),
+ * so local and docker runs compare like for like. The tag is a hash of all of it: a change builds a new image.
+ */
+export function imageRecipe(): { packages: string[]; dockerfile: string; scripts: Record<string, string>; tag: string; baseTag: string } {
+  const pinned = ["postgresql-15", "patroni", "etcd-server", "etcd-client"].map((p) => `${p}=${installedVersion(p)}`);
+  const packages = [...pinned, "python3-psycopg2", "iproute2", "iptables", "procps", "ca-certificates"];
+  const dockerfile = readFileSync(join(FIXTURES, "docker", "Dockerfile"), "utf8");
+  const scripts = {
+    "pod-init.sh": readFileSync(join(FIXTURES, "kube", "pod-init.sh"), "utf8"),
+    "pgchaos-ctl.sh": readFileSync(join(FIXTURES, "kube", "pgchaos-ctl.sh"), "utf8"),
+  };
+  const baseTag = "pgchaos/debian:bookworm-minbase";
+  const hash = createHash("sha256").update(JSON.stringify({ baseTag, packages, dockerfile, scripts })).digest("hex").slice(0, 12);
+  return { packages, dockerfile, scripts, tag: `pgchaos/member:bookworm-${hash}`, baseTag };
+}
+
+function installedVersion(pkg: string): string {
+  try {
+    return execFileSync("dpkg-query", ["-W", "-f=${Version}", pkg], { encoding: "utf8" }).trim();
+  } catch {
+    throw new EnvironmentError(`${pkg} is not installed here, and the docker image pins the versions the local platform runs: \`npm run setup\` first`);
+  }
+}
+
+async function imageExists(host: string, tag: string): Promise<boolean> {
+  const r = await execa(DOCKER, ["-H", host, "image", "inspect", tag], { reject: false });
+  return r.exitCode === 0;
+}
+
+/**
+ * The member image, built here from nothing when missing: a Debian 12 base made by debootstrap and imported (no
+ * registry is needed), then the recipe's packages from Debian's archive. Both are cached by tag.
+ */
+export async function ensureImage(host: string, say: (line: string) => void, signal?: AbortSignal): Promise<string> {
+  const r = imageRecipe();
+  if (await imageExists(host, r.tag)) return r.tag;
+  if (!(await imageExists(host, r.baseTag))) {
+    if (!existsSync("/usr/sbin/debootstrap")) throw new EnvironmentError("building the docker platform's base image needs debootstrap: `npm run setup` installs it");
+    const root = mkdtempSync(join(tmpdir(), "pgchaos-rootfs-"));
+    try {
+      say(`building ${r.baseTag} with debootstrap from ${MIRROR} (about 30 s, once)`);
+      await execa("debootstrap", ["--variant=minbase", "bookworm", root, MIRROR], { cancelSignal: signal });
+      await execa("sh", ["-c", `tar -C '${root}' -c . | '${DOCKER}' -H '${host}' import - '${r.baseTag}'`], { cancelSignal: signal });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+  const ctx = mkdtempSync(join(tmpdir(), "pgchaos-image-"));
+  try {
+    writeFileSync(join(ctx, "Dockerfile"), r.dockerfile);
+    for (const [name, text] of Object.entries(r.scripts)) writeFileSync(join(ctx, name), text);
+    say(`building ${r.tag} from Debian's archive (about 40 s, once)`);
+    await execa(DOCKER, ["-H", host, "build", "--network", "host", "--build-arg", `BASE=${r.baseTag}`, "--build-arg", `PACKAGES=${r.packages.join(" ")}`, "-t", r.tag, ctx], { cancelSignal: signal, all: true }).catch((e: { all?: string }) => {
+      throw new EnvironmentError(`docker build of ${r.tag} failed:\n${String(e.all ?? e).split("\n").slice(-15).join("\n")}`);
+    });
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+  return r.tag;
+}
+

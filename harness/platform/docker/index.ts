@@ -1,0 +1,56 @@
+import { existsSync } from "node:fs";
+import type { Logger } from "pino";
+import type { Platform } from "../types.ts";
+import type { PlatformCapability } from "../../scenario/capabilities.ts";
+import { EnvironmentError, UsageError } from "../../util/errors.ts";
+import { processExists } from "../../util/pid.ts";
+import { DOCKERD, answers, ensureDaemon, OWN_DAEMON } from "./daemon.ts";
+import { DOCKER, ensureImage } from "./image.ts";
+import { DockerCluster, LABEL_OWNER, LABEL_RUN, removeRun } from "./cluster.ts";
+import { execa } from "execa";
+
+const CAPABILITIES: ReadonlySet<PlatformCapability> = new Set<PlatformCapability>(["kill", "graceful-stop", "pause", "process-kill", "partition", "link-down", "packet-loss", "latency", "node-failure", "dcs-members"]);
+
+/** Members as containers on a Docker daemon (ours, started here, when the machine runs none). */
+export const dockerPlatform: Platform = {
+  name: "docker",
+  capabilities: CAPABILITIES,
+  whyNot: { "node-drain": "the docker platform has no scheduler to drain a node of: use kind, minikube or kube" },
+  async preflight() {
+    const daemonAnswers = process.env.DOCKER_HOST !== undefined || (await answers("/var/run/docker.sock")) || (await answers(OWN_DAEMON.socket));
+    if (!daemonAnswers && !existsSync(DOCKERD)) throw new EnvironmentError("the docker platform needs Docker: `npm run setup` installs docker.io (pgchaos starts dockerd itself), or start your Docker and set DOCKER_HOST");
+    if (process.getuid?.() !== 0) throw new EnvironmentError("the docker platform enters the containers' networks for its probes and runs haproxy on their network, which needs root on Linux: run as root");
+  },
+  async deploy(spec) {
+    // The image carries Debian 12's Patroni (the version the local platform runs by default); others are not built yet.
+    const asked = spec.stack?.info.name;
+    if (asked !== undefined && asked !== "patroni@3.0.2") throw new UsageError(`the docker platform's image runs patroni@3.0.2 (Debian 12's) only so far, not ${asked}: use --platform local for other versions`);
+    const daemon = await ensureDaemon(spec.signal);
+    const image = await ensureImage(daemon.host, (l) => spec.logger.info(l), spec.signal);
+    return DockerCluster.deploy(spec, image, daemon);
+  },
+  async cleanup({ force, log }: { force?: boolean; log: Logger }) {
+    const daemon = await ensureDaemon();
+    // Runs are found by their containers' and networks' labels: the run, and the pgchaos process that owns it.
+    const runs = new Map<string, number>();
+    for (const kind of ["ps -a", "network ls"]) {
+      const r = await execa(DOCKER, ["-H", daemon.host, ...kind.split(" "), "--filter", `label=${LABEL_RUN}`, "--format", `{{.Label "${LABEL_RUN}"}} {{.Label "${LABEL_OWNER}"}}`], { reject: false });
+      for (const line of r.stdout.split("\n").filter(Boolean)) {
+        const [run, owner] = line.split(" ");
+        runs.set(run!, Number(owner));
+      }
+    }
+    const lines: string[] = [];
+    for (const [run, owner] of runs) {
+      if (!force && processExists(owner)) {
+        lines.push(`left run ${run} alone: its pgchaos process ${owner} is alive (use --force)`);
+        continue;
+      }
+      const r = await removeRun(daemon.host, run);
+      log.info({ run, ...r }, "removed");
+      lines.push(`removed run ${run}: ${r.containers} containers, ${r.networks} networks`);
+    }
+    if (daemon.ours) await daemon.stop();
+    return lines.length > 0 ? lines : ["nothing to clean up"];
+  },
+};
