@@ -20,6 +20,9 @@ declare -A NEED=(
   # The workshop: curl in its exercises, nsenter for `ws` inside a member's shell.
   [/usr/bin/curl]=curl
   [/usr/bin/nsenter]=util-linux
+  # The docker platform: a daemon pgchaos starts itself, and the base image made by debootstrap.
+  [/usr/sbin/dockerd]=docker.io
+  [/usr/sbin/debootstrap]=debootstrap
 )
 missing=()
 for bin in "${!NEED[@]}"; do

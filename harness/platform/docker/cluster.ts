@@ -22,7 +22,8 @@ import type { Daemon } from "./daemon.ts";
 /** Labels on everything a run creates: `--cleanup --platform docker` finds a crashed run's by them. */
 export const LABEL_RUN = "io.pgchaos.run";
 export const LABEL_OWNER = "io.pgchaos.owner-pid";
-export const WORK_ROOT = "/var/tmp/pgchaos-docker";
+/** Outside the local platform's /var/tmp/pgchaos, whose checks look for anything under that prefix. */
+export const WORK_ROOT = "/var/tmp/docker-pgchaos";
 const DATA = "/var/lib/pgchaos/data";
 
 interface DockerNode {

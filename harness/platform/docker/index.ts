@@ -6,7 +6,10 @@ import { EnvironmentError, UsageError } from "../../util/errors.ts";
 import { processExists } from "../../util/pid.ts";
 import { DOCKERD, answers, ensureDaemon, OWN_DAEMON } from "./daemon.ts";
 import { DOCKER, ensureImage } from "./image.ts";
-import { DockerCluster, LABEL_OWNER, LABEL_RUN, removeRun } from "./cluster.ts";
+import { DockerCluster, LABEL_OWNER, LABEL_RUN, WORK_ROOT, removeRun } from "./cluster.ts";
+import { processesMentioning, signalAll, waitGone } from "../local/procs.ts";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { execa } from "execa";
 
 const CAPABILITIES: ReadonlySet<PlatformCapability> = new Set<PlatformCapability>(["kill", "graceful-stop", "pause", "process-kill", "partition", "link-down", "packet-loss", "latency", "node-failure", "dcs-members"]);
@@ -46,6 +49,11 @@ export const dockerPlatform: Platform = {
         lines.push(`left run ${run} alone: its pgchaos process ${owner} is alive (use --force)`);
         continue;
       }
+      // What the run started on this machine: haproxy and the probes in the members' networks.
+      const pids = processesMentioning(join(WORK_ROOT, run));
+      signalAll(pids, "SIGKILL");
+      await waitGone(pids, 5000);
+      rmSync(join(WORK_ROOT, run), { recursive: true, force: true });
       const r = await removeRun(daemon.host, run);
       log.info({ run, ...r }, "removed");
       lines.push(`removed run ${run}: ${r.containers} containers, ${r.networks} networks`);

@@ -1,0 +1,68 @@
+/**
+ * The docker platform through the CLI, as a user runs it: primary-kill to a valid verdict, and Ctrl-C during the fault
+ * leaving no container, network or volume of ours (nor the dockerd a run started). Skipped where Docker cannot run.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, interrupt, waitForOutput } from "./cli-run.ts";
+import { skipClusterTests } from "../testing/leftovers.ts";
+import { DOCKERD, OWN_DAEMON, answers, ensureDaemon, type Daemon } from "../platform/docker/daemon.ts";
+import { DOCKER } from "../platform/docker/image.ts";
+import { LABEL_RUN, WORK_ROOT } from "../platform/docker/cluster.ts";
+import { processesMentioning } from "../platform/local/procs.ts";
+
+const skip = skipClusterTests() || (!existsSync(DOCKERD) && !process.env.DOCKER_HOST && !process.env.CI);
+
+/** Every container, network and volume carrying a pgchaos run label. */
+async function ours(d: Daemon): Promise<string[]> {
+  const out: string[] = [];
+  for (const kind of ["ps -a", "network ls", "volume ls"]) {
+    const r = await execa(DOCKER, ["-H", d.host, ...kind.split(" "), "-q", "--filter", `label=${LABEL_RUN}`]);
+    out.push(...r.stdout.split("\n").filter(Boolean).map((id) => `${kind}: ${id}`));
+  }
+  // And on this machine: haproxy, the probes, the run's folder.
+  out.push(...processesMentioning(WORK_ROOT).map((pid) => `process ${pid}`));
+  if (existsSync(WORK_ROOT)) out.push(...readdirSync(WORK_ROOT).map((d) => `folder ${d}`));
+  return out;
+}
+
+describe.skipIf(skip)("the docker platform through the CLI", () => {
+  let daemon: Daemon;
+  // One daemon for the file (each run would otherwise start and stop its own); stopped at the end if it is ours.
+  beforeAll(async () => {
+    daemon = await ensureDaemon();
+  }, 120_000);
+  afterAll(async () => {
+    await daemon?.stop();
+    if (daemon?.ours) expect(await answers(OWN_DAEMON.socket)).toBe(false);
+  }, 60_000);
+
+  it("primary-kill gives a valid verdict and leaves nothing", { timeout: 600_000 }, async () => {
+    const r = await cli(["primary-kill", "--platform", "docker", "--out", "/tmp/pgchaos-e2e-docker"], { env: { DOCKER_HOST: daemon.host } });
+    expect(r.all).toMatch(/primary-kill on docker with patroni@3\.0\.2, profile fast: PASS/);
+    expect(r.exitCode).toBe(0);
+    expect(await ours(daemon)).toEqual([]);
+  });
+
+  it("Ctrl-C during the fault exits 130 within seconds and leaves no container, network or volume", { timeout: 300_000 }, async () => {
+    const child = cli(["primary-kill", "--platform", "docker", "--out", "/tmp/pgchaos-e2e-docker"], { env: { DOCKER_HOST: daemon.host } });
+    await waitForOutput(child, "fault: kill primary", 120_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    const { ms, result } = await interrupt(child);
+    expect(result.exitCode).toBe(130);
+    expect(ms).toBeLessThan(10_000);
+    expect(await ours(daemon)).toEqual([]);
+  });
+
+  it("--cleanup --platform docker removes what a killed run left", { timeout: 300_000 }, async () => {
+    const child = cli(["primary-kill", "--platform", "docker", "--out", "/tmp/pgchaos-e2e-docker"], { env: { DOCKER_HOST: daemon.host } });
+    await waitForOutput(child, "warm-up", 120_000);
+    process.kill(-child.pid!, "SIGKILL");
+    await child;
+    expect((await ours(daemon)).length).toBeGreaterThan(0);
+    const r = await cli(["--cleanup", "--platform", "docker"], { env: { DOCKER_HOST: daemon.host } });
+    expect(r.stdout).toMatch(/removed run \w+: \d+ containers, 1 networks/);
+    expect(await ours(daemon)).toEqual([]);
+  });
+});
