@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { runNames } from "./names.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -44,6 +45,11 @@ describe.skipIf(skipClusterTests())("local platform on a real cluster", () => {
       expect(m.streaming, `${m.name} streaming`).toBe(true);
       expect(m.state).toBe("running");
     }
+  });
+
+  it("keeps its bridge's frames out of iptables, whatever Docker does to br_netfilter", () => {
+    const dir = runNames(cluster.runId).bridge;
+    for (const f of ["nf_call_iptables", "nf_call_ip6tables", "nf_call_arptables"]) expect(readFileSync(`/sys/class/net/${dir}/bridge/${f}`, "utf8").trim()).toBe("0");
   });
 
   it("routes the primary service to the leader", async () => {

@@ -1,3 +1,4 @@
+import { existsSync, writeFileSync } from "node:fs";
 import { execa } from "execa";
 import { runNames, type Subnet } from "./names.ts";
 
@@ -39,6 +40,12 @@ export async function createTopology(runId: string, subnet: Subnet, nodes: numbe
   // between our namespaces. One tagged rule lets the bridge forward to itself.
   const br = runNames(runId).bridge;
   await execa("iptables", ["-I", "FORWARD", "-i", br, "-o", br, "-m", "comment", "--comment", ruleComment(runId), "-j", "ACCEPT"]);
+  // And frames between our namespaces stay out of iptables altogether, whatever a Docker daemon (the system's, or
+  // one started later) does to br_netfilter and its global bridge-nf-call-iptables: the bridge's own switch.
+  for (const f of ["nf_call_iptables", "nf_call_ip6tables", "nf_call_arptables"]) {
+    const path = `/sys/class/net/${br}/bridge/${f}`;
+    if (existsSync(path)) writeFileSync(path, "0");
+  }
 }
 
 export async function linkExists(name: string): Promise<boolean> {
