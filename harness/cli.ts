@@ -29,12 +29,14 @@ Usage:
   npm run scenario -- --report DIR         re-make report.html, junit.xml, summary.md of a stored run
                                            (or the HTML of a reports/<scenario>/repeat-*.json)
   npm run scenario -- --cleanup [--force]  remove what crashed runs left (namespaces, processes, data)
+        [--platform docker]                ... on the Docker daemon: the run's containers, network, processes
         [--platform kind|minikube]         ... in that cluster instead: run namespaces, cordons, stopped
                                            nodes, or the whole cluster if a crashed run created it
         [--platform kube --context NAME]   ... in the cluster of that kubeconfig context (never deleted)
 
 Options:
-  --platform NAME  where the cluster runs: local (default; network namespaces on this machine), kind, minikube,
+  --platform NAME  where the cluster runs: local (default; network namespaces on this machine), docker (containers
+                   on a Docker daemon; pgchaos starts one if none runs), kind, minikube,
                    or kube (any cluster a kubeconfig context reaches: --context; see README, Platforms)
   --context NAME   kube: the kubeconfig context (KUBECONFIG or ~/.kube/config); the image comes from
                    PGCHAOS_KUBE_IMAGE, a registry its nodes pull from

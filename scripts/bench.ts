@@ -5,6 +5,7 @@
  *
  *   npm run bench -- [--clusters N] [--kills N] [--profile fast|default]
  *   npm run bench -- --workshop [--resets N] [--idle S]     (scripts/bench-workshop.ts)
+ *   npm run bench -- --platforms local,docker [--kills N]   (scripts/bench-platforms.ts)
  */
 import { parseArgs } from "node:util";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,12 +34,18 @@ const { values: o } = parseArgs({
     interrupts: { type: "string", default: "3" },
     profile: { type: "string", default: "fast" },
     workshop: { type: "boolean" },
+    platforms: { type: "string" },
     resets: { type: "string", default: "5" },
     idle: { type: "string", default: "30" },
   },
 });
 const ROOT = resolve(import.meta.dirname, "..");
 localPreflight();
+if (o.platforms) {
+  const { benchPlatforms } = await import("./bench-platforms.ts");
+  await benchPlatforms(o.platforms.split(","), Number(o.kills));
+  process.exit(0);
+}
 if (o.workshop) {
   const { benchWorkshop } = await import("./bench-workshop.ts");
   await benchWorkshop({ resets: Number(o.resets), idleS: Number(o.idle) });
@@ -178,6 +185,7 @@ What the figures mean:
 `;
 // The workshop's section (`--workshop`) is measured apart: keep it.
 const previous = existsSync(join(ROOT, "reports", "BENCHMARKS.md")) ? readFileSync(join(ROOT, "reports", "BENCHMARKS.md"), "utf8") : "";
-const workshopSection = previous.includes("\n## Workshop") ? previous.slice(previous.indexOf("\n## Workshop")) : "";
+const kept = ["\n## Platforms side by side", "\n## Workshop"].map((h) => previous.indexOf(h)).filter((i) => i >= 0);
+const workshopSection = kept.length > 0 ? previous.slice(Math.min(...kept)) : "";
 writeFileSync(join(ROOT, "reports", "BENCHMARKS.md"), md + workshopSection);
 process.stdout.write(md);
