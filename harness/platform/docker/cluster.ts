@@ -100,7 +100,11 @@ export class DockerCluster implements Cluster {
   }
 
   private labels(): string[] {
-    return ["--label", `${LABEL_RUN}=${this.runId}`, "--label", `${LABEL_OWNER}=${process.pid}`];
+    return Object.entries(this.labelMap()).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+  }
+
+  private labelMap(): Record<string, string> {
+    return { [LABEL_RUN]: this.runId, [LABEL_OWNER]: String(process.pid) };
   }
 
   private async start(): Promise<void> {
@@ -113,16 +117,21 @@ export class DockerCluster implements Cluster {
     this.gateway = net.IPAM.Config[0]!.Gateway ?? this.subnet.replace(/\d+\/\d+$/, "1");
     const pgUid = Number((await this.docker(["run", "--rm", "--network", "none", this.image, "id", "-u", "postgres"])).stdout.trim());
     // Machines first: each holds its namespace with a sleeping init, so that etcd (a process of it) can be killed alone.
+    const { GenericContainer } = await testcontainers(this.daemon.host);
     await Promise.all(
       [...this.byName.values()].map(async (n) => {
         mkdirSync(join(n.dir, "log"), { recursive: true });
         chownSync(join(n.dir, "log"), pgUid, pgUid);
-        await this.docker([
-          "run", "-d", "--name", n.machine, "--hostname", n.name, "--network", this.network, "--network-alias", n.name, ...this.labels(),
-          "--cap-add", "NET_ADMIN", "-v", `${join(n.dir, "log")}:/var/log/pgchaos`, "--entrypoint", "/bin/sh", this.image,
-          "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done",
-        ]);
-        n.address = (await this.docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${this.network}").IPAddress}}`, n.machine])).stdout.trim();
+        const machine = await new GenericContainer(this.image)
+          .withName(n.machine)
+          .withNetworkMode(this.network)
+          .withLabels(this.labelMap())
+          .withAddedCapabilities("NET_ADMIN")
+          .withBindMounts([{ source: join(n.dir, "log"), target: "/var/log/pgchaos" }])
+          .withEntrypoint(["/bin/sh"])
+          .withCommand(["-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"])
+          .start();
+        n.address = machine.getIpAddress(this.network);
       }),
     );
     await this.readMachinePids();
@@ -134,6 +143,7 @@ export class DockerCluster implements Cluster {
       }
       return true;
     });
+    const pods: Array<InstanceType<typeof GenericContainer>> = [];
     for (const n of this.byName.values()) {
       const cfg = patroniConfig({
         scope: `pgchaos-${this.runId}`,
@@ -155,15 +165,24 @@ export class DockerCluster implements Cluster {
       const file = join(n.dir, "patroni.yml");
       writeFileSync(file, toYaml(cfg), { mode: 0o600 });
       chownSync(file, pgUid, pgUid);
-      await this.docker([
-        "create", "--name", n.pod, "--network", `container:${n.machine}`, ...this.labels(), "--user", "postgres",
-        "-e", "PATRONI_CONFIG=/etc/pgchaos/patroni.yml", "-e", `PGDATA=${DATA}`,
-        "-v", `${file}:/etc/pgchaos/patroni.yml:ro`, "-v", `${join(n.dir, "log")}:/var/log/pgchaos`,
-        // Fresh at every start, as a pod's /run: a killed postmaster's socket lock must not outlive it (PIDs repeat).
-        "--tmpfs", `/run/pgchaos:uid=${pgUid},gid=${pgUid},mode=0755`,
-        this.image, "/usr/local/bin/pgchaos-pod-init",
-      ]);
+      pods.push(
+        new GenericContainer(this.image)
+          .withName(n.pod)
+          .withNetworkMode(`container:${n.machine}`)
+          .withLabels(this.labelMap())
+          .withUser("postgres")
+          .withEnvironment({ PATRONI_CONFIG: "/etc/pgchaos/patroni.yml", PGDATA: DATA })
+          .withBindMounts([
+            { source: file, target: "/etc/pgchaos/patroni.yml", mode: "ro" },
+            { source: join(n.dir, "log"), target: "/var/log/pgchaos" },
+          ])
+          // Fresh at every start, as a pod's /run: a killed postmaster's socket lock must not outlive it (PIDs repeat).
+          .withTmpFs({ "/run/pgchaos": `uid=${pgUid},gid=${pgUid},mode=0755` })
+          .withCommand(["/usr/local/bin/pgchaos-pod-init"]),
+      );
     }
+    // The pods start together, as a StatefulSet's would with parallel pod management.
+    await Promise.all(pods.map((p) => p.start()));
     await Promise.all(this.nodes.map((n) => this.startNode(n)));
     this.primaryService = { host: this.gateway, port: 5432 };
     const haproxyCfg = join(this.workDir, "haproxy.cfg");
@@ -250,7 +269,6 @@ export class DockerCluster implements Cluster {
     const state = JSON.parse((await this.docker(["inspect", "-f", "{{json .State}}", n.pod])).stdout) as { Running: boolean; Paused: boolean };
     if (!state.Running) await this.docker(["start", n.pod]);
     else if ((await this.docker(["exec", n.pod, "pgchaos-ctl", "patroni-running"], { reject: false })).exitCode !== 0) await this.docker(["exec", n.pod, "pgchaos-ctl", "start-patroni"]);
-    else if (await this.agentAnswers(node)) return;
     this.running.set(node, true);
     await waitFor({ condition: "Patroni's REST API to answer", where: `node ${node}`, timeoutMs: 20_000, intervalMs: 100, signal: this.spec.signal }, () => this.agentAnswers(node)).catch(() => n.log.warn("Patroni's REST API did not answer within 20 s of its start"));
   }
@@ -443,6 +461,19 @@ export async function removeRun(host: string, runId?: string): Promise<{ contain
   const nets = (await execa(DOCKER, ["-H", host, "network", "ls", "-q", ...filter], { reject: false })).stdout.split("\n").filter(Boolean);
   if (nets.length > 0) await execa(DOCKER, ["-H", host, "network", "rm", ...nets], { reject: false });
   return { containers: ids.length, networks: nets.length };
+}
+
+/**
+ * testcontainers-node for the containers' lifecycle, pointed at the run's daemon. Its Ryuk (a container pulled from a
+ * registry to reap what a crashed process left) cannot be pulled here; the run's labels and `--cleanup` do its job.
+ */
+async function testcontainers(host: string) {
+  process.env.DOCKER_HOST = host;
+  process.env.TESTCONTAINERS_RYUK_DISABLED = "true";
+  // It would look for the default bridge network's gateway to reach mapped ports; pgchaos's daemon has no default
+  // bridge (--bridge=none) and maps no port: the containers are reached on the run's network.
+  process.env.TESTCONTAINERS_HOST_OVERRIDE ??= "127.0.0.1";
+  return import("testcontainers");
 }
 
 function secret(): string {
