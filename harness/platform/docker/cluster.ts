@@ -209,6 +209,7 @@ export class DockerCluster implements Cluster {
     return `pgchaos-${this.runId}`;
   }
 
+  /** Whether the node's Patroni runs, as far as this cluster's own operations know. */
   private running = new Map<string, boolean>();
 
   isNodeRunning(node: string): boolean {
@@ -298,6 +299,8 @@ export class DockerCluster implements Cluster {
 
   async killProcess(node: string, part: "patroni" | "postgres"): Promise<void> {
     await this.docker(["exec", this.node(node).pod, "pgchaos-ctl", "kill", part]);
+    // "Running" is Patroni running (as on the local platform): the heal starts it again.
+    if (part === "patroni") this.running.set(node, false);
   }
 
   async pause(node: string, part: "patroni" | "postgres" | "all"): Promise<void> {
