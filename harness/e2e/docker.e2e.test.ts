@@ -7,7 +7,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, interrupt, waitForOutput } from "./cli-run.ts";
 import { skipClusterTests } from "../testing/leftovers.ts";
-import { DOCKERD, OWN_DAEMON, answers, ensureDaemon, type Daemon } from "../platform/docker/daemon.ts";
+import { DOCKERD, OWN_DAEMON, answers, ensureDaemon, execRootMounts, type Daemon } from "../platform/docker/daemon.ts";
 import { DOCKER } from "../platform/docker/image.ts";
 import { LABEL_RUN, WORK_ROOT } from "../platform/docker/cluster.ts";
 import { processesMentioning } from "../platform/local/procs.ts";
@@ -35,7 +35,10 @@ describe.skipIf(skip)("the docker platform through the CLI", () => {
   }, 120_000);
   afterAll(async () => {
     await daemon?.stop();
-    if (daemon?.ours) expect(await answers(OWN_DAEMON.socket)).toBe(false);
+    if (daemon?.ours) {
+      expect(await answers(OWN_DAEMON.socket)).toBe(false);
+      expect(execRootMounts()).toEqual([]);
+    }
   }, 60_000);
 
   it("primary-kill gives a valid verdict and leaves nothing", { timeout: 600_000 }, async () => {

@@ -9,7 +9,7 @@ import type { Cluster } from "../types.ts";
 import { dockerPlatform } from "../docker/index.ts";
 import { DOCKER } from "../docker/image.ts";
 import { LABEL_RUN } from "../docker/cluster.ts";
-import { DOCKERD, answers } from "../docker/daemon.ts";
+import { DOCKERD, answers, execRootMounts } from "../docker/daemon.ts";
 import { skipClusterTests } from "../../testing/leftovers.ts";
 import { platformContract } from "./contract.ts";
 import { REST_PORT } from "../../stack/patroni/config.ts";
@@ -28,7 +28,7 @@ platformContract("docker", () => dockerPlatform, {
     const runId = (cluster as { runId?: string }).runId;
     const d = (cluster as unknown as { daemon: { host: string; socket: string; ours: boolean } }).daemon;
     // A daemon the run started is stopped with it.
-    if (d.ours) return (await answers(d.socket)) ? ["the dockerd this run started still answers"] : [];
+    if (d.ours) return [...((await answers(d.socket)) ? ["the dockerd this run started still answers"] : []), ...execRootMounts().map((m) => `mount ${m}`)];
     const left: string[] = [];
     for (const kind of ["ps -a", "network ls", "volume ls"]) {
       const r = await execa(DOCKER, ["-H", d.host, ...kind.split(" "), "-q", "--filter", `label=${LABEL_RUN}=${runId}`], { reject: false });

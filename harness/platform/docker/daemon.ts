@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { execa } from "execa";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { EnvironmentError } from "../../util/errors.ts";
@@ -91,8 +92,22 @@ export async function ensureDaemon(signal?: AbortSignal): Promise<Daemon> {
         return;
       }
       await waitFor({ condition: "dockerd to exit", where: OWN_DAEMON.socket, timeoutMs: 20_000, intervalMs: 100 }, async () => !processExists(pid)).catch(() => process.kill(pid, "SIGKILL"));
+      await removeExecRoot();
     },
   };
 }
 
-export const daemonLog = () => join(OWN_DAEMON.log);
+/**
+ * dockerd leaves a bind mount of the host's network namespace in its exec root (netns/default) when it stops: unmount
+ * it and remove the folder, so a stopped daemon of ours leaves no mount behind.
+ */
+export async function removeExecRoot(): Promise<void> {
+  const netns = join(OWN_DAEMON.execRoot, "netns");
+  for (const f of existsSync(netns) ? readdirSync(netns) : []) await execa("umount", [join(netns, f)], { reject: false });
+  rmSync(OWN_DAEMON.execRoot, { recursive: true, force: true });
+}
+
+/** Mounts under our daemon's exec root: what a daemon of ours left (the leftovers check counts them). */
+export function execRootMounts(): string[] {
+  return readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((m) => m.startsWith(OWN_DAEMON.execRoot));
+}
