@@ -47,7 +47,7 @@ describe("CLI usage errors exit 2 with a message that says how to fix them", () 
   it("--cleanup on an unknown platform names the valid ones", async () => {
     const r = await cli(["--cleanup", "--platform", "k3s"]);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/unknown platform "k3s": choose one of local, kind, minikube, kube/);
+    expect(r.stderr).toMatch(/unknown platform "k3s": choose one of local, docker, kind, minikube, kube/);
   });
 
   it("--cleanup --platform kind says what the machine lacks instead of touching anything", async () => {
