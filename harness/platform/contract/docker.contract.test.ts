@@ -13,12 +13,15 @@ import { DOCKERD, answers, execRootMounts } from "../docker/daemon.ts";
 import { skipClusterTests } from "../../testing/leftovers.ts";
 import { platformContract } from "./contract.ts";
 import { REST_PORT } from "../../stack/patroni/config.ts";
+import { listStacks } from "../../stack/patroni/versions.ts";
 
 const skip = skipClusterTests();
 const noDocker = !existsSync(DOCKERD) && !process.env.DOCKER_HOST && !process.env.CI;
 
-platformContract("docker", () => dockerPlatform, {
+// Every Patroni version, as on the local platform: the member image, and one layer per fetched version on top.
+for (const stack of listStacks().map((s) => s.name)) platformContract("docker", () => dockerPlatform, {
   skipReason: skip ? "see the message above" : noDocker ? "docker.io is not installed (`npm run setup` installs it)" : undefined,
+  stack,
   deployTimeoutMs: 600_000,
   agentVersion: async (cluster, node) => {
     const res = await fetch(`http://${cluster.addressOf(node)}:${REST_PORT}/patroni`, { signal: AbortSignal.timeout(2000) });

@@ -50,7 +50,8 @@ export interface Daemon {
  * run networks are internal (no gateway) so nothing needs Docker's NAT rules.
  */
 export async function ensureDaemon(signal?: AbortSignal): Promise<Daemon> {
-  const given = process.env.DOCKER_HOST;
+  // Our own socket in DOCKER_HOST is ours to start again (testcontainers is pointed at it through DOCKER_HOST).
+  const given = process.env.DOCKER_HOST === `unix://${OWN_DAEMON.socket}` ? undefined : process.env.DOCKER_HOST;
   if (given?.startsWith("unix://")) {
     const socket = given.slice("unix://".length);
     if (!(await answers(socket))) throw new EnvironmentError(`DOCKER_HOST=${given} does not answer: start that Docker daemon, or unset DOCKER_HOST to let pgchaos start one of its own`);

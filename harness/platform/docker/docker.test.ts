@@ -1,12 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import pino from "pino";
 import { imageRecipe } from "./image.ts";
 import { ensureDaemon } from "./daemon.ts";
-import { dockerPlatform } from "./index.ts";
-import { getProfile } from "../../stack/patroni/profiles.ts";
-import { EnvironmentError, UsageError } from "../../util/errors.ts";
-import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
+import { EnvironmentError } from "../../util/errors.ts";
 
 describe("the docker platform's image", () => {
   it("pins the versions the local platform runs here, and is tagged by everything that goes into it", () => {
@@ -33,12 +29,5 @@ describe("the docker platform refuses before it creates anything", () => {
       if (was === undefined) delete process.env.DOCKER_HOST;
       else process.env.DOCKER_HOST = was;
     }
-  });
-
-  it("a stack its image does not carry", async () => {
-    const stack = { info: { name: "patroni@4.1.5" } } as unknown as PatroniHaStack;
-    const spec = { name: "x", nodes: 3, profile: getProfile("fast"), runDir: "/nonexistent", logger: pino({ level: "silent" }), stack };
-    await expect(dockerPlatform.deploy(spec)).rejects.toThrow(UsageError);
-    await expect(dockerPlatform.deploy(spec)).rejects.toThrow(/runs patroni@3.0.2 .* not patroni@4.1.5/);
   });
 });

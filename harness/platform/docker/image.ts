@@ -1,14 +1,16 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import { execa } from "execa";
 import { EnvironmentError } from "../../util/errors.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../../../fixtures");
 export const DOCKER = existsSync("/usr/bin/docker") ? "/usr/bin/docker" : "docker";
 const MIRROR = "http://deb.debian.org/debian";
+const SYSTEM_PATRONI = "/usr/bin/patroni";
 
 /**
  * What goes into a member's image, pinned to what this machine's local platform runs (the same Debian 12 packages),
@@ -44,7 +46,44 @@ async function imageExists(host: string, tag: string): Promise<boolean> {
  * The member image, built here from nothing when missing: a Debian 12 base made by debootstrap and imported (no
  * registry is needed), then the recipe's packages from Debian's archive. Both are cached by tag.
  */
-export async function ensureImage(host: string, say: (line: string) => void, signal?: AbortSignal): Promise<string> {
+export async function ensureImage(host: string, say: (line: string) => void, signal?: AbortSignal, stack?: PatroniHaStack): Promise<string> {
+  const member = await ensureMemberImage(host, say, signal);
+  return stack && stack.installed.bin !== SYSTEM_PATRONI ? ensureStackImage(host, member, stack, say, signal) : member;
+}
+
+/**
+ * The member image with another Patroni on top: the stack folder that install.ts made on this machine (Debian
+ * trixie's or forky's package, checked against its pinned SHA-256 and extracted; its launcher runs it on Debian 12's
+ * python3, as on the local platform) copied to the same path, and its launchers first on PATH. Tagged by the member
+ * image and the package's checksum.
+ */
+async function ensureStackImage(host: string, member: string, stack: PatroniHaStack, say: (line: string) => void, signal?: AbortSignal): Promise<string> {
+  const dir = dirname(dirname(stack.installed.bin));
+  const sha = stack.installed.sha256 ?? "unknown";
+  const tag = `${member.replace("pgchaos/member:", "pgchaos/member-")}:${stack.info.name.replace("@", "-")}-${createHash("sha256").update(member + sha).digest("hex").slice(0, 12)}`;
+  if (await imageExists(host, tag)) return tag;
+  const ctx = mkdtempSync(join(tmpdir(), "pgchaos-stack-image-"));
+  try {
+    cpSync(join(dir, "bin"), join(ctx, "stack", "bin"), { recursive: true });
+    cpSync(join(dir, "root"), join(ctx, "stack", "root"), { recursive: true });
+    writeFileSync(
+      join(ctx, "Dockerfile"),
+      `FROM ${member}
+COPY stack ${dir}
+RUN ln -sf ${dir}/bin/patroni /usr/local/bin/patroni && ln -sf ${dir}/bin/patronictl /usr/local/bin/patronictl && test "$(patroni --version)" = "patroni ${stack.info.version}"
+`,
+    );
+    say(`building ${tag} (${stack.info.name} on the member image)`);
+    await execa(DOCKER, ["-H", host, "build", "--network", "none", "-t", tag, ctx], { cancelSignal: signal, all: true }).catch((e: { all?: string }) => {
+      throw new EnvironmentError(`docker build of ${tag} failed:\n${String(e.all ?? e).split("\n").slice(-15).join("\n")}`);
+    });
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+  return tag;
+}
+
+async function ensureMemberImage(host: string, say: (line: string) => void, signal?: AbortSignal): Promise<string> {
   const r = imageRecipe();
   if (await imageExists(host, r.tag)) return r.tag;
   if (!(await imageExists(host, r.baseTag))) {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Platform } from "../types.ts";
 import type { PlatformCapability } from "../../scenario/capabilities.ts";
-import { EnvironmentError, UsageError } from "../../util/errors.ts";
+import { EnvironmentError } from "../../util/errors.ts";
 import { processExists } from "../../util/pid.ts";
 import { DOCKERD, answers, ensureDaemon, OWN_DAEMON } from "./daemon.ts";
 import { DOCKER, ensureImage } from "./image.ts";
@@ -25,11 +25,8 @@ export const dockerPlatform: Platform = {
     if (process.getuid?.() !== 0) throw new EnvironmentError("the docker platform enters the containers' networks for its probes and runs haproxy on their network, which needs root on Linux: run as root");
   },
   async deploy(spec) {
-    // The image carries Debian 12's Patroni (the version the local platform runs by default); others are not built yet.
-    const asked = spec.stack?.info.name;
-    if (asked !== undefined && asked !== "patroni@3.0.2") throw new UsageError(`the docker platform's image runs patroni@3.0.2 (Debian 12's) only so far, not ${asked}: use --platform local for other versions`);
     const daemon = await ensureDaemon(spec.signal);
-    const image = await ensureImage(daemon.host, (l) => spec.logger.info(l), spec.signal);
+    const image = await ensureImage(daemon.host, (l) => spec.logger.info(l), spec.signal, spec.stack);
     return DockerCluster.deploy(spec, image, daemon);
   },
   async cleanup({ force, log }: { force?: boolean; log: Logger }) {
