@@ -7,7 +7,7 @@ import { execa } from "execa";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
 import { etcdArgs, haproxyConfig, patroniConfig, BRING_UP, ETCD_CLIENT_PORT, PG_PORT, REST_PORT, reportedSettings } from "../../stack/patroni/config.ts";
-import { restApi } from "../../stack/patroni/local.ts";
+import { etcdLeader, restApi } from "../../stack/patroni/local.ts";
 import { stackSettings, defaultPatroniStack } from "../../stack/patroni/default.ts";
 import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import { waitFor } from "../../util/wait.ts";
@@ -363,20 +363,7 @@ export class DockerCluster implements Cluster {
   }
 
   async dcsLeader(): Promise<string | undefined> {
-    for (const n of this.byName.values()) {
-      try {
-        const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
-        const st = (await res.json()) as { header?: { member_id?: string }; leader?: string };
-        if (!st.leader || st.leader === "0") continue;
-        if (st.leader === st.header?.member_id) return n.name;
-        const list = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/cluster/member/list`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
-        const found = (((await list.json()) as { members?: Array<{ ID: string; name: string }> }).members ?? []).find((x) => x.ID === st.leader);
-        if (found) return found.name;
-      } catch {
-        // The next member.
-      }
-    }
-    return undefined;
+    return etcdLeader([...this.byName.values()]);
   }
 
   async killDcs(node: string): Promise<void> {

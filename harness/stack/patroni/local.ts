@@ -23,6 +23,25 @@ export function restApi(addressOf: (node: string) => string): AgentApi {
   };
 }
 
+/** The member whose etcd leads the cluster, asked of every member that answers (etcd's JSON gateway, v3 API). */
+export async function etcdLeader(members: ReadonlyArray<{ name: string; address: string }>): Promise<string | undefined> {
+  for (const n of members) {
+    try {
+      const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
+      const st = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+      if (!st.leader || st.leader === "0") continue;
+      if (st.leader === st.header?.member_id) return n.name;
+      const list = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/cluster/member/list`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
+      const ids = ((await list.json()) as { members?: Array<{ ID: string; name: string }> }).members ?? [];
+      const m = ids.find((x) => x.ID === st.leader);
+      if (m) return m.name;
+    } catch {
+      // This member does not answer; ask the next.
+    }
+  }
+  return undefined;
+}
+
 /** etcd 3.4, one member per node, as Patroni's DCS. */
 class LocalEtcd implements LocalDcs {
   readonly name = "etcd3";
@@ -80,21 +99,7 @@ class LocalEtcd implements LocalDcs {
 
   /** The node whose etcd member leads the DCS, asked of every member that answers. */
   async leader(): Promise<string | undefined> {
-    for (const n of this.run.nodes) {
-      try {
-        const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
-        const st = (await res.json()) as { header?: { member_id?: string }; leader?: string };
-        if (!st.leader || st.leader === "0") continue;
-        if (st.leader === st.header?.member_id) return n.name;
-        const list = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/cluster/member/list`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
-        const members = ((await list.json()) as { members?: Array<{ ID: string; name: string }> }).members ?? [];
-        const m = members.find((x) => x.ID === st.leader);
-        if (m) return m.name;
-      } catch {
-        // This member does not answer; ask the next.
-      }
-    }
-    return undefined;
+    return etcdLeader(this.run.nodes);
   }
 
   async kill(node: string): Promise<void> {
