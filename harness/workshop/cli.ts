@@ -159,7 +159,7 @@ class LiveSource implements PageSource {
         return (await w.skip()).join("\n");
       case "reset": {
         const r = await w.reset();
-        return `reset in ${(r.ms / 1000).toFixed(1)} s: exercise ${w.index + 1} from its start`;
+        return `reset in ${(r.ms / 1000).toFixed(1)} s: exercise ${w.index + 1} from its start on a new cluster. Open member shells belong to the old one: leave them and \`ws shell\` again`;
       }
       case "goto": {
         const n = Number(a.exercise);
@@ -320,13 +320,18 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
     await new Promise((r) => signal.addEventListener("abort", r, { once: true }));
     return 130;
   } finally {
+    // No new action from the page or `ws` while the cluster goes.
     unregister(registryFile);
-    await w.close().catch((e) => say(`teardown: ${errorMessage(e)}`));
     await page.close();
+    await w.close().catch((e) => {
+      say(`teardown: ${errorMessage(e)}; \`npm run scenario -- --cleanup\` removes what is left`);
+      tornDownCleanly = false;
+    });
   }
 }
 
 const signal = abortOnSignals();
+let tornDownCleanly = true;
 let code: number;
 try {
   code = await main(process.argv.slice(2), signal);
@@ -341,7 +346,7 @@ try {
   }
 }
 if (code === 130) {
-  process.stderr.write("workshop ended: the cluster and everything of it removed\n");
+  if (tornDownCleanly) process.stderr.write("workshop ended: the cluster and everything of it removed\n");
   process.exit(130);
 }
 process.exitCode = code;

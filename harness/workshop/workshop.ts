@@ -148,9 +148,28 @@ export class Workshop {
 
   /** Brings up a cluster in the start state of exercise `index` (0-based) and starts that exercise. */
   async begin(index: number): Promise<void> {
-    this.index = index;
-    await this.deploy(this.exercise.start);
-    await this.startExercise(index);
+    await this.exclusive(async () => {
+      this.index = index;
+      await this.deploy(this.exercise.start);
+      await this.startExerciseNow(index);
+    });
+  }
+
+  private queue: Promise<unknown> = Promise.resolve();
+  private closing = false;
+
+  /**
+   * One action that replaces or reshapes the cluster at a time (reset, goto, next, begin): two resets at once would
+   * each deploy a cluster and one would be orphaned. Later ones wait their turn; after close() they are refused.
+   */
+  private exclusive<T>(action: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new UsageError("the workshop is ending"));
+    const run = this.queue.then(() => {
+      if (this.closing) throw new UsageError("the workshop is ending");
+      return action();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private async deploy(start: StartState): Promise<void> {
@@ -171,6 +190,12 @@ export class Workshop {
     this.start = { members: 3, sync: start.sync ?? false };
     await createProbeTables(cluster, signal);
     this.history = HistoryWriter.open(join(this.runDir, "history.jsonl"));
+    // What the sampler read of the previous cluster's history means nothing for this one.
+    this.probeIndex = 0;
+    this.probeState = new Map();
+    this.lastOk = undefined;
+    this.lastFail = undefined;
+    this.lastCompletion = undefined;
     const byAddress = new Map(cluster.nodes.map((n) => [cluster.endpoint(n).host, n]));
     this.writer = new WriteProbe({ endpoint: cluster.primaryService, credentials: cluster.credentials, intervalMs: 100, connectTimeoutMs: 1000, queryTimeoutMs: 2000, history: this.history, nodeOf: (a) => byAddress.get(a) ?? a });
     this.probes = new NodeProbes({ cluster, intervalMs: 100, connectTimeoutMs: 1000, queryTimeoutMs: 2000, history: this.history });
@@ -370,8 +395,13 @@ export class Workshop {
 
   /** Starts exercise `index` on the live cluster: its start state, a fresh baseline, answers and hints cleared. */
   async startExercise(index: number): Promise<void> {
+    await this.exclusive(() => this.startExerciseNow(index));
+  }
+
+  private async startExerciseNow(index: number): Promise<void> {
     if (index < 0 || index >= EXERCISES.length) throw new UsageError(`no exercise ${index + 1}: there are ${EXERCISES.length} (1 to ${EXERCISES.length})`);
     if (this.pace !== undefined && index + 1 > this.pace) throw new UsageError(`exercise ${index + 1} is locked by the instructor (up to ${this.pace} for now)`);
+    this.forgetExercise();
     await this.healAll();
     await this.inflight?.catch(() => undefined);
     this.epoch++;
@@ -400,6 +430,15 @@ export class Workshop {
     this.event({ kind: "exercise", text: `exercise ${index + 1}: ${ex.title}` });
     await this.runCheck();
     this.changed();
+  }
+
+  /** No exercise is judged until startExercise has taken its new baseline. */
+  private forgetExercise(): void {
+    this.epoch++;
+    this.baseline = undefined;
+    this.check = undefined;
+    this.passedAt = undefined;
+    this.figures = undefined;
   }
 
   private snapshotNow(): Snapshot {
@@ -436,6 +475,8 @@ export class Workshop {
   /** Checks the exercise now; a check already under way (the sampler's) is waited for rather than run twice. */
   async runCheck(): Promise<Verdict> {
     if (!this.baseline || !this.snapshot) return this.check ?? { ok: false, reason: "not checked yet" };
+    // Done is done: a passed exercise is not judged (nor measured) again until the next one starts.
+    if (this.passedAt && this.check?.ok) return this.check;
     this.inflight ??= this.checkNow().finally(() => (this.inflight = undefined));
     return this.inflight;
   }
@@ -480,7 +521,7 @@ export class Workshop {
       },
       patroni: async (node) => (await this.patroniOf(node)) ?? {},
       history: () => this.history!.entries.slice(this.baseline!.historyIndex),
-      figures: () => this.measure(),
+      figures: async () => this.figures ?? this.measure(),
     };
   }
 
@@ -710,10 +751,12 @@ export class Workshop {
 
   /** Heal, tear down, deploy again, and start the current exercise over: a broken cluster costs seconds. */
   async reset(): Promise<{ ms: number }> {
-    const t0 = performance.now();
-    await this.redeploy(this.exercise.start);
-    await this.startExercise(this.index);
-    return { ms: performance.now() - t0 };
+    return this.exclusive(async () => {
+      const t0 = performance.now();
+      await this.redeploy(this.exercise.start);
+      await this.startExerciseNow(this.index);
+      return { ms: performance.now() - t0 };
+    });
   }
 
   private async redeploy(start: StartState): Promise<void> {
@@ -723,6 +766,7 @@ export class Workshop {
 
   /** Nothing needs healing before a teardown: the namespaces, their rules and every process go with it. */
   private async stopCluster(): Promise<void> {
+    this.forgetExercise();
     for (const f of this.faults.values()) if (f.timer) clearTimeout(f.timer);
     this.faults.clear();
     this.sampling.abort();
@@ -738,7 +782,11 @@ export class Workshop {
 
   /** Everything removed: faults healed, probes stopped, cluster torn down. Idempotent. */
   async close(): Promise<void> {
+    this.closing = true;
+    // An action under way (a reset deploying) finishes or fails first; then nothing new starts.
+    await this.queue;
     await this.stopCluster();
+    this.logger?.flush?.();
   }
 
   /** The history so far (the page's timeline). */
