@@ -92,7 +92,12 @@ async function ensureMemberImage(host: string, say: (line: string) => void, sign
     try {
       say(`building ${r.baseTag} with debootstrap from ${MIRROR} (about 30 s, once)`);
       await execa("debootstrap", ["--variant=minbase", "bookworm", root, MIRROR], { cancelSignal: signal });
-      await execa("sh", ["-c", `tar -C '${root}' -c . | '${DOCKER}' -H '${host}' import - '${r.baseTag}'`], { cancelSignal: signal });
+      // Imported under a name of its own and tagged only when the whole import succeeded: a partial root file system
+      // must never carry the tag that says "built".
+      const partial = `${r.baseTag}-partial`;
+      await execa("bash", ["-o", "pipefail", "-c", `tar -C '${root}' -c . | '${DOCKER}' -H '${host}' import - '${partial}'`], { cancelSignal: signal });
+      await execa(DOCKER, ["-H", host, "tag", partial, r.baseTag]);
+      await execa(DOCKER, ["-H", host, "rmi", partial], { reject: false });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -26,8 +26,14 @@ export const dockerPlatform: Platform = {
   },
   async deploy(spec) {
     const daemon = await ensureDaemon(spec.signal);
-    const image = await ensureImage(daemon.host, (l) => spec.logger.info(l), spec.signal, spec.stack);
-    return DockerCluster.deploy(spec, image, daemon);
+    try {
+      const image = await ensureImage(daemon.host, (l) => spec.logger.info(l), spec.signal, spec.stack);
+      return await DockerCluster.deploy(spec, image, daemon);
+    } catch (e) {
+      // A daemon this run started goes with the run, whichever way it fails (the cluster's teardown stops it once deployed).
+      if (daemon.ours) await daemon.stop().catch(() => undefined);
+      throw e;
+    }
   },
   async cleanup({ force, log }: { force?: boolean; log: Logger }) {
     const daemon = await ensureDaemon();
