@@ -15,7 +15,7 @@ function make(sync: boolean): Exercise {
   return {
     id: sync ? "patroni-kill-sync" : "patroni-kill",
     title: sync ? "Patroni dies again, with synchronous mode" : "Patroni dies, PostgreSQL does not",
-    topic: sync ? "Synchronous mode closes the split-brain window" : "Split-brain: two members accept writes",
+    topic: sync ? "Synchronous mode shrinks the split-brain window" : "Split-brain: two members accept writes",
     start: sync ? { sync: true } : {},
     text: text(sync),
     hints: ["`ws wait new-leader` waits until another member holds the leader key.", "The new primary's probe and the old primary's probe are both green in the split-brain window."],
@@ -32,7 +32,11 @@ function make(sync: boolean): Exercise {
     },
     ranges: (ttl) => ({
       splitBrainS: sync
-        ? { min: 0, max: 0.5, why: "in synchronous mode the old primary's commits wait for a standby that no longer follows it" }
+        ? {
+            min: 0,
+            max: 2,
+            why: "synchronous mode shrinks the window from about the ttl to under a second (0 s and 0.67 s measured here, FINDINGS item 9: under 0.1 s), it does not close it; more than 2 s means it did not work",
+          }
         : { min: 0.05, max: ttl * 3 + 10, why: "without synchronous mode the old primary accepts writes until its Patroni is back and demotes it" },
     }),
     settleS: 90,
