@@ -5,7 +5,7 @@
  *
  *   npm run bench -- --workshop [--resets N] [--idle S]
  */
-import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { Workshop } from "../harness/workshop/workshop.ts";
@@ -95,7 +95,6 @@ function ticksOf(pid: number): number {
 
 function rssOf(pid: number): number {
   try {
-    readlinkSync(`/proc/${pid}/exe`);
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) : 0;
   } catch {

@@ -15,7 +15,7 @@ import { errorMessage } from "../../util/errors.ts";
 import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
 import { spawnInNetns, type Spawned } from "../local/procs.ts";
-import { splitRule } from "../local/net.ts";
+import { NodeNetworks } from "../node-network.ts";
 import { DOCKER } from "./image.ts";
 import type { Daemon } from "./daemon.ts";
 
@@ -339,50 +339,35 @@ export class DockerCluster implements Cluster {
     await this.docker(["exec", n.pod, "pgchaos-ctl", "resume"], { reject: false });
   }
 
-  async iptables(node: string, args: string[]): Promise<void> {
-    const r = await this.docker(["exec", this.node(node).machine, "iptables", "-w", ...args], { reject: false });
-    if (r.exitCode !== 0) throw new Error(`iptables ${args.join(" ")} in ${node}: ${r.stderr.trim()}`);
+  /** iptables and tc inside the machine containers' network, through docker exec (NET_ADMIN). */
+  private get networks(): NodeNetworks {
+    return (this.nodeNetworks ??= new NodeNetworks((node, argv) => this.docker(["exec", this.node(node).machine, ...argv], { reject: false }), this.nodes, this.ruleTag));
   }
 
-  async clearRules(node?: string): Promise<number> {
-    let removed = 0;
-    for (const name of node ? [node] : this.nodes) {
-      const m = this.node(name).machine;
-      const r = await this.docker(["exec", m, "iptables", "-w", "-S"], { reject: false });
-      for (const line of r.stdout.split("\n").filter((l) => l.startsWith("-A ") && l.includes(this.ruleTag))) {
-        await this.docker(["exec", m, "iptables", "-w", "-D", ...splitRule(line.slice(3))], { reject: false });
-        removed++;
-      }
-    }
-    return removed;
+  private nodeNetworks?: NodeNetworks;
+
+  iptables(node: string, args: string[]): Promise<void> {
+    return this.networks.iptables(node, args);
   }
 
-  async listRules(): Promise<string[]> {
-    const out: string[] = [];
-    for (const n of this.byName.values()) {
-      const r = await this.docker(["exec", n.machine, "iptables", "-w", "-S"], { reject: false });
-      out.push(...r.stdout.split("\n").filter((l) => l.includes(this.ruleTag)).map((l) => `${n.name}: ${l}`));
-    }
-    return out;
+  clearRules(node?: string): Promise<number> {
+    return this.networks.clearRules(node);
+  }
+
+  listRules(): Promise<string[]> {
+    return this.networks.listRules();
   }
 
   async setLink(node: string, up: boolean): Promise<void> {
     await this.docker(["exec", this.node(node).machine, "ip", "link", "set", "eth0", up ? "up" : "down"]);
   }
 
-  async tc(node: string, args: string[]): Promise<void> {
-    const r = await this.docker(["exec", this.node(node).machine, "tc", ...args], { reject: false });
-    if (r.exitCode !== 0) throw new Error(`tc ${args.join(" ")} in ${node}: ${r.stderr.trim()}`);
+  tc(node: string, args: string[]): Promise<void> {
+    return this.networks.tc(node, args);
   }
 
-  async latencyUnsupported(): Promise<string | undefined> {
-    const m = this.node(this.nodes[0]!).machine;
-    const add = await this.docker(["exec", m, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], { reject: false });
-    if (add.exitCode === 0) {
-      await this.docker(["exec", m, "tc", "qdisc", "del", "dev", "lo", "root"], { reject: false });
-      return undefined;
-    }
-    return add.stderr.trim() || `tc exited ${add.exitCode}`;
+  latencyUnsupported(): Promise<string | undefined> {
+    return this.networks.latencyUnsupported();
   }
 
   async dcsLeader(): Promise<string | undefined> {

@@ -14,7 +14,8 @@ import { startOrTearDown } from "../start-or-teardown.ts";
 import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { newRunId, nodeName, pickSubnet, runNames, type Subnet } from "./names.ts";
-import { createTopology, linkExists, removeTopology, ruleComment, splitRule, usedPrefixes } from "./net.ts";
+import { createTopology, linkExists, removeTopology, ruleComment, usedPrefixes } from "./net.ts";
+import { NodeNetworks } from "../node-network.ts";
 import { execa } from "execa";
 import {
   processesMentioning,
@@ -410,7 +411,8 @@ export class LocalCluster implements Cluster {
   /** What runs in the node's pod now: the workshop's member cards show it. */
   processes(node: string): { pod: boolean; patroni: boolean; postgres: boolean } {
     const pod = this.node(node).pod;
-    return { pod: pod.running, patroni: pod.running && pod.patroniPid() !== undefined, postgres: pod.running && pod.postmasterPid() !== undefined };
+    if (!pod.running) return { pod: false, patroni: false, postgres: false };
+    return { pod: true, ...pod.parts() };
   }
 
   /** The node's network namespace (a learner's shell enters it) and its folder (config, data, logs). */
@@ -451,54 +453,35 @@ export class LocalCluster implements Cluster {
     return this.subnet.bridgeAddress;
   }
 
-  /** Runs `iptables ARGS` inside the node's namespace; the root namespace is never touched by faults. */
-  async iptables(node: string, args: string[]): Promise<void> {
-    const r = await execa("ip", ["netns", "exec", this.node(node).netns, "iptables", "-w", ...args], { reject: false });
-    if (r.exitCode !== 0) throw new Error(`iptables ${args.join(" ")} in ${node}: ${r.stderr.trim()}`);
+  /** iptables and tc inside the nodes' namespaces; the root namespace is never touched by faults. */
+  private get networks(): NodeNetworks {
+    return (this.nodeNetworks ??= new NodeNetworks((node, argv) => execa("ip", ["netns", "exec", this.node(node).netns, ...argv], { reject: false }), this.nodes, this.ruleTag));
   }
 
-  /** Removes every rule carrying this run's tag from the node's namespace (all nodes when none named). */
-  async clearRules(node?: string): Promise<number> {
-    let removed = 0;
-    for (const name of node ? [node] : this.nodes) {
-      const ns = this.node(name).netns;
-      const r = await execa("ip", ["netns", "exec", ns, "iptables", "-w", "-S"], { reject: false });
-      for (const line of r.stdout.split("\n").filter((l) => l.startsWith("-A ") && l.includes(this.ruleTag))) {
-        await execa("ip", ["netns", "exec", ns, "iptables", "-w", "-D", ...splitRule(line.slice(3))], { reject: false });
-        removed++;
-      }
-    }
-    return removed;
+  private nodeNetworks?: NodeNetworks;
+
+  iptables(node: string, args: string[]): Promise<void> {
+    return this.networks.iptables(node, args);
   }
 
-  /** Tagged rules left in the namespaces, as `iptables -S` lines. */
-  async listRules(): Promise<string[]> {
-    const out: string[] = [];
-    for (const n of this.byName.values()) {
-      const r = await execa("ip", ["netns", "exec", n.netns, "iptables", "-w", "-S"], { reject: false });
-      out.push(...r.stdout.split("\n").filter((l) => l.includes(this.ruleTag)).map((l) => `${n.name}: ${l}`));
-    }
-    return out;
+  clearRules(node?: string): Promise<number> {
+    return this.networks.clearRules(node);
+  }
+
+  listRules(): Promise<string[]> {
+    return this.networks.listRules();
   }
 
   async setLink(node: string, up: boolean): Promise<void> {
     await execa("ip", ["-n", this.node(node).netns, "link", "set", "eth0", up ? "up" : "down"]);
   }
 
-  /** Undefined when latency can be injected; otherwise why not (this kernel may lack sch_netem). */
-  async latencyUnsupported(): Promise<string | undefined> {
-    const ns = this.node(this.nodes[0]!).netns;
-    const add = await execa("ip", ["netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], { reject: false });
-    if (add.exitCode === 0) {
-      await execa("ip", ["netns", "exec", ns, "tc", "qdisc", "del", "dev", "lo", "root"], { reject: false });
-      return undefined;
-    }
-    return add.stderr.trim() || `tc exited ${add.exitCode}`;
+  latencyUnsupported(): Promise<string | undefined> {
+    return this.networks.latencyUnsupported();
   }
 
-  async tc(node: string, args: string[]): Promise<void> {
-    const r = await execa("ip", ["netns", "exec", this.node(node).netns, "tc", ...args], { reject: false });
-    if (r.exitCode !== 0) throw new Error(`tc ${args.join(" ")} in ${node}: ${r.stderr.trim()}`);
+  tc(node: string, args: string[]): Promise<void> {
+    return this.networks.tc(node, args);
   }
 
   /** The node whose DCS member leads the DCS now (undefined where the stack has no DCS members). */

@@ -74,12 +74,21 @@ export class Pod {
     return procs.filter((p) => pids.has(p.pid) && !/^sleep\b/.test(p.cmdline));
   }
 
+  private isPatroni = (p: { cmdline: string }) => p.cmdline.includes(this.spec.argv.join(" ")) && !p.cmdline.startsWith("/bin/sh");
+  private isPostmaster = (p: { cmdline: string }) => p.cmdline.startsWith(`${this.spec.pgBinDir}/postgres`) && p.cmdline.includes(this.spec.dataDir);
+
   patroniPid(): number | undefined {
-    return this.members().find((p) => p.cmdline.includes(this.spec.argv.join(" ")) && !p.cmdline.startsWith("/bin/sh"))?.pid;
+    return this.members().find(this.isPatroni)?.pid;
   }
 
   postmasterPid(): number | undefined {
-    return this.members().find((p) => p.cmdline.startsWith(`${this.spec.pgBinDir}/postgres`) && p.cmdline.includes(this.spec.dataDir))?.pid;
+    return this.members().find(this.isPostmaster)?.pid;
+  }
+
+  /** Whether Patroni and the postmaster run, from one look at the process table (the workshop asks twice a second). */
+  parts(): { patroni: boolean; postgres: boolean } {
+    const m = this.members();
+    return { patroni: m.some(this.isPatroni), postgres: m.some(this.isPostmaster) };
   }
 
   /** PIDs of one part: Patroni alone, or the postmaster with every backend, or all of the pod's processes. */
