@@ -14,7 +14,7 @@ import { Progress } from "../harness/report/progress.ts";
 import { distribution, type Distribution } from "../harness/report/distribution.ts";
 import { abortOnSignals } from "../harness/util/signals.ts";
 import { ensureDaemon } from "../harness/platform/docker/daemon.ts";
-import { ensureImage } from "../harness/platform/docker/image.ts";
+import { ensureImage } from "../harness/platform/image.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, interrupt, waitForOutput } from "./cli-run.ts";
 import { skipClusterTests } from "../testing/leftovers.ts";
 import { DOCKERD, OWN_DAEMON, answers, ensureDaemon, execRootMounts, type Daemon } from "../platform/docker/daemon.ts";
-import { DOCKER } from "../platform/docker/image.ts";
+import { DOCKER } from "../platform/image.ts";
 import { LABEL_RUN, WORK_ROOT } from "../platform/docker/cluster.ts";
 import { processesMentioning } from "../platform/local/procs.ts";
 

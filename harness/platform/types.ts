@@ -137,11 +137,6 @@ export interface Platform {
   readonly capabilities: ReadonlySet<PlatformCapability>;
   /** Why a capability is missing, for the refusal. */
   readonly whyNot?: Partial<Record<PlatformCapability, string>>;
-  /**
-   * The stack the platform runs when a run names none, where it cannot run just any (Kubernetes: the Patroni its
-   * image carries). Absent: Debian 12's Patroni, or whichever --stack names.
-   */
-  readonly platformStack?: () => Promise<PatroniHaStack>;
   /** Fails with an EnvironmentError saying how to fix a machine that cannot run this platform. */
   preflight(): Promise<void>;
   deploy(spec: ClusterSpec): Promise<Cluster>;

@@ -76,14 +76,15 @@ export function scaled(b: number | Record<string, number> | undefined, profile: 
 export async function runScenario(opts: RunOptions): Promise<RunResult> {
   const { scenario, progress, signal } = opts;
   const platform = getPlatform(opts.platform ?? scenario.platform);
-  // Named by the run or the scenario; otherwise the platform's own (the image's Patroni on Kubernetes) or Debian 12's.
+  // Named by the run or the scenario; otherwise Debian 12's, on every platform (the container platforms build their
+  // image for the stack).
   const asked = opts.stack ?? (scenario.stack !== "patroni" ? scenario.stack : undefined);
   const stackName = asked ?? "patroni";
   checkStackName(stackName);
   assertCapable(scenario.name, scenario.schedule.map((s) => s.fault), platform, { name: stackName, capabilities: PATRONI_CAPABILITIES });
   await platform.preflight();
   const profile = getProfile(opts.profile ?? scenario.profile, { sync: opts.sync ?? scenario.sync });
-  const stack = asked === undefined && platform.platformStack ? await platform.platformStack() : await resolveStack(stackName, { signal, log: (line) => progress.line(line) });
+  const stack = await resolveStack(stackName, { signal, log: (line) => progress.line(line) });
   const effective = stack.effectiveProfile(profile);
   const startedAt = new Date();
   const runDir = join(opts.outDir, scenario.name, timestampDir(startedAt));

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { execa } from "execa";
 import type { Cluster } from "../types.ts";
 import { dockerPlatform } from "../docker/index.ts";
-import { DOCKER } from "../docker/image.ts";
+import { DOCKER } from "../image.ts";
 import { LABEL_RUN } from "../docker/cluster.ts";
 import { DOCKERD, answers, execRootMounts } from "../docker/daemon.ts";
 import { skipClusterTests } from "../../testing/leftovers.ts";

@@ -16,7 +16,7 @@ import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
 import { spawnInNetns, type Spawned } from "../local/procs.ts";
 import { NodeNetworks } from "../node-network.ts";
-import { DOCKER } from "./image.ts";
+import { DOCKER } from "../image.ts";
 import type { Daemon } from "./daemon.ts";
 
 /** Labels on everything a run creates: `--cleanup --platform docker` finds a crashed run's by them. */

@@ -5,7 +5,7 @@ import type { PlatformCapability } from "../../scenario/capabilities.ts";
 import { EnvironmentError } from "../../util/errors.ts";
 import { processExists } from "../../util/pid.ts";
 import { DOCKERD, answers, ensureDaemon, OWN_DAEMON } from "./daemon.ts";
-import { DOCKER, ensureImage } from "./image.ts";
+import { DOCKER, ensureImage } from "../image.ts";
 import { DockerCluster, LABEL_OWNER, LABEL_RUN, WORK_ROOT, removeRun } from "./cluster.ts";
 import { processesMentioning, signalAll, waitGone } from "../local/procs.ts";
 import { rmSync } from "node:fs";

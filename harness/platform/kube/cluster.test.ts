@@ -12,10 +12,10 @@ import { getProfile } from "../../stack/patroni/profiles.ts";
 import type { ClusterSpec } from "../types.ts";
 import type { ExecResult, KubeClients } from "./client.ts";
 import { KubeCluster, type DockerRun, type KubeRuntime } from "./cluster.ts";
-import { DEFAULT_IMAGE } from "./image.ts";
+import { TEST_IMAGE, testStack } from "./test-stack.ts";
 import { HOLD_GATE } from "./manifests.ts";
 import { podCommands } from "./pod-ops.ts";
-import { imageStack, type PodExec } from "./stack.ts";
+import type { PodExec } from "./stack.ts";
 
 const NS = "pgchaos-ab12cd34";
 const notFound = () => Object.assign(new Error("not found"), { code: 404 });
@@ -108,7 +108,7 @@ function standIn() {
 function kubeCluster(s: ReturnType<typeof standIn>): KubeCluster {
   const spec: ClusterSpec = { name: "t", nodes: 3, profile: getProfile("fast"), runDir: join(tmpdir(), "pgchaos-kube-cluster-test"), logger: pino({ level: "silent" }) };
   const runtime = { platform: "kind", nodeContainer: (n: string) => n } as unknown as KubeRuntime;
-  return new KubeCluster(spec, "ab12cd34", runtime, s.clients, false, "172.18.0.2", { superuser: "s", replication: "r", rewind: "w" }, DEFAULT_IMAGE, imageStack(), s.exec, s.docker);
+  return new KubeCluster(spec, "ab12cd34", runtime, s.clients, false, "172.18.0.2", { superuser: "s", replication: "r", rewind: "w" }, TEST_IMAGE, testStack(), s.exec, s.docker);
 }
 
 describe("pod kill on Kubernetes", () => {

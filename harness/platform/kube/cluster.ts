@@ -57,11 +57,12 @@ import {
   type KubeManifests,
   type NodePorts,
 } from "./manifests.ts";
-import { DEFAULT_IMAGE } from "./image.ts";
+import { imageTag } from "../image.ts";
+import { defaultPatroniStack } from "../../stack/patroni/default.ts";
 import { assertNodePortReachable, imagePullProblem } from "./runtime-common.ts";
 import { LocalForwarder, podBehindService, roundRobin, type PodForward } from "./forward.ts";
 import { namespaceClaimProblem, runObjectsPlan, selectorOf, type RunObjects } from "./namespace.ts";
-import { imageStack, kubeStack, podAgentApi, type PodExec } from "./stack.ts";
+import { checkPodPatroni, podAgentApi, type PodExec } from "./stack.ts";
 import { annotationOps, MARKS, ownerAnnotations, type KubeCleanupTarget } from "./cleanup.ts";
 import { membersFromPods, primaryLabelled } from "./targets.ts";
 import { podCommands, releasePatch, type PodPart } from "./pod-ops.ts";
@@ -88,8 +89,11 @@ export interface KubeRuntime {
   readonly platform: "kind" | "minikube" | "kube";
   /** Creates the cluster or reuses it; returns how to reach its API server. */
   ensureCluster(log: Logger): Promise<{ created: boolean; clients: KubeClients }>;
-  /** Makes `image` present on every node (building the default image when the engine lacks it). */
-  loadImage(image: string, log: Logger): Promise<void>;
+  /**
+   * Makes `image` present on every node: the member image built for `stack` (platform/image.ts) is built on this
+   * host's Docker engine when missing; another image must be there already, or be pullable by the nodes.
+   */
+  loadImage(image: string, log: Logger, stack: PatroniHaStack): Promise<void>;
   /**
    * Docker container of a Kubernetes node, where nodes are containers of this host's engine (kind and minikube's
    * docker driver name them alike). Absent where they are not (`--platform kube`): what enters a pod's network
@@ -254,9 +258,10 @@ export class KubeCluster implements Cluster {
 
   /** Creates (or reuses) the cluster, applies the manifests and waits for a ready Patroni cluster. */
   static async deploy(spec: ClusterSpec, runtime: KubeRuntime, opts: KubeDeployOptions = {}): Promise<KubeCluster> {
-    const image = opts.image ?? DEFAULT_IMAGE;
-    // The pods run the image's Patroni: a run that asks for another is refused before anything is created.
-    const stack = kubeStack(spec.stack, imageStack(image), runtime.platform);
+    // The run's stack (Debian 12's Patroni unless --stack names another) runs from the member image built for it, or
+    // from the image the user named, whose Patroni is checked once the pods run.
+    const stack = (spec.stack ?? defaultPatroniStack()) as PatroniHaStack;
+    const image = opts.image ?? imageTag(stack);
     const log = spec.logger.child({ platform: runtime.platform });
     const { created, clients } = await runtime.ensureCluster(log);
     const secret = () => randomBytes(18).toString("base64url");
@@ -270,7 +275,7 @@ export class KubeCluster implements Cluster {
     }
     const cluster = new KubeCluster(spec, runId, runtime, clients, created, nodePortHost, { superuser: secret(), replication: secret(), rewind: secret() }, image, stack);
     return startOrTearDown(cluster, log, async () => {
-      await runtime.loadImage(image, log);
+      await runtime.loadImage(image, log, stack);
       await cluster.start();
     });
   }
@@ -291,6 +296,7 @@ export class KubeCluster implements Cluster {
       replicas: this.spec.nodes,
       profile: this.effective.profile,
       image: this.image,
+      leaderLabelValue: this.stack.version.rules.primaryRole,
       passwords: this.passwords,
       storageClassName: this.runtime.storageClassName,
       bringUp: { dcs: this.stack.bringUpTimings(), parameters: BRING_UP.parameters },
@@ -316,6 +322,7 @@ export class KubeCluster implements Cluster {
     if (this.runtime.nodeContainer) this.api = await this.apiServerAddress();
     await this.releaseAll(timeoutMs);
     const { leader } = await this.waitReady({ timeoutMs, reason: BRING_UP_REASON, signal: this.spec.signal });
+    await checkPodPatroni((node, argv, ms) => this.podExec(node, argv, ms), leader, this.stack, this.image);
     await this.applyProfile(leader);
   }
 

@@ -1,25 +1,21 @@
 /**
- * The Patroni + PostgreSQL image the Kubernetes platforms run. It is built from fixtures/kube/Dockerfile
- * (a PostgreSQL base image pinned by exact version, a Patroni release pinned by exact version) and loaded into
- * the cluster (`kind load docker-image`, `minikube image load`); its tag names both versions, so a report that
- * records the image records what ran. image.test.ts checks that these constants match the Dockerfile.
+ * The image references the Kubernetes platforms accept. Their image is the member image of every container platform
+ * (platform/image.ts, built from fixtures/image/): kind and minikube load it from this host's Docker engine, a cluster
+ * reached by context pulls it from the registry `npm run image -- --push REF` put it in.
  */
-export const POSTGRES_VERSION = "17.6";
-export const PATRONI_VERSION = "4.0.10";
-export const DEFAULT_IMAGE = `pgchaos/patroni:${PATRONI_VERSION}-pg${POSTGRES_VERSION}`;
 
 /** Tags that name a moving target, never a release. */
 const MOVING_TAGS = new Set(["latest", "main", "master", "develop", "dev", "edge", "nightly", "head", "trunk", "stable", "next", "snapshot", "current", "rolling"]);
 
 /**
  * Throws unless `ref` names one image for good: a `@sha256:` digest, or a tag carrying a version number
- * (`4.0.10-pg17.6`, `17.6-bookworm`, `v1.2`). `:latest`, a missing tag (which means latest) and branch-like tags
+ * (`patroni-3.0.2-pg15-<hash>`, `17.6-bookworm`, `v1.2`). `:latest`, a missing tag (which means latest) and branch-like tags
  * (`main`, `master`, `nightly`...) are refused, with what to do instead.
  */
 export function assertPinnedImage(ref: string): void {
   const fail = (why: string) => {
     throw new Error(
-      `image "${ref}" is not pinned: ${why}. Use a tag with an exact version (the default ${DEFAULT_IMAGE} is built from fixtures/kube/Dockerfile) or a @sha256: digest`,
+      `image "${ref}" is not pinned: ${why}. Use a tag with an exact version (\`npm run image\` builds one, like pgchaos/member:patroni-3.0.2-pg15-<hash>) or a @sha256: digest`,
     );
   };
   if (!/^[a-z0-9][a-z0-9._\-/:@]*$/i.test(ref)) fail("it is not an image reference");

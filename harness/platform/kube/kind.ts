@@ -6,6 +6,7 @@
 import { resolve } from "node:path";
 import { KUBE_CAPABILITIES, KUBE_WHY_NOT } from "./capabilities.ts";
 import type { Logger } from "pino";
+import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import type { V1Node } from "@kubernetes/client-node";
 import type { Platform } from "../types.ts";
 import { EnvironmentError, errorMessage } from "../../util/errors.ts";
@@ -104,8 +105,8 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
         throw e;
       }
     },
-    async loadImage(image: string, log: Logger) {
-      await ensureLocalImage(image, log);
+    async loadImage(image: string, log: Logger, stack: PatroniHaStack) {
+      await ensureLocalImage(image, log, stack);
       // kind skips nodes that already hold the same image id.
       await run("kind", ["load", "docker-image", image, "--name", name], `loading ${image} into kind cluster ${name}`);
     },

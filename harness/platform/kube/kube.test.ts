@@ -21,11 +21,11 @@ import type { ClusterSpec } from "../types.ts";
 import { contextCapabilities, contextFaultSemantics, contextWhyNot } from "./capabilities.ts";
 import type { ExecResult, KubeClients } from "./client.ts";
 import { KubeCluster, type KubeRuntime } from "./cluster.ts";
-import { DEFAULT_IMAGE } from "./image.ts";
+import { TEST_IMAGE, testStack } from "./test-stack.ts";
 import { contextEnvOptions, contextNodeProblem, contextOptionProblems, contextPreflight, contextRuntime, makeContextPlatform } from "./kube.ts";
 import { MARKS } from "./cleanup.ts";
 import { namespaceClaimProblem, runObjectsPlan } from "./namespace.ts";
-import { imageStack, type PodExec } from "./stack.ts";
+import type { PodExec } from "./stack.ts";
 import { imagePullProblem } from "./runtime-common.ts";
 import type { PodForward } from "./forward.ts";
 
@@ -144,7 +144,7 @@ describe("the kube platform's options and preflight", () => {
     expect(p).toEqual([
       expect.stringMatching(/needs --context NAME/),
       expect.stringMatching(/--namespace "Team_A" is not a namespace name/),
-      expect.stringMatching(/cannot load an image into the cluster's nodes .*push it to a registry the nodes pull from, and set PGCHAOS_KUBE_IMAGE/),
+      expect.stringMatching(/cannot load an image into the cluster's nodes .*push it to a registry the nodes pull from with `npm run image -- \[--stack NAME\] --push .*and set PGCHAOS_KUBE_IMAGE/),
     ]);
     expect(contextOptionProblems({ context: "prod", allowNodeFaults: false, image: "registry.example.com/patroni:latest" })).toEqual([expect.stringMatching(/^PGCHAOS_KUBE_IMAGE: .*not pinned/)]);
   });
@@ -192,7 +192,7 @@ describe("the kube platform's options and preflight", () => {
     expect(r.cordonNodes).toBe(false);
     expect(r.portForward).toBeTypeOf("function");
     await expect(r.deleteCluster(pino({ level: "silent" }))).rejects.toThrow(/never deletes a cluster/);
-    await expect(r.loadImage(IMAGE, pino({ level: "silent" }))).resolves.toBeUndefined();
+    await expect(r.loadImage(IMAGE, pino({ level: "silent" }), testStack())).resolves.toBeUndefined();
   });
 });
 
@@ -280,7 +280,7 @@ function contextCluster(s: ReturnType<typeof standIn>, namespace?: string): Kube
   const noDocker = async () => {
     throw new Error("docker must not be called on the kube platform");
   };
-  return new KubeCluster(spec, "ab12cd34", runtime, s.clients, false, "127.0.0.1", { superuser: "s", replication: "r", rewind: "w" }, DEFAULT_IMAGE, imageStack(), s.exec, noDocker);
+  return new KubeCluster(spec, "ab12cd34", runtime, s.clients, false, "127.0.0.1", { superuser: "s", replication: "r", rewind: "w" }, TEST_IMAGE, testStack(), s.exec, noDocker);
 }
 
 describe("the cluster on a cluster reached by context", () => {

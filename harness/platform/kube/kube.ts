@@ -26,7 +26,7 @@ import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
 import { cleanupKube, describeKubeCleanup } from "./cleanup.ts";
 import { contextProblems, loadContext } from "./context.ts";
 import { apiPortForward } from "./forward.ts";
-import { assertPinnedImage, DEFAULT_IMAGE } from "./image.ts";
+import { assertPinnedImage } from "./image.ts";
 import { CONTROL_PLANE_LABEL } from "./manifests.ts";
 
 export interface ContextOptions {
@@ -62,9 +62,9 @@ export function contextOptionProblems(o: ContextOptions): string[] {
   }
   if (!o.image) {
     problems.push(
-      `the kube platform cannot load an image into the cluster's nodes (kind and minikube load ${DEFAULT_IMAGE} from this host's Docker engine): ` +
-        `build fixtures/kube (\`docker build -t <registry>/pgchaos/patroni:${DEFAULT_IMAGE.split(":")[1]} fixtures/kube\`), push it to a registry the nodes pull from, ` +
-        "and set PGCHAOS_KUBE_IMAGE to that reference",
+      "the kube platform cannot load an image into the cluster's nodes (kind and minikube load the member image from this host's Docker engine): " +
+        "build it and push it to a registry the nodes pull from with `npm run image -- [--stack NAME] --push <registry>/pgchaos/member`, " +
+        "and set PGCHAOS_KUBE_IMAGE to the reference it prints",
     );
   } else {
     try {
@@ -159,7 +159,8 @@ export function makeContextPlatform(env: NodeJS.ProcessEnv = process.env): Platf
     },
     async cleanup({ force, log }) {
       const o = opts();
-      await contextPreflight({ ...o, image: o.image ?? DEFAULT_IMAGE });
+      // Cleanup pulls no image: any pinned reference satisfies the options check.
+      await contextPreflight({ ...o, image: o.image ?? "pgchaos/member:cleanup-0.0" });
       return describeKubeCleanup("kube", await cleanupKube(cleanupTarget(contextRuntime({ ...o, members: 0 })), { force, log }));
     },
   };

@@ -22,7 +22,6 @@ function lazy(
     get whyNot() {
       return caps.whyNot();
     },
-    platformStack: async () => (await import("./stack.ts")).imageStack(),
     preflight: async () => (await get()).preflight(),
     deploy: async (spec) => (await get()).deploy(spec),
     cleanup: async (opts) => (await get()).cleanup(opts),

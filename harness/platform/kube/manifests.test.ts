@@ -16,7 +16,7 @@ import {
   secretName,
   type KubeClusterInput,
 } from "./manifests.ts";
-import { DEFAULT_IMAGE } from "./image.ts";
+import { TEST_IMAGE } from "./test-stack.ts";
 
 const passwords = { superuser: "su-Xk3v9Qw2Lm7pZ", replication: "rep-Hh2Jq8Vn4Ty6R", rewind: "rw-Bc5Nd1Fg7Kz3W" };
 const input = (over: Partial<KubeClusterInput> = {}): KubeClusterInput => ({
@@ -24,6 +24,7 @@ const input = (over: Partial<KubeClusterInput> = {}): KubeClusterInput => ({
   namespace: "pgchaos-ab12cd",
   replicas: 3,
   profile: getProfile("fast"),
+  image: TEST_IMAGE,
   passwords,
   runId: "ab12cd",
   bringUp: BRING_UP,
@@ -109,6 +110,8 @@ describe("rendering details", () => {
     expect(m.primary.spec!.type).toBe("NodePort");
     expect(m.replica.spec!.selector).toEqual({ ...patroniLabels("pg"), role: "replica" });
     expect(m.members.map((s) => s.spec!.selector!["statefulset.kubernetes.io/pod-name"])).toEqual(["pg-0", "pg-1", "pg-2"]);
+    // Patroni 3 cannot be told the value and writes role=master on its leader: the Service follows it.
+    expect(renderManifests(input({ leaderLabelValue: "master" })).primary.spec!.selector).toEqual({ ...patroniLabels("pg"), [ROLE_LABEL]: "master" });
     // No fixed port (30432... collided between runs and with a reused cluster): the API server picks free ones.
     for (const svc of [m.primary, ...m.members]) expect(svc.spec!.ports![0]!.nodePort).toBeUndefined();
   });
@@ -167,7 +170,7 @@ describe("rendering details", () => {
   });
 
   it("pins the image and refuses :latest, a missing tag or a branch", () => {
-    expect(c.image).toBe(DEFAULT_IMAGE);
+    expect(c.image).toBe(TEST_IMAGE);
     expect(renderManifests(input({ image: "registry.example:5000/pg/patroni:4.0.10-pg17.6" })).statefulSet.spec!.template.spec!.containers[0]!.image).toBe(
       "registry.example:5000/pg/patroni:4.0.10-pg17.6",
     );

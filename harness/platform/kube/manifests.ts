@@ -7,7 +7,7 @@
  * Kubernetes 1.33): `<scope>-config`, `<scope>-leader` (the leader lock: annotations leader, renewTime, ttl,
  * optime), `<scope>-failover`, `<scope>-sync`; each member writes its state into its own pod's `status`
  * annotation and its role into the pod's `role` label (Patroni 4: `primary` for the leader, `replica` for
- * running replicas). The leader Service selects `role=primary`; it is the "primary service" of the harness.
+ * running replicas). The leader Service selects `role=primary` (`role=master` under Patroni 3); it is the "primary service" of the harness.
  */
 import type {
   V1ConfigMap,
@@ -24,7 +24,7 @@ import type {
 import { stringify as toYaml } from "yaml";
 import type { HaProfile } from "../../stack/patroni/profiles.ts";
 import { BRING_UP, PG_PORT, REST_PORT, patroniConfig } from "../../stack/patroni/config.ts";
-import { assertPinnedImage, DEFAULT_IMAGE } from "./image.ts";
+import { assertPinnedImage } from "./image.ts";
 
 /**
  * Scheduling gate every pod of the StatefulSet is created with: a pod does not start until the harness removes
@@ -38,14 +38,17 @@ export const DATA_MOUNT = "/pgdata";
 export const DATA_DIR = `${DATA_MOUNT}/data`;
 export const PATRONI_CONFIG_DIR = "/etc/patroni";
 export const CONTAINER = "patroni";
-/** The image's PID 1 and control helper (fixtures/kube/). */
+/** The image's PID 1 and control helper (fixtures/image/). */
 export const POD_INIT = "/usr/local/bin/pgchaos-pod-init";
 export const POD_CTL = "/usr/local/bin/pgchaos-ctl";
 
 /** The label kubeadm puts on control-plane nodes (kind's and minikube's). */
 export const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
 
-/** Patroni's role label and values (its defaults in Patroni 4). */
+/**
+ * Patroni's role label and values: the leader is `primary` from Patroni 4 (which can be told so), `master` before
+ * (which cannot), so the leader Service selects what the run's Patroni writes (versions.ts rules.primaryRole).
+ */
 export const ROLE_LABEL = "role";
 export const LEADER_LABEL_VALUE = "primary";
 export const FOLLOWER_LABEL_VALUE = "replica";
@@ -58,8 +61,10 @@ export interface KubeClusterInput {
   namespace: string;
   replicas: number;
   profile: HaProfile;
-  /** A pinned image reference (assertPinnedImage); DEFAULT_IMAGE when undefined. */
-  image?: string;
+  /** A pinned image reference (assertPinnedImage): the member image built for the run's stack, or the user's. */
+  image: string;
+  /** The value of the role label on the leader that the run's Patroni writes; "primary" when undefined (Patroni 4). */
+  leaderLabelValue?: "primary" | "master";
   /** Generated per run by the caller, never written anywhere but the Secret. */
   passwords: { superuser: string; replication: string; rewind: string };
   /** Storage class of the data volumes; the cluster's default when undefined (kind: `standard`, local-path). */
@@ -85,7 +90,7 @@ export interface KubeManifests {
   configMap: V1ConfigMap;
   /** Headless Service of the StatefulSet (stable pod DNS names). */
   headless: V1Service;
-  /** Leader Service (selector role=primary), a NodePort the API server allocates (no port is fixed: runs never collide), or a ClusterIP. */
+  /** Leader Service (selector role=primary, or master under Patroni 3), a NodePort the API server allocates (no port is fixed: runs never collide), or a ClusterIP. */
   primary: V1Service;
   /** Replica Service (selector role=replica). */
   replica: V1Service;
@@ -193,7 +198,7 @@ function env(i: KubeClusterInput): V1EnvVar[] {
     { name: "PATRONI_KUBERNETES_LABELS", value: JSON.stringify({ application: "pgchaos" }) },
     { name: "PATRONI_KUBERNETES_SCOPE_LABEL", value: SCOPE_LABEL },
     { name: "PATRONI_KUBERNETES_ROLE_LABEL", value: ROLE_LABEL },
-    { name: "PATRONI_KUBERNETES_LEADER_LABEL_VALUE", value: LEADER_LABEL_VALUE },
+    { name: "PATRONI_KUBERNETES_LEADER_LABEL_VALUE", value: i.leaderLabelValue ?? LEADER_LABEL_VALUE },
     { name: "PATRONI_KUBERNETES_FOLLOWER_LABEL_VALUE", value: FOLLOWER_LABEL_VALUE },
     { name: "PATRONI_RESTAPI_LISTEN", value: `0.0.0.0:${REST_PORT}` },
     { name: "PATRONI_RESTAPI_CONNECT_ADDRESS", value: `$(PATRONI_KUBERNETES_POD_IP):${REST_PORT}` },
@@ -206,7 +211,7 @@ function env(i: KubeClusterInput): V1EnvVar[] {
     { name: "PATRONI_REWIND_USERNAME", value: "rewind_user" },
     { name: "PATRONI_REWIND_PASSWORD", valueFrom: secret("rewind-password") },
     { name: "PATRONI_CONFIG", value: `${PATRONI_CONFIG_DIR}/patroni.yml` },
-    // For the pod's init (fixtures/kube/pod-init.sh), which finds a postmaster left without Patroni by it.
+    // For the pod's init (fixtures/image/pod-init.sh), which finds a postmaster left without Patroni by it.
     { name: "PGDATA", value: DATA_DIR },
     { name: "PYTHONUNBUFFERED", value: "1" },
   ];
@@ -254,7 +259,7 @@ function container(i: KubeClusterInput, image: string): V1Container {
 /** Every object of one cluster. Throws on an invalid input or an unpinned image. */
 export function renderManifests(i: KubeClusterInput): KubeManifests {
   checkInput(i);
-  const image = i.image ?? DEFAULT_IMAGE;
+  const image = i.image;
   assertPinnedImage(image);
   const labels = objectLabels(i);
   const selector = patroniLabels(i.name);
@@ -314,7 +319,7 @@ export function renderManifests(i: KubeClusterInput): KubeManifests {
     metadata: meta(primaryServiceName(i.name)),
     spec: {
       type: i.serviceType ?? "NodePort",
-      selector: { ...selector, [ROLE_LABEL]: LEADER_LABEL_VALUE },
+      selector: { ...selector, [ROLE_LABEL]: i.leaderLabelValue ?? LEADER_LABEL_VALUE },
       ports: [pgPort],
     },
   };

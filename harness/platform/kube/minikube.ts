@@ -7,6 +7,7 @@
  * the control plane's address (`minikube ip`).
  */
 import type { Logger } from "pino";
+import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import type { V1Node } from "@kubernetes/client-node";
 import { KUBE_CAPABILITIES, KUBE_WHY_NOT } from "./capabilities.ts";
 import type { Platform } from "../types.ts";
@@ -127,8 +128,8 @@ export function minikubeRuntime(opts: MinikubeOptions): KubeRuntime {
         throw e;
       }
     },
-    async loadImage(image: string, log: Logger) {
-      await ensureLocalImage(image, log);
+    async loadImage(image: string, log: Logger, stack: PatroniHaStack) {
+      await ensureLocalImage(image, log, stack);
       await run("minikube", ["image", "load", image, "--profile", profile], `loading ${image} into minikube`);
     },
     nodeContainer: (nodeName: string) => nodeName,

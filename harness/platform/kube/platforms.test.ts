@@ -7,7 +7,7 @@ import { KIND_CONFIG, KIND_CREATE_TIMEOUT_MS, kindClientsAddress, kindClusterDec
 import type { Runner } from "./runtime-common.ts";
 import { explainMinikubeStart, makeMinikubePlatform, minikubeClientsAddress, minikubeStartArgs, parseMinikubeProfiles } from "./minikube.ts";
 import { internalIp, kubeEnvOptions, nodePortUnreachableMessage, nodeProblems, nodeProblemsMayPass, unreachableReason } from "./runtime-common.ts";
-import { DEFAULT_IMAGE } from "./image.ts";
+import { TEST_IMAGE } from "./test-stack.ts";
 
 function node(name: string, opts: { controlPlane?: boolean; ready?: boolean; ip?: string; taint?: boolean; cordoned?: boolean; zone?: string } = {}): V1Node {
   return {
@@ -155,7 +155,7 @@ describe("platform objects and options", () => {
     expect(makeKindPlatform().name).toBe("kind");
     expect(makeMinikubePlatform().name).toBe("minikube");
     expect(kubeEnvOptions({})).toEqual({ reuse: false, image: undefined });
-    expect(kubeEnvOptions({ PGCHAOS_KUBE_REUSE: "1", PGCHAOS_KUBE_IMAGE: DEFAULT_IMAGE })).toEqual({ reuse: true, image: DEFAULT_IMAGE });
+    expect(kubeEnvOptions({ PGCHAOS_KUBE_REUSE: "1", PGCHAOS_KUBE_IMAGE: TEST_IMAGE })).toEqual({ reuse: true, image: TEST_IMAGE });
     expect(() => kubeEnvOptions({ PGCHAOS_KUBE_IMAGE: "pgchaos/patroni:latest" })).toThrow(/not pinned/);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Command lines the harness runs inside a pod through the Kubernetes exec API, all through the image's
- * `pgchaos-ctl` (fixtures/kube/pgchaos-ctl.sh), and the parsing of what it prints. Pure.
+ * `pgchaos-ctl` (fixtures/image/pgchaos-ctl.sh), and the parsing of what it prints. Pure.
  */
 import { HOLD_GATE, POD_CTL } from "./manifests.ts";
 

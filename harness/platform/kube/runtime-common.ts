@@ -8,16 +8,17 @@ import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { EnvironmentError } from "../../util/errors.ts";
 import { waitFor } from "../../util/wait.ts";
 import type { KubeClients } from "./client.ts";
-import { assertPinnedImage, DEFAULT_IMAGE } from "./image.ts";
+import { assertPinnedImage } from "./image.ts";
+import { DOCKER, ensureImage, imageTag } from "../image.ts";
+import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import { CONTROL_PLANE_LABEL } from "./manifests.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../../..");
-export const FIXTURES_DIR = resolve(REPO_ROOT, "fixtures/kube");
 
 export interface KubeEnvOptions {
   /** Run in an existing cluster of that name instead of refusing it (each run has its own namespace). */
   reuse: boolean;
-  /** Image reference; DEFAULT_IMAGE when unset. */
+  /** Image reference; the member image built for the run's stack when unset. */
   image?: string;
 }
 
@@ -72,19 +73,24 @@ export function internalIp(nodes: readonly V1Node[], match: (n: V1Node) => boole
   return nodes.filter(match).flatMap((n) => n.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address;
 }
 
+/** The Docker engine kind and minikube's docker driver use: DOCKER_HOST, else the system's socket. */
+export function engineHost(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_HOST || "unix:///var/run/docker.sock";
+}
+
 /**
- * Makes sure the local Docker engine has `image`: the default image is built from fixtures/kube when missing;
- * any other image must be there already (pulled or built by the user), since a run pulls nothing by itself.
+ * Makes sure the local Docker engine has `image`: the member image of the run's stack (platform/image.ts, the one the
+ * docker platform runs) is built when missing; any other image must be there already (pulled or built by the user),
+ * since a run pulls nothing by itself.
  */
-export async function ensureLocalImage(image: string, log: Logger): Promise<void> {
-  const has = await execa("docker", ["image", "inspect", "--format", "{{.Id}}", image], { reject: false });
+export async function ensureLocalImage(image: string, log: Logger, stack: PatroniHaStack, signal?: AbortSignal): Promise<void> {
+  const host = engineHost();
+  const has = await execa(DOCKER, ["-H", host, "image", "inspect", "--format", "{{.Id}}", image], { reject: false });
   if (has.exitCode === 0) return;
-  if (image !== DEFAULT_IMAGE) {
+  if (image !== imageTag(stack)) {
     throw new EnvironmentError(`image ${image} is not in the local Docker engine: \`docker pull ${image}\` or build it, then run again`);
   }
-  log.info({ image }, "building the image from fixtures/kube (a few minutes, once)");
-  const r = await execa("docker", ["build", "-t", image, FIXTURES_DIR], { reject: false, all: true });
-  if (r.exitCode !== 0) throw new Error(`docker build -t ${image} ${FIXTURES_DIR} failed:\n${(r.all ?? "").split("\n").slice(-30).join("\n")}`);
+  await ensureImage(host, (line) => log.info({ image }, line), signal, stack);
 }
 
 /** Runs a command, its stdout; throws naming `what`, with the end of its output, on a non-zero exit or at the timeout. */
@@ -156,8 +162,8 @@ export function imagePullProblem(pods: readonly Pick<V1Pod, "metadata" | "status
       if (w?.reason && HOPELESS_WAITING.has(w.reason)) {
         return (
           `pod ${p.metadata?.name} cannot start: ${w.reason}${w.message ? ` (${w.message})` : ""}. The cluster's nodes cannot pull ${c.image || "the image"}: ` +
-          "on kind and minikube pgchaos loads it from this host's Docker engine; on a cluster reached by context, build fixtures/kube, push the image to a " +
-          "registry its nodes pull from, and set PGCHAOS_KUBE_IMAGE to it"
+          "on kind and minikube pgchaos loads it from this host's Docker engine; on a cluster reached by context, push it to a registry its nodes " +
+          "pull from with `npm run image -- --push <registry>/pgchaos/member` and set PGCHAOS_KUBE_IMAGE to what it prints"
         );
       }
     }

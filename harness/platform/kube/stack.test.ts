@@ -7,15 +7,13 @@ import { defaultPatroniStack } from "../../stack/patroni/default.ts";
 import { getProfile } from "../../stack/patroni/profiles.ts";
 import { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import { parseStack } from "../../stack/patroni/versions.ts";
-import { UsageError } from "../../util/errors.ts";
+import { EnvironmentError } from "../../util/errors.ts";
 import type { ClusterSpec } from "../types.ts";
 import type { ExecResult, KubeClients } from "./client.ts";
 import { KubeCluster, type KubeRuntime } from "./cluster.ts";
-import { DEFAULT_IMAGE } from "./image.ts";
+import { TEST_IMAGE, testStack } from "./test-stack.ts";
 import { POD_CTL } from "./manifests.ts";
-import { imageStack, kubeStack, podAgentApi, type PodExec } from "./stack.ts";
-
-const dockerfileArg = /^ARG PATRONI_VERSION=(\S+)$/m.exec(readFileSync(resolve(import.meta.dirname, "../../../fixtures/kube/Dockerfile"), "utf8"))?.[1];
+import { checkPodPatroni, podAgentApi, type PodExec } from "./stack.ts";
 
 /** A Patroni stand-in behind `pgchaos-ctl rest`: answers per "METHOD /path" in turn, records every exec. */
 function fakePods(answers: Record<string, Array<{ status: number; body: string } | { exitCode: number; stderr: string }>>) {
@@ -69,57 +67,30 @@ function recordingRuntime() {
 /** A KubeCluster over stand-in pods: no API server (the clients are never used by what is tested). */
 function kubeCluster(exec: PodExec, over: Partial<ClusterSpec> = {}): KubeCluster {
   const passwords = { superuser: "s", replication: "r", rewind: "w" };
-  return new KubeCluster(spec(over), "ab12cd34", recordingRuntime().runtime, {} as KubeClients, false, "127.0.0.1", passwords, DEFAULT_IMAGE, imageStack(), exec);
+  return new KubeCluster(spec(over), "ab12cd34", recordingRuntime().runtime, {} as KubeClients, false, "127.0.0.1", passwords, TEST_IMAGE, testStack(), exec);
 }
 
-describe("the image's Patroni as a stack", () => {
-  it("is the Dockerfile's PATRONI_VERSION, pip-installed, with 4.x rules and no Debian package", () => {
-    const s = imageStack();
-    expect(dockerfileArg).toBeDefined();
-    expect(s.info).toMatchObject({ name: `patroni@${dockerfileArg}`, kind: "patroni", version: dockerfileArg });
-    expect(s.info.package).toBeUndefined();
-    expect(s.info.source).toContain("fixtures/kube/Dockerfile");
-    expect(s.info.source).toContain(`patroni[kubernetes]==${dockerfileArg}`);
-    expect(s.version).toMatchObject({ install: "image", version: dockerfileArg, image: { ref: DEFAULT_IMAGE } });
-    expect(s.version.rules).toEqual(parseStack("patroni@4.0.7").rules);
-  });
-
-  it("says when a --image is only taken to carry that version", () => {
-    expect(imageStack("registry:5000/mine/patroni:4.0.10-pg17.6").info.source).toMatch(/taken to carry Patroni .* \(not checked\)/);
-  });
-
-  it("runs the profile as 4.x does, and reports it", () => {
+describe("the run's stack on Kubernetes", () => {
+  it("runs the profile as its version does, and reports the stack and the image", () => {
     const c = kubeCluster(fakePods({}).exec);
     // fast asks ttl 10; Patroni 4 raises it to 20 (and the bring-up's with it).
-    expect(c.settings).toMatchObject({ stack: `patroni@${dockerfileArg}`, stackInfo: { version: dockerfileArg }, ttl: 20, image: DEFAULT_IMAGE });
-    expect(c.settings.adjustedByStack).toEqual(expect.arrayContaining([expect.stringMatching(/^ttl 10 → 20: Patroni 4\.0\.10/)]));
+    expect(c.settings).toMatchObject({ stack: "patroni@4.0.7", stackInfo: { version: "4.0.7", package: { name: "patroni" } }, ttl: 20, image: TEST_IMAGE });
+    expect(c.settings.adjustedByStack).toEqual(expect.arrayContaining([expect.stringMatching(/^ttl 10 → 20: Patroni 4\.0\.7/)]));
     expect(c.stack.bringUpTimings().ttl).toBe(20);
   });
-});
 
-describe("a stack other than the image's", () => {
-  it("is refused with both versions named", () => {
-    const image = imageStack();
-    const refuse = () => kubeStack(defaultPatroniStack(), image, "kind");
-    expect(refuse).toThrow(UsageError);
-    expect(refuse).toThrow(`the kind platform runs Patroni ${dockerfileArg}`);
-    expect(refuse).toThrow("this run asks for patroni@3.0.2 (Patroni 3.0.2)");
-    const other = new PatroniHaStack(parseStack("patroni@4.1.5"), { bin: "x", patronictl: "x", version: "4.1.5", sha256: undefined, source: "test" });
-    expect(() => kubeStack(other, image, "minikube")).toThrow(/the minikube platform runs Patroni 4\.0\.10.*asks for patroni@4\.1\.5 \(Patroni 4\.1\.5\)/);
-  });
-
-  it("is not needed: no stack asked, or the image's own, runs the image's", () => {
-    const image = imageStack();
-    expect(kubeStack(undefined, image, "kind")).toBe(image);
-    expect(kubeStack(imageStack(), image, "kind")).toBe(image);
-  });
-
-  it("makes deploy refuse before anything is created", async () => {
-    const { runtime, asked } = recordingRuntime();
-    const deploy = KubeCluster.deploy(spec({ stack: defaultPatroniStack() }), runtime);
-    await expect(deploy).rejects.toThrow(UsageError);
-    await expect(KubeCluster.deploy(spec({ stack: defaultPatroniStack() }), runtime)).rejects.toThrow(/runs Patroni 4\.0\.10.*asks for patroni@3\.0\.2/);
-    expect(asked).toEqual([]);
+  it("checks the pod's Patroni against the run's, naming both and how to build the right image", async () => {
+    const answer = (stdout: string, exitCode = 0): PodExec => async (_node, argv) => {
+      expect(argv).toEqual(["patroni", "--version"]);
+      return { exitCode, stdout, stderr: exitCode ? "patroni: not found" : "" };
+    };
+    await expect(checkPodPatroni(answer("patroni 4.0.7\n"), "pg-0", testStack("patroni@4.0.7"), TEST_IMAGE)).resolves.toBeUndefined();
+    const wrong = checkPodPatroni(answer("patroni 3.0.2\n"), "pg-0", testStack("patroni@4.1.5"), "registry.example.com/mine:1.0");
+    await expect(wrong).rejects.toThrow(EnvironmentError);
+    await expect(checkPodPatroni(answer("patroni 3.0.2\n"), "pg-0", testStack("patroni@4.1.5"), "registry.example.com/mine:1.0")).rejects.toThrow(
+      "image registry.example.com/mine:1.0 runs Patroni 3.0.2, and this run is patroni@4.1.5: build the image for it with `npm run image -- --stack patroni@4.1.5`",
+    );
+    await expect(checkPodPatroni(answer("", 127), "pg-0", testStack(), TEST_IMAGE)).rejects.toThrow(/`patroni --version` in pod pg-0 .* failed: patroni: not found/);
   });
 });
 
@@ -161,7 +132,7 @@ describe("switchover and failover on Kubernetes go through the stack", () => {
   it("switchover parses Patroni's answer over pgchaos-ctl rest", async () => {
     const names = ["pgchaos-0", "pgchaos-1", "pgchaos-2"];
     const pods = fakePods({ "GET /cluster": [cluster("pgchaos-0", names)], "POST /switchover": [{ status: 200, body: 'Successfully switched over to "pgchaos-1"' }] });
-    expect(await imageStack().switchover(podAgentApi(pods.exec), names, {})).toEqual({ from: "pgchaos-0", to: "pgchaos-1" });
+    expect(await testStack().switchover(podAgentApi(pods.exec), names, {})).toEqual({ from: "pgchaos-0", to: "pgchaos-1" });
     expect(pods.posts()).toEqual([{ node: "pgchaos-0", method: "POST", path: "/switchover", body: { leader: "pgchaos-0" } }]);
   });
 

@@ -1,50 +1,13 @@
 /**
- * The HA stack of the Kubernetes platforms: the Patroni the image carries (fixtures/kube/Dockerfile, pip-installed
- * from PyPI), described for the stack code (versions.ts imagePatroni), and the way to its REST API (exec of
- * `pgchaos-ctl rest` in the pod). Pure but for the exec it is given.
+ * Patroni on the Kubernetes platforms: the stack a run names (Debian 12's by default) runs from the member image
+ * built for it (platform/image.ts), and its REST API is reached by an exec of `pgchaos-ctl rest` in the pod. Pure
+ * but for the exec it is given.
  */
-import { PatroniHaStack } from "../../stack/patroni/stack.ts";
-import { imagePatroni } from "../../stack/patroni/versions.ts";
+import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import type { AgentApi } from "../../stack/types.ts";
-import { UsageError } from "../../util/errors.ts";
+import { EnvironmentError } from "../../util/errors.ts";
 import type { ExecResult } from "./client.ts";
-import { DEFAULT_IMAGE, PATRONI_VERSION } from "./image.ts";
 import { parseRestOutput, podCommands } from "./pod-ops.ts";
-
-export const DOCKERFILE = "fixtures/kube/Dockerfile";
-
-/** Where Patroni sits in the image (the Dockerfile links the venv's scripts into /usr/local/bin). */
-const BIN = "/usr/local/bin/patroni";
-const CTL = "/usr/local/bin/patronictl";
-
-/**
- * The Patroni the pods run: PATRONI_VERSION (image.ts, which image.test.ts holds to the Dockerfile's ARG). An image
- * given with --image is taken to carry the same version; nothing checks that.
- */
-export function imageStack(image: string = DEFAULT_IMAGE): PatroniHaStack {
-  const version = imagePatroni(PATRONI_VERSION, { ref: image, dockerfile: DOCKERFILE });
-  const source =
-    image === DEFAULT_IMAGE
-      ? `image ${image} built from ${DOCKERFILE}: ${version.image.pip} pip-installed from PyPI`
-      : `image ${image}, taken to carry Patroni ${PATRONI_VERSION} like ${DOCKERFILE} (not checked)`;
-  return new PatroniHaStack(version, { bin: BIN, patronictl: CTL, version: PATRONI_VERSION, sha256: undefined, source });
-}
-
-/**
- * The stack a Kubernetes run runs: the image's. A run that asks for another Patroni (`asked` of another version)
- * is refused before anything is created: the pods would run the image's whatever was asked, and the reports
- * would name the wrong one.
- */
-export function kubeStack(asked: PatroniHaStack | undefined, image: PatroniHaStack, platform: string): PatroniHaStack {
-  if (asked && asked.version.version !== image.version.version) {
-    throw new UsageError(
-      `the ${platform} platform runs Patroni ${image.version.version}, the one its image carries (${image.info.source}); ` +
-        `this run asks for ${asked.info.name} (Patroni ${asked.version.version}). Run ${asked.info.name} on the local platform, ` +
-        `or change PATRONI_VERSION in ${DOCKERFILE} and harness/platform/kube/image.ts to run another Patroni on ${platform}`,
-    );
-  }
-  return image;
-}
 
 /** An exec in the member's pod: the cluster's is the Kubernetes exec API (client.ts execInPod). */
 export type PodExec = (node: string, argv: string[], timeoutMs?: number) => Promise<ExecResult>;
@@ -59,4 +22,19 @@ export function podAgentApi(exec: PodExec): AgentApi {
     if (r.exitCode !== 0) throw new Error(`${req.method} ${req.path} on ${node}: ${(r.stderr || r.stdout).trim()}`);
     return parseRestOutput(r.stdout);
   };
+}
+
+/**
+ * Throws unless the pod's Patroni is the one the run reports: an image given by reference (PGCHAOS_KUBE_IMAGE) may
+ * carry any, and a report naming the wrong version is worse than no run.
+ */
+export async function checkPodPatroni(exec: PodExec, node: string, stack: PatroniHaStack, image: string): Promise<void> {
+  const r = await exec(node, ["patroni", "--version"], 30_000);
+  const got = /patroni (\S+)/.exec(r.stdout)?.[1];
+  if (r.exitCode !== 0 || got === undefined) throw new EnvironmentError(`\`patroni --version\` in pod ${node} (image ${image}) failed: ${(r.stderr || r.stdout).trim()}`);
+  if (got !== stack.info.version) {
+    throw new EnvironmentError(
+      `image ${image} runs Patroni ${got}, and this run is ${stack.info.name}: build the image for it with \`npm run image -- --stack ${stack.info.name}\`, or run --stack patroni@${got} if that stack is known`,
+    );
+  }
 }

@@ -4,7 +4,7 @@ import type { AgentApi, EffectiveProfile, HaStack, StackCapability, StackInfo } 
 import type { LocalRun, LocalStackParts } from "../local.ts";
 import { PatroniLocalParts } from "./local.ts";
 import type { HaProfile } from "./profiles.ts";
-import { effectiveTimings, type PatroniRelease } from "./versions.ts";
+import { effectiveTimings, type PatroniVersion } from "./versions.ts";
 import type { EnsuredPatroni } from "./install.ts";
 import { BRING_UP, profileRestore } from "./config.ts";
 import { waitFor } from "../../util/wait.ts";
@@ -28,23 +28,22 @@ interface StatusJson {
 export const PATRONI_CAPABILITIES: ReadonlySet<StackCapability> = new Set<StackCapability>(["dcs-members", "switchover", "failover", "agent-process"]);
 
 /**
- * Patroni of one version (versions.ts), installed (install.ts) or carried by an image (versions.ts imagePatroni):
- * the HaStack every platform runs it through.
+ * Patroni of one version (versions.ts), installed here (install.ts) and, on the container platforms, copied into the
+ * member image (platform/image.ts): the HaStack every platform runs it through.
  */
 export class PatroniHaStack implements HaStack {
   readonly info: StackInfo;
   readonly capabilities = PATRONI_CAPABILITIES;
 
   constructor(
-    readonly version: PatroniRelease,
+    readonly version: PatroniVersion,
     readonly installed: Pick<EnsuredPatroni, "bin" | "patronictl" | "version" | "sha256" | "source">,
   ) {
     this.info = {
       name: version.name,
       kind: "patroni",
       version: installed.version,
-      // An image's Patroni came from PyPI, not from a Debian package: its source says so, and it has no package.
-      ...(version.install === "image" ? {} : { package: { name: version.debian.package, version: version.debian.version, sha256: installed.sha256 ?? version.debian.sha256 } }),
+      package: { name: version.debian.package, version: version.debian.version, sha256: installed.sha256 ?? version.debian.sha256 },
       source: installed.source,
     };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../util/errors.ts";
-import { defaultStack, effectiveTimings, imagePatroni, listStacks, parseStack, stackOf } from "./versions.ts";
+import { defaultStack, effectiveTimings, listStacks, parseStack, stackOf } from "./versions.ts";
 
 describe("parseStack", () => {
   it.each(["patroni@3.0.2", "patroni@4.0.7", "patroni@4.1.5"])("accepts %s", (name) => {
@@ -92,24 +92,5 @@ describe("effectiveTimings", () => {
     expect(effectiveTimings(v4, { ttl: 20, loop_wait: 10, retry_timeout: 8 })).toEqual({ ttl: 20, loop_wait: 4, retry_timeout: 8 });
     expect(effectiveTimings(v4, { ttl: 20, loop_wait: 10, retry_timeout: 10 })).toEqual({ ttl: 20, loop_wait: 1, retry_timeout: 9 });
     expect(effectiveTimings(v4, { ttl: 25, loop_wait: 5, retry_timeout: 30 })).toEqual({ ttl: 25, loop_wait: 1, retry_timeout: 12 });
-  });
-});
-
-describe("imagePatroni", () => {
-  const image = { ref: "pgchaos/patroni:4.0.10-pg17.6", dockerfile: "fixtures/kube/Dockerfile" };
-
-  it("describes an image's pip-installed 4.x with the 4.x rules, outside the Debian table", () => {
-    const v = imagePatroni("4.0.10", image);
-    expect(v).toMatchObject({ name: "patroni@4.0.10", version: "4.0.10", install: "image", image: { ...image, pip: "patroni[kubernetes]==4.0.10" } });
-    expect(v).not.toHaveProperty("debian");
-    expect(v.rules).toEqual(parseStack("patroni@4.0.7").rules);
-    // Not a stack --stack can name, and the Debian table is as it was.
-    expect(() => parseStack("patroni@4.0.10")).toThrow(UsageError);
-    expect(listStacks().map((s) => s.name)).toEqual(["patroni@3.0.2", "patroni@4.0.7", "patroni@4.1.5"]);
-  });
-
-  it("refuses a version whose rules it does not know rather than guess them", () => {
-    expect(() => imagePatroni("3.3.2", image)).toThrow("no rules known for Patroni 3.3.2 in image pgchaos/patroni:4.0.10-pg17.6");
-    expect(() => imagePatroni("5.0.0", image)).toThrow(/no rules known/);
   });
 });

@@ -89,40 +89,6 @@ const RULES_4: PatroniRules = {
   failoverNamingLeaderIsSwitchover: true,
 };
 
-/**
- * Patroni as a container image carries it: pip-installed from PyPI when the image is built
- * (fixtures/kube/Dockerfile), not a Debian package. The Kubernetes platforms run this one; it is not in STACKS,
- * so `--stack` cannot name it and parseStack does not know it.
- */
-export interface ImagePatroniVersion {
-  /** `patroni@4.0.10`, as reports name a stack. */
-  name: string;
-  /** Upstream version, what `patroni --version` prints in the image (the Dockerfile's build checks it). */
-  version: string;
-  install: "image";
-  image: {
-    /** The image reference the pods run. */
-    ref: string;
-    /** Where it is built from. */
-    dockerfile: string;
-    /** The pip requirement that put Patroni in it. */
-    pip: string;
-  };
-  rules: PatroniRules;
-}
-
-/** A Patroni the harness can run: a Debian package (STACKS) or an image's (imagePatroni). */
-export type PatroniRelease = PatroniVersion | ImagePatroniVersion;
-
-/**
- * The description of the Patroni an image carries. Only 4.x is known (RULES_4, read in 4.0.7 and 4.1.5, which
- * agree, so a 4.0.x between them is taken to agree too); another major is refused rather than guessed.
- */
-export function imagePatroni(version: string, image: { ref: string; dockerfile: string }): ImagePatroniVersion {
-  if (!/^4\.\d+\.\d+$/.test(version)) throw new Error(`no rules known for Patroni ${version} in image ${image.ref}: only 4.x images are described (versions.ts RULES_4)`);
-  return { name: `patroni@${version}`, version, install: "image", image: { ...image, pip: `patroni[kubernetes]==${version}` }, rules: structuredClone(RULES_4) };
-}
-
 /** One entry per version. SHA-256 measured on two downloads from deb.debian.org (3.0.2's also matches apt's index). */
 const STACKS: readonly PatroniVersion[] = [
   {

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, imageTag, REGISTRY_BASE } from "./image.ts";
+import { assertPinnedImage } from "./kube/image.ts";
+import { PatroniHaStack } from "../stack/patroni/stack.ts";
+import { parseStack } from "../stack/patroni/versions.ts";
+import { EnvironmentError } from "../util/errors.ts";
+
+const here = { canDebootstrap: true };
+const dpkg = (p: string) => execFileSync("dpkg-query", ["-W", "-f=${Version}", p], { encoding: "utf8" });
+
+describe("the member image of every container platform", () => {
+  it("pins the versions the local platform runs here, and is tagged by everything that goes into it", () => {
+    const r = imageRecipe(here);
+    expect(r.packages).toContain(`patroni=${dpkg("patroni")}`);
+    expect(r.packages).toContain(`postgresql-15=${dpkg("postgresql-15")}`);
+    expect(r.pinned).toBe(true);
+    expect(r.tag).toMatch(/^pgchaos\/member:patroni-3\.0\.2-pg15-[0-9a-f]{12}$/);
+    expect(imageRecipe(here).tag).toBe(r.tag);
+    // The Kubernetes platforms refuse unpinned tags: this one names its Patroni.
+    expect(() => assertPinnedImage(r.tag)).not.toThrow();
+    expect(Object.keys(r.scripts)).toEqual(["pod-init.sh", "pgchaos-ctl.sh"]);
+    // postgres is 999:999, what the Kubernetes manifests run as.
+    expect(r.dockerfile).toMatch(/useradd --system --uid 999 --gid 999 .* postgres/);
+    expect(r.dockerfile).toMatch(/create_main_cluster = false/);
+  });
+
+  it("builds on debootstrap where it runs, on debian:bookworm-slim elsewhere, and on what PGCHAOS_IMAGE_BASE names", () => {
+    expect(imageRecipe(here).base).toEqual({ ref: DEBOOTSTRAP_BASE, debootstrap: true });
+    const elsewhere = imageRecipe({ canDebootstrap: false, installed: () => undefined });
+    expect(elsewhere.base).toEqual({ ref: REGISTRY_BASE, debootstrap: false });
+    // Without dpkg nothing can be pinned to a local version, and the recipe says so; the tag differs.
+    expect(elsewhere.pinned).toBe(false);
+    expect(elsewhere.packages).toContain("patroni");
+    expect(elsewhere.tag).not.toBe(imageRecipe(here).tag);
+    expect(imageRecipe({ ...here, base: "registry.example.com/debian:12.8-slim" }).base).toEqual({ ref: "registry.example.com/debian:12.8-slim", debootstrap: false });
+    expect(() => imageRecipe({ canDebootstrap: false, base: "debootstrap" })).toThrow(EnvironmentError);
+  });
+
+  it("pins to this machine's versions only on Debian 12, whose archive has them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pgchaos-os-release-"));
+    const os = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    expect(hostIsBookworm(os("debian12", 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n'))).toBe(true);
+    expect(hostIsBookworm(os("ubuntu", "ID=ubuntu\nID_LIKE=debian\nVERSION_CODENAME=noble\n"))).toBe(false);
+    expect(hostIsBookworm(os("trixie", "ID=debian\nVERSION_CODENAME=trixie\n"))).toBe(false);
+    expect(hostIsBookworm(join(dir, "missing"))).toBe(false);
+    // This machine is Debian 12.
+    expect(hostIsBookworm()).toBe(true);
+  });
+
+  it("gives another Patroni a tag of its own that names its version", () => {
+    const recipe = imageRecipe(here);
+    const system = new PatroniHaStack(parseStack("patroni@3.0.2"), { bin: "/usr/bin/patroni", patronictl: "/usr/bin/patronictl", version: "3.0.2", sha256: undefined, source: "test" });
+    expect(imageTag(system, recipe)).toBe(recipe.tag);
+    const other = (sha: string) => new PatroniHaStack(parseStack("patroni@4.1.5"), { bin: "/var/cache/pgchaos/stacks/patroni-4.1.5/bin/patroni", patronictl: "x", version: "4.1.5", sha256: sha, source: "test" });
+    const tag = imageTag(other("aa"), recipe);
+    expect(tag).toMatch(/^pgchaos\/member:patroni-4\.1\.5-pg15-[0-9a-f]{12}$/);
+    expect(imageTag(other("bb"), recipe)).not.toBe(tag);
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * The one member image of the container platforms: docker runs it, kind and minikube load it into their nodes, and a
+ * cluster reached by context pulls it from wherever `npm run image` pushed it. fixtures/image/ holds its Dockerfile
+ * and the pod's init and control scripts; nothing is pulled where no registry answers.
+ */
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import type { PatroniHaStack } from "../stack/patroni/stack.ts";
+import { execa } from "execa";
+import { EnvironmentError } from "../util/errors.ts";
+
+export const IMAGE_FIXTURES = resolve(import.meta.dirname, "../../fixtures/image");
+export const DOCKER = existsSync("/usr/bin/docker") ? "/usr/bin/docker" : "docker";
+const MIRROR = "http://deb.debian.org/debian";
+const SYSTEM_PATRONI = "/usr/bin/patroni";
+/** Debian 12's Patroni, what the member image carries before a stack layer (versions.ts, the default stack). */
+const BOOKWORM_PATRONI = "3.0.2";
+/** Our own Debian 12, made by debootstrap: what a machine without a registry builds on. */
+export const DEBOOTSTRAP_BASE = "pgchaos/debian:bookworm-minbase";
+/** Debian 12 from a registry, for machines where debootstrap cannot run (macOS, Windows, no root). */
+export const REGISTRY_BASE = "debian:bookworm-slim";
+
+export interface ImageRecipe {
+  /** The base image, and whether we make it with debootstrap (else docker build pulls it). */
+  base: { ref: string; debootstrap: boolean };
+  /** apt-get install arguments: `name=version` where this machine's dpkg knows the version. */
+  packages: string[];
+  /** Every package is at the version the local platform runs here. */
+  pinned: boolean;
+  dockerfile: string;
+  scripts: Record<string, string>;
+  /** `pgchaos/member:patroni-3.0.2-pg15-<hash of all of the above>`. */
+  tag: string;
+}
+
+export interface RecipeInputs {
+  /** PGCHAOS_IMAGE_BASE: `debootstrap`, or an image reference to build on. */
+  base?: string;
+  /** Whether debootstrap can run here (root on Linux with debootstrap installed). */
+  canDebootstrap?: boolean;
+  /** The installed version of a Debian package, undefined where there is no dpkg or no such package. */
+  installed?: (pkg: string) => string | undefined;
+}
+
+/**
+ * What goes into the member image. Where this machine runs the local platform on Debian 12 with the packages installed,
+ * the packages are pinned to its versions, so local and container runs compare like for like; elsewhere (macOS,
+ * Ubuntu, another Debian) they are bookworm's current ones, and `pinned` says so. The tag names the Patroni it carries (the
+ * Kubernetes platforms refuse a tag with no version) and hashes everything, so a change builds a new image.
+ */
+export function imageRecipe(inputs: RecipeInputs = {}): ImageRecipe {
+  const installed = inputs.installed ?? (hostIsBookworm() ? dpkgVersion : () => undefined);
+  const canDebootstrap = inputs.canDebootstrap ?? (existsSync("/usr/sbin/debootstrap") && process.getuid?.() === 0);
+  const asked = inputs.base ?? (process.env.PGCHAOS_IMAGE_BASE || undefined);
+  const debootstrap = asked === "debootstrap" || (asked === undefined && canDebootstrap);
+  if (asked === "debootstrap" && !canDebootstrap) {
+    throw new EnvironmentError("PGCHAOS_IMAGE_BASE=debootstrap needs debootstrap and root on Linux: `npm run setup` installs it, or unset PGCHAOS_IMAGE_BASE to build on debian:bookworm-slim");
+  }
+  const base = { ref: debootstrap ? DEBOOTSTRAP_BASE : (asked ?? REGISTRY_BASE), debootstrap };
+  const versions = ["postgresql-15", "patroni", "etcd-server", "etcd-client"].map((p) => [p, installed(p)] as const);
+  const packages = [...versions.map(([p, v]) => (v ? `${p}=${v}` : p)), "python3-psycopg2", "iproute2", "iptables", "procps", "ca-certificates"];
+  const dockerfile = readFileSync(join(IMAGE_FIXTURES, "Dockerfile"), "utf8");
+  const scripts = {
+    "pod-init.sh": readFileSync(join(IMAGE_FIXTURES, "pod-init.sh"), "utf8"),
+    "pgchaos-ctl.sh": readFileSync(join(IMAGE_FIXTURES, "pgchaos-ctl.sh"), "utf8"),
+  };
+  const hash = createHash("sha256").update(JSON.stringify({ base, packages, dockerfile, scripts })).digest("hex").slice(0, 12);
+  return { base, packages, pinned: versions.every(([, v]) => v !== undefined), dockerfile, scripts, tag: `pgchaos/member:patroni-${BOOKWORM_PATRONI}-pg15-${hash}` };
+}
+
+/**
+ * Whether this machine is Debian 12, whose installed versions the image can pin: another system's (Ubuntu's patroni,
+ * PGDG's postgresql-15) are not in bookworm's archive.
+ */
+export function hostIsBookworm(osRelease = "/etc/os-release"): boolean {
+  try {
+    const text = readFileSync(osRelease, "utf8");
+    return /^ID=debian$/m.test(text) && /^VERSION_CODENAME=bookworm$/m.test(text);
+  } catch {
+    return false;
+  }
+}
+
+function dpkgVersion(pkg: string): string | undefined {
+  try {
+    return execFileSync("dpkg-query", ["-W", "-f=${Version}", pkg], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a stack other than Debian 12's Patroni sits in the image: the folder install.ts made here, at the same path. */
+function stackLayer(stack: PatroniHaStack | undefined): { dir: string; sha: string } | undefined {
+  if (!stack || stack.installed.bin === SYSTEM_PATRONI) return undefined;
+  return { dir: dirname(dirname(stack.installed.bin)), sha: stack.installed.sha256 ?? "unknown" };
+}
+
+/** The tag of the image that runs `stack` (the member image itself for Debian 12's Patroni). Builds nothing. */
+export function imageTag(stack?: PatroniHaStack, recipe: ImageRecipe = imageRecipe()): string {
+  const layer = stackLayer(stack);
+  if (!layer || !stack) return recipe.tag;
+  const hash = createHash("sha256").update(recipe.tag + layer.sha).digest("hex").slice(0, 12);
+  return `pgchaos/member:patroni-${stack.info.version}-pg15-${hash}`;
+}
+
+async function imageExists(host: string, tag: string): Promise<boolean> {
+  const r = await execa(DOCKER, ["-H", host, "image", "inspect", tag], { reject: false });
+  return r.exitCode === 0;
+}
+
+/**
+ * The image that runs `stack` (Debian 12's Patroni when undefined), built on the Docker engine at `host` when it is
+ * missing: the base, then the recipe's packages from Debian's archive, then the stack's layer. Each is cached by tag.
+ */
+export async function ensureImage(host: string, say: (line: string) => void, signal?: AbortSignal, stack?: PatroniHaStack): Promise<string> {
+  const recipe = imageRecipe();
+  const member = await ensureMemberImage(host, recipe, say, signal);
+  const layer = stackLayer(stack);
+  return layer && stack ? ensureStackImage(host, member, imageTag(stack, recipe), layer.dir, stack, say, signal) : member;
+}
+
+async function build(host: string, tag: string, ctx: string, args: string[], signal?: AbortSignal): Promise<void> {
+  await execa(DOCKER, ["-H", host, "build", ...args, "-t", tag, ctx], { cancelSignal: signal, all: true }).catch((e: { all?: string }) => {
+    throw new EnvironmentError(`docker build of ${tag} failed:\n${String(e.all ?? e).split("\n").slice(-15).join("\n")}`);
+  });
+}
+
+/**
+ * The member image with another Patroni on top: the stack folder that install.ts made on this machine (Debian
+ * trixie's or forky's package, checked against its pinned SHA-256 and extracted; its launcher runs it on Debian 12's
+ * python3, as on the local platform) copied to the same path, and its launchers first on PATH.
+ */
+async function ensureStackImage(host: string, member: string, tag: string, dir: string, stack: PatroniHaStack, say: (line: string) => void, signal?: AbortSignal): Promise<string> {
+  if (await imageExists(host, tag)) return tag;
+  const ctx = mkdtempSync(join(tmpdir(), "pgchaos-stack-image-"));
+  try {
+    cpSync(join(dir, "bin"), join(ctx, "stack", "bin"), { recursive: true });
+    cpSync(join(dir, "root"), join(ctx, "stack", "root"), { recursive: true });
+    writeFileSync(
+      join(ctx, "Dockerfile"),
+      `FROM ${member}
+COPY stack ${dir}
+RUN ln -sf ${dir}/bin/patroni /usr/local/bin/patroni && ln -sf ${dir}/bin/patronictl /usr/local/bin/patronictl && test "$(patroni --version)" = "patroni ${stack.info.version}"
+`,
+    );
+    say(`building ${tag} (${stack.info.name} on the member image)`);
+    await build(host, tag, ctx, ["--network", "none"], signal);
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+  return tag;
+}
+
+async function ensureMemberImage(host: string, r: ImageRecipe, say: (line: string) => void, signal?: AbortSignal): Promise<string> {
+  if (await imageExists(host, r.tag)) return r.tag;
+  if (r.base.debootstrap && !(await imageExists(host, r.base.ref))) {
+    const root = mkdtempSync(join(tmpdir(), "pgchaos-rootfs-"));
+    try {
+      say(`building ${r.base.ref} with debootstrap from ${MIRROR} (about 30 s, once)`);
+      await execa("debootstrap", ["--variant=minbase", "bookworm", root, MIRROR], { cancelSignal: signal });
+      // Imported under a name of its own and tagged only when the whole import succeeded: a partial root file system
+      // must never carry the tag that says "built".
+      const partial = `${r.base.ref}-partial`;
+      await execa("bash", ["-o", "pipefail", "-c", `tar -C '${root}' -c . | '${DOCKER}' -H '${host}' import - '${partial}'`], { cancelSignal: signal });
+      await execa(DOCKER, ["-H", host, "tag", partial, r.base.ref]);
+      await execa(DOCKER, ["-H", host, "rmi", partial], { reject: false });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+  const ctx = mkdtempSync(join(tmpdir(), "pgchaos-image-"));
+  try {
+    writeFileSync(join(ctx, "Dockerfile"), r.dockerfile);
+    for (const [name, text] of Object.entries(r.scripts)) writeFileSync(join(ctx, name), text);
+    say(`building ${r.tag} on ${r.base.ref} from Debian's archive (about 40 s, once)`);
+    await build(host, r.tag, ctx, ["--network", "host", "--build-arg", `BASE=${r.base.ref}`, "--build-arg", `PACKAGES=${r.packages.join(" ")}`], signal);
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+  return r.tag;
+}
