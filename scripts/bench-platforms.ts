@@ -3,7 +3,7 @@
  * time, teardown and primary-kill's write unavailability, from the same number of primary-kill runs on each platform,
  * interleaved (local, docker, local, ...) so that the machine's noise falls on both alike.
  *
- *   npm run bench -- --platforms local,docker [--kills N]
+ *   npm run bench -- --platforms local,docker[,docker:forward] [--kills N]
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -21,23 +21,29 @@ const ROOT = resolve(import.meta.dirname, "..");
 export async function benchPlatforms(platforms: string[], kills: number): Promise<void> {
   const signal = abortOnSignals();
   // One Docker daemon for the whole benchmark, and the image built before the clock starts.
-  const daemon = platforms.includes("docker") ? await ensureDaemon(signal) : undefined;
+  const daemon = platforms.some((p) => p.startsWith("docker")) ? await ensureDaemon(signal) : undefined;
   if (daemon) {
     process.env.DOCKER_HOST = daemon.host;
     await ensureImage(daemon.host, (l) => process.stderr.write(`${l}\n`), signal);
   }
   const scenario = await loadScenario("primary-kill");
   const scratch = mkdtempSync(join(tmpdir(), "pgchaos-bench-platforms-"));
-  const figures: Record<string, { ready: number[]; teardown: number[]; unavailable: number[]; valid: number }> = {};
+  const figures: Record<string, { ready: number[]; teardown: number[]; unavailable: number[]; rate: number[]; valid: number }> = {};
   try {
     for (let i = 0; i < kills; i++) {
       for (const platform of platforms) {
-        const f = (figures[platform] ??= { ready: [], teardown: [], unavailable: [], valid: 0 });
-        const r = await runScenario({ scenario, platform, outDir: join(scratch, platform), signal, progress: new Progress(process.stderr, true) });
+        const f = (figures[platform] ??= { ready: [], teardown: [], unavailable: [], rate: [], valid: 0 });
+        // `docker:forward` is the docker platform in forward reach (docker/reach.ts), as Docker Desktop runs it.
+        const [name, reach] = platform.split(":") as [string, string | undefined];
+        if (reach) process.env.PGCHAOS_DOCKER_REACH = reach;
+        const r = await runScenario({ scenario, platform: name, outDir: join(scratch, platform.replace(":", "-")), signal, progress: new Progress(process.stderr, true) }).finally(() => {
+          if (reach) delete process.env.PGCHAOS_DOCKER_REACH;
+        });
         const phase = (name: string) => r.verdict.run.phases.find((p) => p.name === name)?.ms;
         f.ready.push(phase("deploy") ?? NaN);
         f.teardown.push(phase("teardown") ?? NaN);
         f.unavailable.push(r.verdict.checks.failover!.writeUnavailableMs as number);
+        f.rate.push(r.verdict.run.writes.ratePerSec * 1000);
         if (r.verdict.valid === true) f.valid++;
         process.stderr.write(`${platform} ${i + 1}: ${r.verdict.valid}, deploy ${Math.round(f.ready.at(-1)!)} ms, writes unavailable ${f.unavailable.at(-1)} ms\n`);
       }
@@ -47,7 +53,7 @@ export async function benchPlatforms(platforms: string[], kills: number): Promis
     if (daemon?.ours) await daemon.stop();
   }
   const cell = (d: Distribution | undefined) => (d ? `${(d.median / 1000).toFixed(2)} (${(d.min / 1000).toFixed(2)} to ${(d.max / 1000).toFixed(2)})` : "–");
-  const row = (name: string, key: "ready" | "teardown" | "unavailable") => `| ${name} | ${platforms.map((p) => cell(distribution(figures[p]![key].filter(Number.isFinite)))).join(" | ")} |`;
+  const row = (name: string, key: "ready" | "teardown" | "unavailable" | "rate") => `| ${name} | ${platforms.map((p) => cell(distribution(figures[p]![key].filter(Number.isFinite)))).join(" | ")} |`;
   const section = `## Platforms side by side
 
 Measured by \`npm run bench -- --platforms ${platforms.join(",")} --kills ${kills}\` on ${new Date().toISOString().slice(0, 10)}: ${kills} \`primary-kill\` runs per
@@ -59,12 +65,15 @@ Seconds, median (min to max).
 ${row("cluster ready (the deploy phase)", "ready")}
 ${row("teardown", "teardown")}
 ${row("primary-kill: writes unavailable", "unavailable")}
+${row("write probe: writes per second (not seconds)", "rate")}
 | valid verdicts | ${platforms.map((p) => `${figures[p]!.valid} of ${kills}`).join(" | ")} |
 
 On docker each member is two containers (a machine holding the network namespace and etcd, a pod with Patroni and
-PostgreSQL in its network) on an internal network of the run; haproxy and the probes run on this machine as on the local
-platform, so the write path is the same. The Docker daemon is started once for the benchmark, and the image was built
-before it (60 s from nothing here: debootstrap, then Debian's packages).
+PostgreSQL in its network) on an internal network of the run. In direct reach (\`docker\`) haproxy and the probes run on
+this machine as on the local platform, so the write path is the same; in forward reach (\`docker:forward\`, what Docker
+Desktop and users without root get) haproxy runs in a clients container and every connection of the harness is a
+\`docker exec\` of a relay, which slows the write probe and stretches each reconnect. The Docker daemon is started once
+for the benchmark, and the image was built before it (60 s from nothing here: debootstrap, then Debian's packages).
 `;
   const file = join(ROOT, "reports", "BENCHMARKS.md");
   const old = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { execa } from "execa";
 import { ensureDaemon } from "../harness/platform/docker/daemon.ts";
 import { DOCKER, ensureImage } from "../harness/platform/image.ts";
-import { checkStackName, resolveStack } from "../harness/stack/index.ts";
+import { checkStackName, describeStack } from "../harness/stack/index.ts";
 import { EnvironmentError, UsageError, errorMessage } from "../harness/util/errors.ts";
 import { abortOnSignals } from "../harness/util/signals.ts";
 
@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   });
   if (!daemon) return 2;
   try {
-    const stack = await resolveStack(values.stack, { signal, log: (line) => console.error(line) });
+    const stack = describeStack(values.stack);
     const tag = await ensureImage(daemon.host, (line) => console.error(line), signal, stack);
     if (values.push === undefined) {
       console.log(tag);

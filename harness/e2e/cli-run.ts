@@ -53,6 +53,27 @@ export function privateCheckout(): string {
   return dir;
 }
 
+/**
+ * A copy of this checkout that any user can read (mode 0755), as a user without root has their clone: the files git
+ * sees, with node_modules hard-linked (no second install, nothing of this checkout's changed). Returns its path.
+ */
+export function readableCheckout(): string {
+  const dir = mkdtempSync(join(tmpdir(), "pgchaos-user-"));
+  chmodSync(dir, 0o755);
+  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter((f) => f !== "");
+  for (const f of files) {
+    mkdirSync(dirname(join(dir, f)), { recursive: true, mode: 0o755 });
+    try {
+      copyFileSync(join(ROOT, f), join(dir, f));
+      chmodSync(join(dir, f), 0o644 | 0o111 * Number(f.endsWith(".sh")));
+    } catch {
+      // Deleted in the work tree but still in the index.
+    }
+  }
+  execFileSync("cp", ["-al", join(ROOT, "node_modules"), join(dir, "node_modules")]);
+  return dir;
+}
+
 /** Resolves once the child's stderr has printed `text`. */
 export function waitForOutput(child: ResultPromise, text: string | RegExp, timeoutMs: number): Promise<void> {
   return new Promise((res, rej) => {

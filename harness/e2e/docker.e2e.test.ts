@@ -2,10 +2,12 @@
  * The docker platform through the CLI, as a user runs it: primary-kill to a valid verdict, and Ctrl-C during the fault
  * leaving no container, network or volume of ours (nor the dockerd a run started). Skipped where Docker cannot run.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, interrupt, waitForOutput } from "./cli-run.ts";
+import { cli, interrupt, readableCheckout, waitForOutput } from "./cli-run.ts";
 import { skipClusterTests } from "../testing/leftovers.ts";
 import { DOCKERD, OWN_DAEMON, answers, ensureDaemon, execRootMounts, type Daemon } from "../platform/docker/daemon.ts";
 import { DOCKER } from "../platform/image.ts";
@@ -58,6 +60,48 @@ describe.skipIf(skip)("the docker platform through the CLI", () => {
     expect(await ours(daemon)).toEqual([]);
   });
 
+  /**
+   * What Docker Desktop users and users without root get: forward reach (reach.ts). Run here as `nobody`, whose only
+   * right is the Docker socket (group access for the test's length), from a checkout it can read.
+   */
+  it("a user without root runs primary-kill to a valid verdict through docker exec alone, and Ctrl-C leaves nothing", { timeout: 600_000 }, async (ctx) => {
+    if (!daemon.ours) ctx.skip(); // Only pgchaos's own daemon is ours to open to another user.
+    const checkout = readableCheckout();
+    const home = mkdtempSync(join(tmpdir(), "pgchaos-nobody-"));
+    chownSync(home, 65534, 65534);
+    chmodSync(dirname(daemon.socket), 0o711);
+    chownSync(daemon.socket, 0, 65534);
+    const asNobody = (args: string[]) =>
+      execa("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "node", "--import", "tsx", "harness/cli.ts", "scenario", ...args], {
+        cwd: checkout,
+        reject: false,
+        all: true,
+        detached: true,
+        timeout: 300_000,
+        env: { PATH: process.env.PATH!, HOME: home, DOCKER_HOST: daemon.host },
+        extendEnv: false,
+      });
+    try {
+      const r = await asNobody(["primary-kill", "--platform", "docker", "--out", join(home, "reports")]);
+      expect(r.all).toMatch(/primary-kill on docker with patroni@3\.0\.2, profile fast: PASS/);
+      expect(r.exitCode).toBe(0);
+      const runDir = /run directory: (\S+)/.exec(r.all ?? "")![1]!;
+      expect(JSON.parse(readFileSync(join(runDir, "scenario.json"), "utf8"))).toMatchObject({ settings: { reach: "forward" } });
+      expect(await ours(daemon)).toEqual([]);
+      const child = asNobody(["primary-kill", "--platform", "docker", "--out", join(home, "reports")]);
+      await waitForOutput(child, "fault: kill primary", 120_000);
+      const { ms, result } = await interrupt(child);
+      expect(result.exitCode).toBe(130);
+      expect(ms).toBeLessThan(10_000);
+      expect(await ours(daemon)).toEqual([]);
+    } finally {
+      chownSync(daemon.socket, 0, 0);
+      chmodSync(dirname(daemon.socket), 0o700);
+      rmSync(checkout, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   it("--cleanup --platform docker removes what a killed run left", { timeout: 300_000 }, async () => {
     const child = cli(["primary-kill", "--platform", "docker", "--out", "/tmp/pgchaos-e2e-docker"], { env: { DOCKER_HOST: daemon.host } });
     await waitForOutput(child, "warm-up", 120_000);
@@ -65,7 +109,7 @@ describe.skipIf(skip)("the docker platform through the CLI", () => {
     await child;
     expect((await ours(daemon)).length).toBeGreaterThan(0);
     const r = await cli(["--cleanup", "--platform", "docker"], { env: { DOCKER_HOST: daemon.host } });
-    expect(r.stdout).toMatch(/removed run \w+: \d+ containers, 1 networks/);
+    expect(r.stdout).toMatch(/removed run \w+: \d+ containers, 1 networks, 3 volumes/);
     expect(await ours(daemon)).toEqual([]);
   });
 });

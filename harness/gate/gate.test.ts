@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { writeRunDir } from "../report/test-run.ts";
 import { loadScenario } from "../scenario/loader.ts";
 import type { RunOptions, RunResult } from "../scenario/runner.ts";
-import { EnvironmentError, UsageError } from "../util/errors.ts";
+import { EnvironmentError } from "../util/errors.ts";
 import { usageError } from "../testing/usage-error.ts";
 import type { Baseline } from "./baseline.ts";
 import { runGate, type GateDeps } from "./gate.ts";

@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, imageTag, REGISTRY_BASE } from "./image.ts";
+import { DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, imageTag, REGISTRY_BASE, FETCH_CHECKED, stackDir, stackLayer } from "./image.ts";
 import { assertPinnedImage } from "./kube/image.ts";
 import { PatroniHaStack } from "../stack/patroni/stack.ts";
 import { parseStack } from "../stack/patroni/versions.ts";
@@ -54,13 +57,46 @@ describe("the member image of every container platform", () => {
     expect(hostIsBookworm()).toBe(true);
   });
 
-  it("gives another Patroni a tag of its own that names its version", () => {
+  it("gives another Patroni a layer built from Debian's archive, checked against its pinned SHA-256, with a tag that names it", () => {
     const recipe = imageRecipe(here);
     const system = new PatroniHaStack(parseStack("patroni@3.0.2"), { bin: "/usr/bin/patroni", patronictl: "/usr/bin/patronictl", version: "3.0.2", sha256: undefined, source: "test" });
     expect(imageTag(system, recipe)).toBe(recipe.tag);
-    const other = (sha: string) => new PatroniHaStack(parseStack("patroni@4.1.5"), { bin: "/var/cache/pgchaos/stacks/patroni-4.1.5/bin/patroni", patronictl: "x", version: "4.1.5", sha256: sha, source: "test" });
-    const tag = imageTag(other("aa"), recipe);
+    const v = parseStack("patroni@4.1.5");
+    // Where this machine installed it does not matter: nothing of the host goes into the layer.
+    const other = (bin: string) => new PatroniHaStack(v, { bin, patronictl: "x", version: "4.1.5", sha256: v.debian.sha256, source: "test" });
+    const tag = imageTag(other("/var/cache/pgchaos/stacks/patroni-4.1.5/bin/patroni"), recipe);
     expect(tag).toMatch(/^pgchaos\/member:patroni-4\.1\.5-pg15-[0-9a-f]{12}$/);
-    expect(imageTag(other("bb"), recipe)).not.toBe(tag);
+    expect(imageTag(other("/elsewhere/bin/patroni"), recipe)).toBe(tag);
+    const layer = stackLayer(other("x"), recipe.tag)!;
+    expect(layer.dockerfile).toContain(`FROM ${recipe.tag}`);
+    expect(layer.dockerfile).toContain(`http://deb.debian.org/debian/${v.debian.pool} ${v.debian.sha256}`);
+    expect(layer.dockerfile).toContain('test "$(patroni --version)" = "patroni 4.1.5"');
+    expect(layer.files.patroni).toContain(`SITE = "${stackDir(other("x"))}/root/usr/lib/python3/dist-packages"`);
+    // Another member image, another layer.
+    expect(stackLayer(other("x"), "pgchaos/member:patroni-3.0.2-pg15-000000000000")!.tag).not.toBe(tag);
+  });
+
+});
+
+describe("the download a stack layer makes in its build", () => {
+  it("keeps the file only when its SHA-256 is the pinned one", async () => {
+    const body = Buffer.from("a package, as far as this test goes");
+    const server = createServer((_req, res) => res.end(body));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/p.deb`;
+    const dir = mkdtempSync(join(tmpdir(), "pgchaos-fetch-"));
+    try {
+      const good = createHash("sha256").update(body).digest("hex");
+      const ok = await execa("python3", ["-c", FETCH_CHECKED, url, good, join(dir, "ok.deb")], { reject: false });
+      expect(ok.exitCode).toBe(0);
+      expect(readFileSync(join(dir, "ok.deb"))).toEqual(body);
+      const bad = await execa("python3", ["-c", FETCH_CHECKED, url, "0".repeat(64), join(dir, "bad.deb")], { reject: false });
+      expect(bad.exitCode).not.toBe(0);
+      expect(bad.stderr).toContain(`sha256 ${good} of ${url} is not the pinned ${"0".repeat(64)}`);
+      expect(existsSync(join(dir, "bad.deb"))).toBe(false);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

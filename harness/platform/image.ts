@@ -4,18 +4,18 @@
  * and the pod's init and control scripts; nothing is pulled where no registry answers.
  */
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { PatroniHaStack } from "../stack/patroni/stack.ts";
+import { imageStackDir, launcher, sitePackages } from "../stack/patroni/install.ts";
 import { execa } from "execa";
 import { EnvironmentError } from "../util/errors.ts";
 
 export const IMAGE_FIXTURES = resolve(import.meta.dirname, "../../fixtures/image");
 export const DOCKER = existsSync("/usr/bin/docker") ? "/usr/bin/docker" : "docker";
 const MIRROR = "http://deb.debian.org/debian";
-const SYSTEM_PATRONI = "/usr/bin/patroni";
 /** Debian 12's Patroni, what the member image carries before a stack layer (versions.ts, the default stack). */
 const BOOKWORM_PATRONI = "3.0.2";
 /** Our own Debian 12, made by debootstrap: what a machine without a registry builds on. */
@@ -41,6 +41,8 @@ export interface RecipeInputs {
   base?: string;
   /** Whether debootstrap can run here (root on Linux with debootstrap installed). */
   canDebootstrap?: boolean;
+  /** Whether the engine has our debootstrapped base already (built by root earlier): then nothing is pulled either. */
+  debootstrapBaseBuilt?: boolean;
   /** The installed version of a Debian package, undefined where there is no dpkg or no such package. */
   installed?: (pkg: string) => string | undefined;
 }
@@ -55,12 +57,12 @@ export function imageRecipe(inputs: RecipeInputs = {}): ImageRecipe {
   const installed = inputs.installed ?? (hostIsBookworm() ? dpkgVersion : () => undefined);
   const canDebootstrap = inputs.canDebootstrap ?? (existsSync("/usr/sbin/debootstrap") && process.getuid?.() === 0);
   const asked = inputs.base ?? (process.env.PGCHAOS_IMAGE_BASE || undefined);
-  const debootstrap = asked === "debootstrap" || (asked === undefined && canDebootstrap);
-  if (asked === "debootstrap" && !canDebootstrap) {
+  const debootstrap = asked === "debootstrap" || (asked === undefined && (canDebootstrap || inputs.debootstrapBaseBuilt === true));
+  if (asked === "debootstrap" && !canDebootstrap && !inputs.debootstrapBaseBuilt) {
     throw new EnvironmentError("PGCHAOS_IMAGE_BASE=debootstrap needs debootstrap and root on Linux: `npm run setup` installs it, or unset PGCHAOS_IMAGE_BASE to build on debian:bookworm-slim");
   }
   const base = { ref: debootstrap ? DEBOOTSTRAP_BASE : (asked ?? REGISTRY_BASE), debootstrap };
-  const versions = ["postgresql-15", "patroni", "etcd-server", "etcd-client"].map((p) => [p, installed(p)] as const);
+  const versions = ["postgresql-15", "patroni", "etcd-server", "etcd-client", "haproxy"].map((p) => [p, installed(p)] as const);
   const packages = [...versions.map(([p, v]) => (v ? `${p}=${v}` : p)), "python3-psycopg2", "iproute2", "iptables", "procps", "ca-certificates"];
   const dockerfile = readFileSync(join(IMAGE_FIXTURES, "Dockerfile"), "utf8");
   const scripts = {
@@ -92,18 +94,50 @@ function dpkgVersion(pkg: string): string | undefined {
   }
 }
 
-/** Where a stack other than Debian 12's Patroni sits in the image: the folder install.ts made here, at the same path. */
-function stackLayer(stack: PatroniHaStack | undefined): { dir: string; sha: string } | undefined {
-  if (!stack || stack.installed.bin === SYSTEM_PATRONI) return undefined;
-  return { dir: dirname(dirname(stack.installed.bin)), sha: stack.installed.sha256 ?? "unknown" };
+/** Where a stack other than Debian 12's Patroni sits in the image. */
+export function stackDir(stack: PatroniHaStack): string {
+  return imageStackDir(stack.version.version);
+}
+
+/** `python3 -c FETCH_CHECKED URL SHA256 FILE`: downloads URL into FILE only when its SHA-256 is the one given. */
+export const FETCH_CHECKED =
+  'import hashlib, sys, urllib.request; d = urllib.request.urlopen(sys.argv[1], timeout=60).read(); h = hashlib.sha256(d).hexdigest(); h == sys.argv[2] or sys.exit("sha256 " + h + " of " + sys.argv[1] + " is not the pinned " + sys.argv[2]); open(sys.argv[3], "wb").write(d)';
+
+/**
+ * The layer that puts a stack other than Debian 12's Patroni on the member image, made inside the build from
+ * Debian's archive, as install.ts does here: the package downloaded, checked against its pinned SHA-256 and name and
+ * version, extracted, and run on the image's python3 by the same launchers. Nothing of this machine's goes in, so
+ * it builds where Patroni is not installed (Docker Desktop on macOS).
+ */
+export function stackLayer(stack: PatroniHaStack, member: string): { dockerfile: string; files: Record<string, string>; tag: string } | undefined {
+  const v = stack.version;
+  if (v.install === "system") return undefined;
+  const dir = stackDir(stack);
+  const site = sitePackages(dir);
+  const files = { "patroni": launcher(v, site, "patroni.__main__", "main"), "patronictl": launcher(v, site, "patroni.ctl", "ctl") };
+  const url = `${MIRROR}/${v.debian.pool}`;
+  const dockerfile = `FROM ${member}
+COPY patroni patronictl ${dir}/bin/
+RUN set -eux; \\
+    python3 -c '${FETCH_CHECKED}' ${url} ${v.debian.sha256} /tmp/stack.deb; \\
+    test "$(dpkg-deb -f /tmp/stack.deb Package Version | tr '\\n' ' ')" = "Package: ${v.debian.package} Version: ${v.debian.version} "; \\
+    dpkg-deb -x /tmp/stack.deb ${dir}/root; rm /tmp/stack.deb; \\
+    chmod 0755 ${dir}/bin/patroni ${dir}/bin/patronictl; \\
+    ln -sf ${dir}/bin/patroni /usr/local/bin/patroni; ln -sf ${dir}/bin/patronictl /usr/local/bin/patronictl; \\
+    test "$(patroni --version)" = "patroni ${v.version}"
+`;
+  const hash = createHash("sha256").update(JSON.stringify({ member, dockerfile, files })).digest("hex").slice(0, 12);
+  return { dockerfile, files, tag: `pgchaos/member:patroni-${v.version}-pg15-${hash}` };
+}
+
+/** The recipe for the engine at `host`: on our debootstrapped base when that engine has it, whoever asks. */
+export async function recipeFor(host: string): Promise<ImageRecipe> {
+  return imageRecipe({ debootstrapBaseBuilt: await imageExists(host, DEBOOTSTRAP_BASE) });
 }
 
 /** The tag of the image that runs `stack` (the member image itself for Debian 12's Patroni). Builds nothing. */
-export function imageTag(stack?: PatroniHaStack, recipe: ImageRecipe = imageRecipe()): string {
-  const layer = stackLayer(stack);
-  if (!layer || !stack) return recipe.tag;
-  const hash = createHash("sha256").update(recipe.tag + layer.sha).digest("hex").slice(0, 12);
-  return `pgchaos/member:patroni-${stack.info.version}-pg15-${hash}`;
+export function imageTag(stack: PatroniHaStack | undefined, recipe: ImageRecipe): string {
+  return (stack && stackLayer(stack, recipe.tag)?.tag) ?? recipe.tag;
 }
 
 async function imageExists(host: string, tag: string): Promise<boolean> {
@@ -116,42 +150,26 @@ async function imageExists(host: string, tag: string): Promise<boolean> {
  * missing: the base, then the recipe's packages from Debian's archive, then the stack's layer. Each is cached by tag.
  */
 export async function ensureImage(host: string, say: (line: string) => void, signal?: AbortSignal, stack?: PatroniHaStack): Promise<string> {
-  const recipe = imageRecipe();
+  const recipe = await recipeFor(host);
   const member = await ensureMemberImage(host, recipe, say, signal);
-  const layer = stackLayer(stack);
-  return layer && stack ? ensureStackImage(host, member, imageTag(stack, recipe), layer.dir, stack, say, signal) : member;
+  const layer = stack && stackLayer(stack, member);
+  if (!stack || !layer || (await imageExists(host, layer.tag))) return layer?.tag ?? member;
+  const ctx = mkdtempSync(join(tmpdir(), "pgchaos-stack-image-"));
+  try {
+    writeFileSync(join(ctx, "Dockerfile"), layer.dockerfile);
+    for (const [name, text] of Object.entries(layer.files)) writeFileSync(join(ctx, name), text);
+    say(`building ${layer.tag} (${stack.info.name} from Debian's archive on the member image)`);
+    await build(host, layer.tag, ctx, ["--network", "host"], signal);
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+  return layer.tag;
 }
 
 async function build(host: string, tag: string, ctx: string, args: string[], signal?: AbortSignal): Promise<void> {
   await execa(DOCKER, ["-H", host, "build", ...args, "-t", tag, ctx], { cancelSignal: signal, all: true }).catch((e: { all?: string }) => {
     throw new EnvironmentError(`docker build of ${tag} failed:\n${String(e.all ?? e).split("\n").slice(-15).join("\n")}`);
   });
-}
-
-/**
- * The member image with another Patroni on top: the stack folder that install.ts made on this machine (Debian
- * trixie's or forky's package, checked against its pinned SHA-256 and extracted; its launcher runs it on Debian 12's
- * python3, as on the local platform) copied to the same path, and its launchers first on PATH.
- */
-async function ensureStackImage(host: string, member: string, tag: string, dir: string, stack: PatroniHaStack, say: (line: string) => void, signal?: AbortSignal): Promise<string> {
-  if (await imageExists(host, tag)) return tag;
-  const ctx = mkdtempSync(join(tmpdir(), "pgchaos-stack-image-"));
-  try {
-    cpSync(join(dir, "bin"), join(ctx, "stack", "bin"), { recursive: true });
-    cpSync(join(dir, "root"), join(ctx, "stack", "root"), { recursive: true });
-    writeFileSync(
-      join(ctx, "Dockerfile"),
-      `FROM ${member}
-COPY stack ${dir}
-RUN ln -sf ${dir}/bin/patroni /usr/local/bin/patroni && ln -sf ${dir}/bin/patronictl /usr/local/bin/patronictl && test "$(patroni --version)" = "patroni ${stack.info.version}"
-`,
-    );
-    say(`building ${tag} (${stack.info.name} on the member image)`);
-    await build(host, tag, ctx, ["--network", "none"], signal);
-  } finally {
-    rmSync(ctx, { recursive: true, force: true });
-  }
-  return tag;
 }
 
 async function ensureMemberImage(host: string, r: ImageRecipe, say: (line: string) => void, signal?: AbortSignal): Promise<string> {

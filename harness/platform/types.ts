@@ -137,6 +137,11 @@ export interface Platform {
   readonly capabilities: ReadonlySet<PlatformCapability>;
   /** Why a capability is missing, for the refusal. */
   readonly whyNot?: Partial<Record<PlatformCapability, string>>;
+  /**
+   * Runs the stack inside an image it builds for it (docker, kind, minikube, kube): the run describes the stack
+   * (stack/index.ts describeStack) instead of installing it on this machine.
+   */
+  readonly stacksInImage?: boolean;
   /** Fails with an EnvironmentError saying how to fix a machine that cannot run this platform. */
   preflight(): Promise<void>;
   deploy(spec: ClusterSpec): Promise<Cluster>;

@@ -9,7 +9,7 @@ import { createFault, describeFault } from "../faults/spec.ts";
 import { HistoryWriter } from "../history/writer.ts";
 import { getPlatform } from "../platform/index.ts";
 import { assertCapable } from "./capabilities.ts";
-import { checkStackName, resolveStack } from "../stack/index.ts";
+import { checkStackName, describeStack, resolveStack } from "../stack/index.ts";
 import { PATRONI_CAPABILITIES } from "../stack/patroni/stack.ts";
 import type { Cluster } from "../platform/types.ts";
 import { getProfile, type HaProfile } from "../stack/patroni/profiles.ts";
@@ -84,7 +84,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
   assertCapable(scenario.name, scenario.schedule.map((s) => s.fault), platform, { name: stackName, capabilities: PATRONI_CAPABILITIES });
   await platform.preflight();
   const profile = getProfile(opts.profile ?? scenario.profile, { sync: opts.sync ?? scenario.sync });
-  const stack = await resolveStack(stackName, { signal, log: (line) => progress.line(line) });
+  const stack = platform.stacksInImage ? describeStack(stackName) : await resolveStack(stackName, { signal, log: (line) => progress.line(line) });
   const effective = stack.effectiveProfile(profile);
   const startedAt = new Date();
   const runDir = join(opts.outDir, scenario.name, timestampDir(startedAt));

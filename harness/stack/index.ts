@@ -1,5 +1,5 @@
 import { listStacks, parseStack, defaultStack } from "./patroni/versions.ts";
-import { ensurePatroni } from "./patroni/install.ts";
+import { ensurePatroni, imageStackDir } from "./patroni/install.ts";
 import { PatroniHaStack } from "./patroni/stack.ts";
 
 /**
@@ -9,6 +9,20 @@ import { PatroniHaStack } from "./patroni/stack.ts";
 export async function resolveStack(name: string | undefined, opts: { log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<PatroniHaStack> {
   const version = name === undefined ? defaultStack() : parseStack(name);
   return new PatroniHaStack(version, await ensurePatroni(version, opts));
+}
+
+/**
+ * A stack as the container platforms run it: inside their member image (platform/image.ts builds it for the stack,
+ * from Debian's archive), so nothing is installed or checked on this machine, which may not be Linux at all.
+ */
+export function describeStack(name: string | undefined): PatroniHaStack {
+  const version = name === undefined ? defaultStack() : parseStack(name);
+  const system = version.install === "system";
+  const bin = system ? "/usr/bin" : `${imageStackDir(version.version)}/bin`;
+  const source = system
+    ? `Debian 12's ${version.debian.package} package, in the member image`
+    : `Debian ${version.suites.join("/")}'s ${version.debian.file} (SHA-256 checked in the image build), in the member image at ${imageStackDir(version.version)}`;
+  return new PatroniHaStack(version, { bin: `${bin}/patroni`, patronictl: `${bin}/patronictl`, version: version.version, sha256: version.debian.sha256, source });
 }
 
 /** Validates a stack name before anything starts (UsageError listing the known ones). */

@@ -89,8 +89,6 @@ export function parseWorkshopArgs(argv: string[]) {
   return { ...o, exercise, port, pace, speed };
 }
 
-type Args = ReturnType<typeof parseWorkshopArgs>;
-
 /** A live workshop as the page and `ws` see it. */
 class LiveSource implements PageSource {
   readonly predictions = new Map<string, number>();

@@ -34,6 +34,8 @@ export interface ContractOptions {
   stepTimeoutMs?: number;
   /** The HA stack to run (`patroni@4.0.7`); the platform's default when absent. */
   stack?: string;
+  /** A variant of the platform, for the suite's title (`forward reach`). */
+  variant?: string;
   /** The version the member's HA agent says it runs, where the platform can ask it (to prove the stack asked for is the one running). */
   agentVersion?: (cluster: Cluster, node: string) => Promise<string>;
 }
@@ -56,7 +58,7 @@ async function leaderOf(c: Cluster): Promise<string> {
 
 /** Registers the contract suite for one platform. */
 export function platformContract(name: string, makePlatform: () => Platform, opts: ContractOptions): void {
-  const title = opts.stack ? `${name}, ${opts.stack}` : name;
+  const title = [name, opts.stack, opts.variant].filter(Boolean).join(", ");
   if (opts.skipReason) console.warn(`skipping the ${title} platform contract: ${opts.skipReason}`);
   const deployTimeoutMs = opts.deployTimeoutMs ?? 180_000;
   const stepTimeoutMs = opts.stepTimeoutMs ?? 120_000;

@@ -6,26 +6,27 @@
 import { existsSync } from "node:fs";
 import { execa } from "execa";
 import type { Cluster } from "../types.ts";
-import { dockerPlatform } from "../docker/index.ts";
+import { dockerPlatform, makeDockerPlatform } from "../docker/index.ts";
 import { DOCKER } from "../image.ts";
 import { LABEL_RUN } from "../docker/cluster.ts";
 import { DOCKERD, answers, execRootMounts } from "../docker/daemon.ts";
 import { skipClusterTests } from "../../testing/leftovers.ts";
-import { platformContract } from "./contract.ts";
-import { REST_PORT } from "../../stack/patroni/config.ts";
+import { platformContract, type ContractOptions } from "./contract.ts";
 import { listStacks } from "../../stack/patroni/versions.ts";
 
 const skip = skipClusterTests();
 const noDocker = !existsSync(DOCKERD) && !process.env.DOCKER_HOST && !process.env.CI;
 
-// Every Patroni version, as on the local platform: the member image, and one layer per fetched version on top.
-for (const stack of listStacks().map((s) => s.name)) platformContract("docker", () => dockerPlatform, {
+const options = (stack: string, variant?: string): ContractOptions => ({
   skipReason: skip ? "see the message above" : noDocker ? "docker.io is not installed (`npm run setup` installs it)" : undefined,
   stack,
+  variant,
   deployTimeoutMs: 600_000,
+  // What the pod's Patroni says, asked inside the pod (whatever the reach).
   agentVersion: async (cluster, node) => {
-    const res = await fetch(`http://${cluster.addressOf(node)}:${REST_PORT}/patroni`, { signal: AbortSignal.timeout(2000) });
-    return ((await res.json()) as { patroni?: { version?: string } }).patroni?.version ?? "?";
+    const d = cluster as unknown as { daemon: { host: string }; runId: string };
+    const r = await execa(DOCKER, ["-H", d.daemon.host, "exec", `pgchaos-${d.runId}-${node}-pod`, "patroni", "--version"]);
+    return r.stdout.replace(/^patroni /, "").trim();
   },
   leftovers: async (cluster: Cluster) => {
     const runId = (cluster as { runId?: string }).runId;
@@ -40,3 +41,8 @@ for (const stack of listStacks().map((s) => s.name)) platformContract("docker", 
     return left;
   },
 });
+
+// Every Patroni version, as on the local platform: the member image, and one layer per fetched version on top.
+for (const stack of listStacks().map((s) => s.name)) platformContract("docker", () => dockerPlatform, options(stack));
+// Forward reach, what Docker Desktop and users without root get (reach.ts): everything through docker exec.
+platformContract("docker", () => makeDockerPlatform({ reach: "forward" }), options("patroni@3.0.2", "forward reach"));

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
@@ -17,6 +17,7 @@ import { startOrTearDown } from "../start-or-teardown.ts";
 import { spawnInNetns, type Spawned } from "../local/procs.ts";
 import { NodeNetworks } from "../node-network.ts";
 import { DOCKER } from "../image.ts";
+import { ForwardReach, type ReachMode } from "./reach.ts";
 import type { Daemon } from "./daemon.ts";
 
 /** Labels on everything a run creates: `--cleanup --platform docker` finds a crashed run's by them. */
@@ -32,17 +33,20 @@ interface DockerNode {
   machine: string;
   /** The node's "pod": Patroni and PostgreSQL, in the machine's network namespace. */
   pod: string;
+  /** The named volume of its logs (etcd's, Patroni's, PostgreSQL's), mounted in both. */
+  logVolume: string;
   address: string;
-  dir: string;
   log: Logger;
 }
 
 /**
  * A cluster on a Docker daemon: per node a machine container (network namespace, etcd member) and a pod container
  * that shares its network (Patroni and PostgreSQL under the Kubernetes platforms' pod init), on an internal network of
- * the run; haproxy on this machine serves the primary service on the network's gateway. A pod kill is a SIGKILL of the
- * pod container (its data stays, as a pod's volume does); network faults are iptables rules inside the machine's
- * namespace, through docker exec.
+ * the run. In direct reach haproxy on this machine serves the primary service on the network's gateway; in forward
+ * reach a clients container on the network runs it and carries the harness's connections (reach.ts). A pod kill is a
+ * SIGKILL of the pod container (its data stays, as a pod's volume does); network faults are iptables rules inside the
+ * machine's namespace, through docker exec. Files go in by copy and logs come out by `docker cp`: nothing of this
+ * machine's is mounted, so a Docker engine in a VM works alike.
  */
 export class DockerCluster implements Cluster {
   readonly platform = "docker";
@@ -56,6 +60,9 @@ export class DockerCluster implements Cluster {
   private gateway = "";
   private subnet = "";
   private haproxy?: Spawned;
+  /** Forward reach's listeners (undefined in direct reach). */
+  private reach?: ForwardReach;
+  private clients?: { container: string; address: string };
   private tornDown = false;
   private logsCollected = false;
   private readonly api;
@@ -68,29 +75,35 @@ export class DockerCluster implements Cluster {
     private readonly image: string,
     private readonly daemon: Daemon,
     private readonly log: Logger,
+    readonly reachMode: ReachMode,
   ) {
     this.stack = (spec.stack ?? defaultPatroniStack()) as PatroniHaStack;
     this.nodes = Array.from({ length: spec.nodes }, (_, i) => `n${i + 1}`);
     this.credentials = { user: "postgres", password: this.passwords.superuser, database: "postgres" };
     this.workDir = join(WORK_ROOT, runId);
     for (const name of this.nodes) {
-      this.byName.set(name, { name, machine: `pgchaos-${runId}-${name}`, pod: `pgchaos-${runId}-${name}-pod`, address: "", dir: join(this.workDir, name), log: log.child({ node: name }) });
+      this.byName.set(name, { name, machine: `pgchaos-${runId}-${name}`, pod: `pgchaos-${runId}-${name}-pod`, logVolume: `pgchaos-${runId}-${name}-log`, address: "", log: log.child({ node: name }) });
     }
     const eff = this.stack.effectiveProfile(spec.profile);
-    this.settings = { ...reportedSettings(eff.profile, spec.nodes, "etcd3", { platform: "docker", image }), ...stackSettings(this.stack, eff) };
-    this.api = restApi((n) => this.node(n).address);
+    this.settings = { ...reportedSettings(eff.profile, spec.nodes, "etcd3", { platform: "docker", image, reach: reachMode }), ...stackSettings(this.stack, eff) };
+    this.api = restApi((n) => this.at(n, REST_PORT));
   }
 
   readonly workDir: string;
 
-  static async deploy(spec: ClusterSpec, image: string, daemon: Daemon): Promise<DockerCluster> {
+  static async deploy(spec: ClusterSpec, image: string, daemon: Daemon, reach: ReachMode): Promise<DockerCluster> {
     const runId = randomBytes(3).toString("hex");
-    const c = new DockerCluster(spec, runId, image, daemon, spec.logger.child({ runId, platform: "docker" }));
+    const c = new DockerCluster(spec, runId, image, daemon, spec.logger.child({ runId, platform: "docker", reach }), reach);
     return startOrTearDown(c, c.log, () => c.start());
   }
 
   private docker(args: string[], opts: { reject?: boolean; input?: string } = {}) {
     return execa(DOCKER, ["-H", this.daemon.host, ...args], { reject: opts.reject ?? true, input: opts.input });
+  }
+
+  /** Where the harness reaches `port` of `node`: its address in direct reach, a local listener in forward reach. */
+  private at(node: string, port: number): Endpoint {
+    return this.reach ? this.reach.endpoint(node, port) : { host: this.node(node).address, port };
   }
 
   private node(name: string): DockerNode {
@@ -108,37 +121,41 @@ export class DockerCluster implements Cluster {
   }
 
   private async start(): Promise<void> {
-    mkdirSync(this.workDir, { recursive: true });
+    // Direct reach's haproxy files; in forward reach the folder is only the mark its probes carry.
+    if (this.reachMode === "direct") mkdirSync(this.workDir, { recursive: true });
     this.network = `pgchaos-${this.runId}`;
     // Internal: no gateway route for the containers, so nothing they send can leave this machine.
     await this.docker(["network", "create", "--internal", "--driver", "bridge", ...this.labels(), this.network]);
     const net = JSON.parse((await this.docker(["network", "inspect", this.network])).stdout)[0] as { IPAM: { Config: Array<{ Subnet: string; Gateway?: string }> } };
     this.subnet = net.IPAM.Config[0]!.Subnet;
     this.gateway = net.IPAM.Config[0]!.Gateway ?? this.subnet.replace(/\d+\/\d+$/, "1");
+    // The image's postgres (999 in ours; read, so that another image works too), for the pods' /run tmpfs.
     const pgUid = Number((await this.docker(["run", "--rm", "--network", "none", this.image, "id", "-u", "postgres"])).stdout.trim());
     // Machines first: each holds its namespace with a sleeping init, so that etcd (a process of it) can be killed alone.
     const { GenericContainer } = await testcontainers(this.daemon.host);
     await Promise.all(
       [...this.byName.values()].map(async (n) => {
-        mkdirSync(join(n.dir, "log"), { recursive: true });
-        chownSync(join(n.dir, "log"), pgUid, pgUid);
+        // A named volume takes the image's owner of /var/log/pgchaos (postgres) when first mounted.
+        await this.docker(["volume", "create", ...this.labels(), n.logVolume]);
         const machine = await new GenericContainer(this.image)
           .withName(n.machine)
           .withNetworkMode(this.network)
           .withLabels(this.labelMap())
           .withAddedCapabilities("NET_ADMIN")
-          .withBindMounts([{ source: join(n.dir, "log"), target: "/var/log/pgchaos" }])
+          .withBindMounts([{ source: n.logVolume, target: "/var/log/pgchaos" }])
           .withEntrypoint(["/bin/sh"])
           .withCommand(["-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"])
           .start();
         n.address = machine.getIpAddress(this.network);
       }),
     );
-    await this.readMachinePids();
+    if (this.reachMode === "direct") await this.readMachinePids();
+    else await this.startClients(GenericContainer);
     for (const n of this.byName.values()) await this.startDcs(n.name);
     await waitFor({ condition: "etcd quorum (every member healthy)", where: `cluster pgchaos-${this.runId}`, timeoutMs: 60_000, intervalMs: 100, signal: this.spec.signal }, async () => {
       for (const n of this.byName.values()) {
-        const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/health`, { signal: AbortSignal.timeout(500) });
+        const at = this.at(n.name, ETCD_CLIENT_PORT);
+        const res = await fetch(`http://${at.host}:${at.port}/health`, { signal: AbortSignal.timeout(2000) });
         if (((await res.json()) as { health?: string }).health !== "true") return false;
       }
       return true;
@@ -162,9 +179,6 @@ export class DockerCluster implements Cluster {
       });
       // Patroni's own log as a file beside PostgreSQL's, as on the local platform (the report and the workshop read it).
       (cfg.log as Record<string, unknown>).dir = "/var/log/pgchaos";
-      const file = join(n.dir, "patroni.yml");
-      writeFileSync(file, toYaml(cfg), { mode: 0o600 });
-      chownSync(file, pgUid, pgUid);
       pods.push(
         new GenericContainer(this.image)
           .withName(n.pod)
@@ -172,10 +186,9 @@ export class DockerCluster implements Cluster {
           .withLabels(this.labelMap())
           .withUser("postgres")
           .withEnvironment({ PATRONI_CONFIG: "/etc/pgchaos/patroni.yml", PGDATA: DATA })
-          .withBindMounts([
-            { source: file, target: "/etc/pgchaos/patroni.yml", mode: "ro" },
-            { source: join(n.dir, "log"), target: "/var/log/pgchaos" },
-          ])
+          // Readable by the container's postgres; its passwords are the run's own, and the file is in no other container.
+          .withCopyContentToContainer([{ content: toYaml(cfg), target: "/etc/pgchaos/patroni.yml", mode: 0o644 }])
+          .withBindMounts([{ source: n.logVolume, target: "/var/log/pgchaos" }])
           // Fresh at every start, as a pod's /run: a killed postmaster's socket lock must not outlive it (PIDs repeat).
           .withTmpFs({ "/run/pgchaos": `uid=${pgUid},gid=${pgUid},mode=0755` })
           .withCommand(["/usr/local/bin/pgchaos-pod-init"]),
@@ -184,17 +197,44 @@ export class DockerCluster implements Cluster {
     // The pods start together, as a StatefulSet's would with parallel pod management.
     await Promise.all(pods.map((p) => p.start()));
     await Promise.all(this.nodes.map((n) => this.startNode(n)));
-    this.primaryService = { host: this.gateway, port: 5432 };
-    const haproxyCfg = join(this.workDir, "haproxy.cfg");
-    writeFileSync(haproxyCfg, haproxyConfig({ bind: this.gateway, port: 5432, members: [...this.byName.values()].map((n) => ({ name: n.name, address: n.address })), pidFile: join(this.workDir, "haproxy.pid"), check: { port: REST_PORT, path: "/primary" } }));
-    this.haproxy = spawnInNetns({ argv: ["/usr/sbin/haproxy", "-db", "-f", haproxyCfg], logFile: join(this.workDir, "haproxy.log") });
+    if (this.reach) {
+      this.primaryService = { host: "127.0.0.1", port: this.reach.primary.port };
+    } else {
+      this.primaryService = { host: this.gateway, port: 5432 };
+      const haproxyCfg = join(this.workDir, "haproxy.cfg");
+      writeFileSync(haproxyCfg, haproxyConfig({ bind: this.gateway, port: 5432, members: this.haproxyMembers(), pidFile: join(this.workDir, "haproxy.pid"), check: { port: REST_PORT, path: "/primary" } }));
+      this.haproxy = spawnInNetns({ argv: ["/usr/sbin/haproxy", "-db", "-f", haproxyCfg], logFile: join(this.workDir, "haproxy.log") });
+    }
     const { leader } = await this.waitReady({ timeoutMs: this.spec.readyTimeoutMs ?? 60_000, reason: "bring-up", signal: this.spec.signal });
     const restore = await this.stack.applyProfile(this.api, leader, this.spec.profile, this.nodes.map((n) => ({ name: n, endpoint: this.endpoint(n) })), this.credentials, { timeoutMs: 15_000, intervalMs: 100, signal: this.spec.signal });
     this.log.info(restore, "profile settings in effect");
   }
 
+  private haproxyMembers(): Array<{ name: string; address: string }> {
+    return [...this.byName.values()].map((n) => ({ name: n.name, address: n.address }));
+  }
+
+  /**
+   * Forward reach: the clients container (haproxy, and the relay of every connection the harness makes) on the run's
+   * network, and the local listeners that lead into it.
+   */
+  private async startClients(GenericContainer: Awaited<ReturnType<typeof testcontainers>>["GenericContainer"]): Promise<void> {
+    const name = `pgchaos-${this.runId}-clients`;
+    const cfg = haproxyConfig({ bind: "127.0.0.1", port: PG_PORT, members: this.haproxyMembers(), pidFile: "/tmp/haproxy.pid", check: { port: REST_PORT, path: "/primary" } });
+    const clients = await new GenericContainer(this.image)
+      .withName(name)
+      .withNetworkMode(this.network)
+      .withLabels(this.labelMap())
+      .withCopyContentToContainer([{ content: cfg, target: "/etc/pgchaos/haproxy.cfg", mode: 0o644 }])
+      .withEntrypoint(["/usr/sbin/haproxy", "-db", "-f", "/etc/pgchaos/haproxy.cfg"])
+      .start();
+    this.clients = { container: name, address: clients.getIpAddress(this.network) };
+    this.reach = await ForwardReach.open(this.daemon.host, name, [...this.byName.values()], [PG_PORT, REST_PORT, ETCD_CLIENT_PORT], PG_PORT, (why) => this.log.debug({ why }, "a forwarded connection was refused"));
+    this.log.info({ clients: this.clients.address, primary: this.reach.primary.port }, "forward reach: the clients container and the local listeners are up");
+  }
+
   endpoint(node: string): Endpoint {
-    return { host: this.node(node).address, port: PG_PORT };
+    return this.at(node, PG_PORT);
   }
 
   addressOf(node: string): string {
@@ -202,7 +242,7 @@ export class DockerCluster implements Cluster {
   }
 
   get clientsAddress(): string {
-    return this.gateway;
+    return this.clients?.address ?? this.gateway;
   }
 
   get ruleTag(): string {
@@ -371,7 +411,7 @@ export class DockerCluster implements Cluster {
   }
 
   async dcsLeader(): Promise<string | undefined> {
-    return etcdLeader([...this.byName.values()]);
+    return etcdLeader(this.nodes.map((n) => ({ name: n, ...(({ host, port }) => ({ address: host, port }))(this.at(n, ETCD_CLIENT_PORT)) })));
   }
 
   async killDcs(node: string): Promise<void> {
@@ -396,17 +436,31 @@ export class DockerCluster implements Cluster {
     await this.docker(["exec", this.node(node).machine, "pkill", "-CONT", "-x", "etcd"], { reject: false });
   }
 
-  /** A process in the node's network namespace, entered from this machine (root on Linux; not on Docker Desktop). */
+  /**
+   * A process beside the node's database. Direct reach: in the node's network namespace, entered from this machine
+   * (root on Linux). Forward reach: here, its PGHOST/PGPORT turned to the listener whose relay runs inside the node's
+   * network, so what it sends never crosses the node's link (a partition leaves it connected, as it would an
+   * application pod on that node).
+   */
   runInNodeNetwork(node: string, argv: string[], env: Record<string, string>): ChildProcess {
     const n = this.node(node);
     const logDir = join(this.spec.runDir, "logs");
     mkdirSync(logDir, { recursive: true });
     const err = openSync(join(logDir, `agent-${node}.log`), "a");
-    const pid = this.machinePid.get(node);
-    const child = spawn("nsenter", [`--net=/proc/${pid}/ns/net`, ...argv, `--pgchaos-run=${this.workDir}`], { stdio: ["ignore", "pipe", err], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env } });
-    closeSync(err);
-    n.log.debug({ pid }, "agent started in the node's network");
-    return child;
+    try {
+      const path = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+      if (this.reach) {
+        const ep = this.endpoint(node);
+        const beside = this.reach.beside(node);
+        const fixed = env.PGHOST === ep.host && env.PGPORT === String(ep.port) ? { ...env, PGHOST: beside.host, PGPORT: String(beside.port) } : env;
+        return spawn(argv[0]!, [...argv.slice(1), `--pgchaos-run=${this.workDir}`], { stdio: ["ignore", "pipe", err], env: { ...path, ...fixed } });
+      }
+      const pid = this.machinePid.get(node);
+      n.log.debug({ pid }, "agent started in the node's network");
+      return spawn("nsenter", [`--net=/proc/${pid}/ns/net`, ...argv, `--pgchaos-run=${this.workDir}`], { stdio: ["ignore", "pipe", err], env: { ...path, ...env } });
+    } finally {
+      closeSync(err);
+    }
   }
 
   private machinePid = new Map<string, number>();
@@ -424,9 +478,16 @@ export class DockerCluster implements Cluster {
     if (this.logsCollected) return;
     const dest = join(this.spec.runDir, "logs");
     for (const n of this.byName.values()) {
-      if (existsSync(join(n.dir, "log"))) cpSync(join(n.dir, "log"), join(dest, n.name), { recursive: true });
+      mkdirSync(join(dest, n.name), { recursive: true });
+      // From the machine, which mounts the log volume and outlives every fault (docker cp reads a stopped container too).
+      await this.docker(["cp", `${n.machine}:/var/log/pgchaos/.`, join(dest, n.name)], { reject: false });
     }
     for (const f of ["haproxy.log", "haproxy.cfg"]) if (existsSync(join(this.workDir, f))) cpSync(join(this.workDir, f), join(dest, f));
+    if (this.clients) {
+      const r = await this.docker(["logs", this.clients.container], { reject: false });
+      writeFileSync(join(dest, "haproxy.log"), r.stdout + r.stderr);
+      await this.docker(["cp", `${this.clients.container}:/etc/pgchaos/haproxy.cfg`, join(dest, "haproxy.cfg")], { reject: false });
+    }
     this.logsCollected = true;
   }
 
@@ -439,6 +500,7 @@ export class DockerCluster implements Cluster {
       await Promise.race([this.haproxy.exited, new Promise((r) => setTimeout(r, 2000))]);
     }
     await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not copy node logs"));
+    await this.reach?.close();
     await removeRun(this.daemon.host, this.runId);
     rmSync(this.workDir, { recursive: true, force: true });
     // A daemon this run started goes with it.
@@ -451,14 +513,17 @@ export class DockerCluster implements Cluster {
   }
 }
 
-/** Removes every container and network labelled with the run (all runs' when none is named). */
-export async function removeRun(host: string, runId?: string): Promise<{ containers: number; networks: number }> {
+/** Removes every container, network and volume labelled with the run (all runs' when none is named). */
+export async function removeRun(host: string, runId?: string): Promise<{ containers: number; networks: number; volumes: number }> {
   const filter = ["--filter", `label=${LABEL_RUN}${runId ? `=${runId}` : ""}`];
-  const ids = (await execa(DOCKER, ["-H", host, "ps", "-aq", ...filter], { reject: false })).stdout.split("\n").filter(Boolean);
+  const list = async (args: string[]) => (await execa(DOCKER, ["-H", host, ...args, ...filter], { reject: false })).stdout.split("\n").filter(Boolean);
+  const ids = await list(["ps", "-aq"]);
   if (ids.length > 0) await execa(DOCKER, ["-H", host, "rm", "-f", "-v", ...ids], { reject: false });
-  const nets = (await execa(DOCKER, ["-H", host, "network", "ls", "-q", ...filter], { reject: false })).stdout.split("\n").filter(Boolean);
+  const nets = await list(["network", "ls", "-q"]);
   if (nets.length > 0) await execa(DOCKER, ["-H", host, "network", "rm", ...nets], { reject: false });
-  return { containers: ids.length, networks: nets.length };
+  const volumes = await list(["volume", "ls", "-q"]);
+  if (volumes.length > 0) await execa(DOCKER, ["-H", host, "volume", "rm", "-f", ...volumes], { reject: false });
+  return { containers: ids.length, networks: nets.length, volumes: volumes.length };
 }
 
 /**

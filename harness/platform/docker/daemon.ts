@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, 
 import { execa } from "execa";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { DOCKER } from "../image.ts";
 import { EnvironmentError } from "../../util/errors.ts";
 import { processExists } from "../../util/pid.ts";
 import { waitFor } from "../../util/wait.ts";
@@ -44,7 +45,27 @@ export interface Daemon {
 }
 
 /**
- * The Docker daemon a run uses: DOCKER_HOST's, else the system's (/var/run/docker.sock), else one of ours, started
+ * The socket of a daemon that answers: the system's, the docker CLI's current context's (Docker Desktop's
+ * ~/.docker/run/docker.sock, a rootless daemon's), or one of ours still running.
+ */
+export async function runningDaemonSocket(): Promise<string | undefined> {
+  const context = await contextSocket();
+  for (const socket of ["/var/run/docker.sock", ...(context ? [context] : []), OWN_DAEMON.socket]) {
+    if (existsSync(socket) && (await answers(socket))) return socket;
+  }
+  return undefined;
+}
+
+/** The unix socket of the docker CLI's current context, where it names one. */
+async function contextSocket(): Promise<string | undefined> {
+  const r = await execa(DOCKER, ["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], { reject: false, timeout: 5000 }).catch(() => undefined);
+  const host = r?.exitCode === 0 ? r.stdout.trim() : "";
+  return host.startsWith("unix://") ? host.slice("unix://".length) : undefined;
+}
+
+/**
+ * The Docker daemon a run uses: DOCKER_HOST's, else the system's (/var/run/docker.sock), else the docker CLI's current
+ * context's (Docker Desktop), else one of ours, started
  * now with its own socket and data root and without its iptables setup (`--iptables=false`): a default dockerd
  * turns on br_netfilter and may set the FORWARD policy to DROP, which cuts the local platform's bridged namespaces;
  * run networks are internal (no gateway) so nothing needs Docker's NAT rules.
@@ -58,9 +79,8 @@ export async function ensureDaemon(signal?: AbortSignal): Promise<Daemon> {
     return { host: given, socket, ours: false, stop: async () => undefined };
   }
   if (given) return { host: given, socket: "", ours: false, stop: async () => undefined };
-  for (const socket of ["/var/run/docker.sock", OWN_DAEMON.socket]) {
-    if (existsSync(socket) && (await answers(socket))) return { host: `unix://${socket}`, socket, ours: false, stop: async () => undefined };
-  }
+  const running = await runningDaemonSocket();
+  if (running) return { host: `unix://${running}`, socket: running, ours: false, stop: async () => undefined };
   if (!existsSync(DOCKERD)) throw new EnvironmentError("no Docker daemon answers and dockerd is not installed: `npm run setup` installs docker.io (or start your Docker and set DOCKER_HOST)");
   if (process.getuid?.() !== 0) throw new EnvironmentError("no Docker daemon answers, and starting one needs root: run as root, or start Docker and set DOCKER_HOST");
   for (const d of [OWN_DAEMON.dataRoot, OWN_DAEMON.execRoot]) mkdirSync(d, { recursive: true, mode: 0o700 });

@@ -37,7 +37,7 @@ import type { NodeCommand } from "../../faults/rules.ts";
 import { waitFor } from "../../util/wait.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
 import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
-import { EnvironmentError, errorMessage } from "../../util/errors.ts";
+import { EnvironmentError, errorMessage, UsageError } from "../../util/errors.ts";
 import { AbortError } from "p-retry";
 import { apply, apiMessage, awaitNamespaceGone, execInPod, isNotFound, requestNamespaceDeletion, retryAfterOf, statusOf, type ExecResult, type KubeClients } from "./client.ts";
 import { hostBackProblem } from "./host-back.ts";
@@ -57,10 +57,10 @@ import {
   type KubeManifests,
   type NodePorts,
 } from "./manifests.ts";
-import { imageTag } from "../image.ts";
 import { defaultPatroniStack } from "../../stack/patroni/default.ts";
 import { assertNodePortReachable, imagePullProblem } from "./runtime-common.ts";
-import { LocalForwarder, podBehindService, roundRobin, type PodForward } from "./forward.ts";
+import { LocalForwarder, type PodForward } from "../forward.ts";
+import { podBehindService, roundRobin } from "./forward.ts";
 import { namespaceClaimProblem, runObjectsPlan, selectorOf, type RunObjects } from "./namespace.ts";
 import { checkPodPatroni, podAgentApi, type PodExec } from "./stack.ts";
 import { annotationOps, MARKS, ownerAnnotations, type KubeCleanupTarget } from "./cleanup.ts";
@@ -90,10 +90,12 @@ export interface KubeRuntime {
   /** Creates the cluster or reuses it; returns how to reach its API server. */
   ensureCluster(log: Logger): Promise<{ created: boolean; clients: KubeClients }>;
   /**
-   * Makes `image` present on every node: the member image built for `stack` (platform/image.ts) is built on this
-   * host's Docker engine when missing; another image must be there already, or be pullable by the nodes.
+   * The member image of `stack` (platform/image.ts), built on this host's Docker engine before any cluster is created,
+   * where the nodes load images from there (kind, minikube). Absent where they pull (`--platform kube`).
    */
-  loadImage(image: string, log: Logger, stack: PatroniHaStack): Promise<void>;
+  buildImage?(stack: PatroniHaStack, log: Logger): Promise<string>;
+  /** Makes `image` present on every node (it is on this host's engine, or the nodes pull it). */
+  loadImage(image: string, log: Logger): Promise<void>;
   /**
    * Docker container of a Kubernetes node, where nodes are containers of this host's engine (kind and minikube's
    * docker driver name them alike). Absent where they are not (`--platform kube`): what enters a pod's network
@@ -261,8 +263,9 @@ export class KubeCluster implements Cluster {
     // The run's stack (Debian 12's Patroni unless --stack names another) runs from the member image built for it, or
     // from the image the user named, whose Patroni is checked once the pods run.
     const stack = (spec.stack ?? defaultPatroniStack()) as PatroniHaStack;
-    const image = opts.image ?? imageTag(stack);
     const log = spec.logger.child({ platform: runtime.platform });
+    if (!opts.image && !runtime.buildImage) throw new UsageError(`the ${runtime.platform} platform needs an image its nodes can pull: set PGCHAOS_KUBE_IMAGE (\`npm run image -- --push REPOSITORY\` prints one)`);
+    const image = opts.image ?? (await runtime.buildImage!(stack, log));
     const { created, clients } = await runtime.ensureCluster(log);
     const secret = () => randomBytes(18).toString("base64url");
     const runId = randomBytes(4).toString("hex");
@@ -275,7 +278,7 @@ export class KubeCluster implements Cluster {
     }
     const cluster = new KubeCluster(spec, runId, runtime, clients, created, nodePortHost, { superuser: secret(), replication: secret(), rewind: secret() }, image, stack);
     return startOrTearDown(cluster, log, async () => {
-      await runtime.loadImage(image, log, stack);
+      await runtime.loadImage(image, log);
       await cluster.start();
     });
   }

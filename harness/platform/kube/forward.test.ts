@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { connect, createServer, type Server } from "node:net";
-import { LocalForwarder, podBehindService, roundRobin, type PodForward } from "./forward.ts";
+import { LocalForwarder, type PodForward } from "../forward.ts";
+import { podBehindService, roundRobin } from "./forward.ts";
 
 const servers: Server[] = [];
 const forwarders: LocalForwarder[] = [];

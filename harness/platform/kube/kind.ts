@@ -14,7 +14,7 @@ import { makeClients } from "./client.ts";
 import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
 import { cleanupKube, describeKubeCleanup } from "./cleanup.ts";
 import { kubePreflight } from "./preflight.ts";
-import { ensureLocalImage, internalIp, kubeEnvOptions, REPO_ROOT, run as runCommand, waitNodesReady, type Runner } from "./runtime-common.ts";
+import { buildMemberImage, ensureLocalImage, internalIp, kubeEnvOptions, REPO_ROOT, run as runCommand, waitNodesReady, type Runner } from "./runtime-common.ts";
 
 export interface KindOptions {
   /** kind cluster name (default "pgchaos", the name in kind-config.yaml). */
@@ -105,8 +105,9 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
         throw e;
       }
     },
-    async loadImage(image: string, log: Logger, stack: PatroniHaStack) {
-      await ensureLocalImage(image, log, stack);
+    buildImage: (stack: PatroniHaStack, log: Logger) => buildMemberImage(stack, log),
+    async loadImage(image: string) {
+      await ensureLocalImage(image);
       // kind skips nodes that already hold the same image id.
       await run("kind", ["load", "docker-image", image, "--name", name], `loading ${image} into kind cluster ${name}`);
     },

@@ -27,7 +27,7 @@ import { MARKS } from "./cleanup.ts";
 import { namespaceClaimProblem, runObjectsPlan } from "./namespace.ts";
 import type { PodExec } from "./stack.ts";
 import { imagePullProblem } from "./runtime-common.ts";
-import type { PodForward } from "./forward.ts";
+import type { PodForward } from "../forward.ts";
 
 const IMAGE = "registry.example.com/pgchaos/patroni:4.0.10-pg17.6";
 const stack = { name: "patroni", capabilities: PATRONI_CAPABILITIES };
@@ -192,7 +192,8 @@ describe("the kube platform's options and preflight", () => {
     expect(r.cordonNodes).toBe(false);
     expect(r.portForward).toBeTypeOf("function");
     await expect(r.deleteCluster(pino({ level: "silent" }))).rejects.toThrow(/never deletes a cluster/);
-    await expect(r.loadImage(IMAGE, pino({ level: "silent" }), testStack())).resolves.toBeUndefined();
+    await expect(r.loadImage(IMAGE, pino({ level: "silent" }))).resolves.toBeUndefined();
+    expect(r.buildImage).toBeUndefined();
   });
 });
 

@@ -15,6 +15,7 @@ function lazy(
   const get = () => (p ??= load());
   return {
     name,
+    stacksInImage: true,
     // Read at each look: the kube platform's depend on --allow-node-faults, which the CLI sets before the run.
     get capabilities() {
       return caps.capabilities();

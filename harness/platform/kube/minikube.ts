@@ -16,7 +16,7 @@ import { makeClients } from "./client.ts";
 import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
 import { cleanupKube, describeKubeCleanup } from "./cleanup.ts";
 import { kubePreflight } from "./preflight.ts";
-import { ensureLocalImage, internalIp, kubeEnvOptions, run, waitNodesReady } from "./runtime-common.ts";
+import { buildMemberImage, ensureLocalImage, internalIp, kubeEnvOptions, run, waitNodesReady } from "./runtime-common.ts";
 import { CONTROL_PLANE_LABEL } from "./manifests.ts";
 import { execa } from "execa";
 
@@ -128,8 +128,9 @@ export function minikubeRuntime(opts: MinikubeOptions): KubeRuntime {
         throw e;
       }
     },
-    async loadImage(image: string, log: Logger, stack: PatroniHaStack) {
-      await ensureLocalImage(image, log, stack);
+    buildImage: (stack: PatroniHaStack, log: Logger) => buildMemberImage(stack, log),
+    async loadImage(image: string) {
+      await ensureLocalImage(image);
       await run("minikube", ["image", "load", image, "--profile", profile], `loading ${image} into minikube`);
     },
     nodeContainer: (nodeName: string) => nodeName,

@@ -9,7 +9,7 @@ import { EnvironmentError } from "../../util/errors.ts";
 import { waitFor } from "../../util/wait.ts";
 import type { KubeClients } from "./client.ts";
 import { assertPinnedImage } from "./image.ts";
-import { DOCKER, ensureImage, imageTag } from "../image.ts";
+import { DOCKER, ensureImage } from "../image.ts";
 import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import { CONTROL_PLANE_LABEL } from "./manifests.ts";
 
@@ -79,18 +79,20 @@ export function engineHost(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * Makes sure the local Docker engine has `image`: the member image of the run's stack (platform/image.ts, the one the
- * docker platform runs) is built when missing; any other image must be there already (pulled or built by the user),
- * since a run pulls nothing by itself.
+ * The member image of the run's stack (platform/image.ts, the one the docker platform runs), built on this host's
+ * Docker engine when missing, before any cluster is created: its reference.
  */
-export async function ensureLocalImage(image: string, log: Logger, stack: PatroniHaStack, signal?: AbortSignal): Promise<void> {
-  const host = engineHost();
-  const has = await execa(DOCKER, ["-H", host, "image", "inspect", "--format", "{{.Id}}", image], { reject: false });
-  if (has.exitCode === 0) return;
-  if (image !== imageTag(stack)) {
-    throw new EnvironmentError(`image ${image} is not in the local Docker engine: \`docker pull ${image}\` or build it, then run again`);
-  }
-  await ensureImage(host, (line) => log.info({ image }, line), signal, stack);
+export async function buildMemberImage(stack: PatroniHaStack, log: Logger, signal?: AbortSignal): Promise<string> {
+  return ensureImage(engineHost(), (line) => log.info(line), signal, stack);
+}
+
+/**
+ * Makes sure the local Docker engine has `image` (the member image buildMemberImage made, or the user's, which must be
+ * there already: a run pulls nothing by itself).
+ */
+export async function ensureLocalImage(image: string): Promise<void> {
+  const has = await execa(DOCKER, ["-H", engineHost(), "image", "inspect", "--format", "{{.Id}}", image], { reject: false });
+  if (has.exitCode !== 0) throw new EnvironmentError(`image ${image} is not in the local Docker engine: \`docker pull ${image}\` or build it, then run again`);
 }
 
 /** Runs a command, its stdout; throws naming `what`, with the end of its output, on a non-zero exit or at the timeout. */

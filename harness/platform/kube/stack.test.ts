@@ -1,13 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import pino from "pino";
-import { defaultPatroniStack } from "../../stack/patroni/default.ts";
 import { getProfile } from "../../stack/patroni/profiles.ts";
-import { PatroniHaStack } from "../../stack/patroni/stack.ts";
-import { parseStack } from "../../stack/patroni/versions.ts";
-import { EnvironmentError } from "../../util/errors.ts";
+import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
+import { EnvironmentError, UsageError } from "../../util/errors.ts";
 import type { ClusterSpec } from "../types.ts";
 import type { ExecResult, KubeClients } from "./client.ts";
 import { KubeCluster, type KubeRuntime } from "./cluster.ts";
@@ -91,6 +88,24 @@ describe("the run's stack on Kubernetes", () => {
       "image registry.example.com/mine:1.0 runs Patroni 3.0.2, and this run is patroni@4.1.5: build the image for it with `npm run image -- --stack patroni@4.1.5`",
     );
     await expect(checkPodPatroni(answer("", 127), "pg-0", testStack(), TEST_IMAGE)).rejects.toThrow(/`patroni --version` in pod pg-0 .* failed: patroni: not found/);
+  });
+});
+
+describe("the image a Kubernetes run deploys", () => {
+  it("is built for the run's stack before any cluster is created, where the nodes load images from this host", async () => {
+    const { runtime, asked } = recordingRuntime();
+    const built: string[] = [];
+    const withBuild = { ...runtime, buildImage: async (stack: PatroniHaStack) => (built.push(stack.info.name), TEST_IMAGE) } as KubeRuntime;
+    await expect(KubeCluster.deploy(spec({ stack: testStack("patroni@4.1.5") }), withBuild)).rejects.toThrow("ensureCluster: not in a test");
+    expect(built).toEqual(["patroni@4.1.5"]);
+    expect(asked).toEqual(["ensureCluster"]);
+  });
+
+  it("must be named where the nodes pull (no build here), and is refused before anything is created", async () => {
+    const { runtime, asked } = recordingRuntime();
+    await expect(KubeCluster.deploy(spec(), runtime)).rejects.toThrow(UsageError);
+    await expect(KubeCluster.deploy(spec(), runtime)).rejects.toThrow(/needs an image its nodes can pull: set PGCHAOS_KUBE_IMAGE/);
+    expect(asked).toEqual([]);
   });
 });
 

@@ -67,7 +67,7 @@ export class LocalCluster implements Cluster {
     readonly runId: string,
     readonly subnet: Subnet,
     readonly workDir: string,
-    private readonly passwords: { superuser: string; replication: string; rewind: string },
+    passwords: { superuser: string; replication: string; rewind: string },
     private readonly log: Logger,
   ) {
     const names = runNames(runId);

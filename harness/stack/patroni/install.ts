@@ -223,7 +223,12 @@ async function readManifest(dir: string, stack: PatroniVersion): Promise<StackMa
   }
 }
 
-function sitePackages(root: string): string {
+/** Where the container platforms' member image holds a stack other than Debian 12's Patroni (platform/image.ts). */
+export function imageStackDir(version: string): string {
+  return `/opt/pgchaos/stacks/patroni-${version}`;
+}
+
+export function sitePackages(root: string): string {
   return join(root, "root", "usr", "lib", "python3", "dist-packages");
 }
 

@@ -11,9 +11,10 @@ import { stackSettings } from "./default.ts";
 import { waitFor } from "../../util/wait.ts";
 
 /** Patroni's REST API of a member, straight to its address. */
-export function restApi(addressOf: (node: string) => string): AgentApi {
+export function restApi(restOf: (node: string) => { host: string; port: number }): AgentApi {
   return async (node, req) => {
-    const res = await fetch(`http://${addressOf(node)}:${REST_PORT}${req.path}`, {
+    const at = restOf(node);
+    const res = await fetch(`http://${at.host}:${at.port}${req.path}`, {
       method: req.method,
       headers: req.body === undefined ? undefined : { "content-type": "application/json" },
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
@@ -24,14 +25,15 @@ export function restApi(addressOf: (node: string) => string): AgentApi {
 }
 
 /** The member whose etcd leads the cluster, asked of every member that answers (etcd's JSON gateway, v3 API). */
-export async function etcdLeader(members: ReadonlyArray<{ name: string; address: string }>): Promise<string | undefined> {
+export async function etcdLeader(members: ReadonlyArray<{ name: string; address: string; port?: number }>): Promise<string | undefined> {
   for (const n of members) {
+    const base = `http://${n.address}:${n.port ?? ETCD_CLIENT_PORT}`;
     try {
-      const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`${base}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
       const st = (await res.json()) as { header?: { member_id?: string }; leader?: string };
       if (!st.leader || st.leader === "0") continue;
       if (st.leader === st.header?.member_id) return n.name;
-      const list = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/cluster/member/list`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
+      const list = await fetch(`${base}/v3/cluster/member/list`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
       const ids = ((await list.json()) as { members?: Array<{ ID: string; name: string }> }).members ?? [];
       const m = ids.find((x) => x.ID === st.leader);
       if (m) return m.name;
@@ -158,7 +160,7 @@ export class PatroniLocalParts implements LocalStackParts {
     const eff = stack.effectiveProfile(profile);
     this.effective = eff.profile;
     this.dcs = new LocalEtcd(run);
-    this.api = restApi((node) => this.node(node).address);
+    this.api = restApi((node) => ({ host: this.node(node).address, port: REST_PORT }));
     this.settings = { ...reportedSettings(eff.profile, run.nodes.length, this.dcs.name), ...stackSettings(stack, eff) };
     this.programs = [
       { path: stack.installed.bin, what: `Patroni (${stack.info.name})` },

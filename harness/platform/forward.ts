@@ -1,0 +1,114 @@
+/**
+ * Local listeners on 127.0.0.1 whose connections are carried to a member the harness cannot route to, one tunnel per
+ * connection, with the member chosen again at every connection: the Kubernetes API server's port-forward
+ * (kube/forward.ts) on a cluster reached by context, `docker exec` on the docker platform where this machine has no
+ * route to the containers (Docker Desktop, a user without root: docker/reach.ts).
+ *
+ * Through a tunnel that enters the member on its loopback, PostgreSQL sees the connection come from 127.0.0.1 and
+ * `inet_server_addr()` answers 127.0.0.1 on every member; the listener therefore remembers which target last
+ * answered through it (`lastAnswered`).
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+
+/** Carries `io` to `port` of `pod` and back; resolves once the tunnel is open, with a way to close it and its end. */
+export type PodForward = (
+  namespace: string,
+  pod: string,
+  port: number,
+  io: { input: Readable; output: Writable },
+) => Promise<{ close(): void; closed: Promise<void> }>;
+
+export interface ForwarderOptions {
+  /** For messages and logs: "the leader Service", "member pg-1". */
+  what: string;
+  namespace: string;
+  port: number;
+  /** The pod a new connection goes to, or why there is none (then the connection is closed at once). */
+  target: () => Promise<{ pod: string } | { none: string }>;
+  forward: PodForward;
+  /** Told when a connection could not be carried (no target, the forward failed). */
+  onRefused?: (why: string) => void;
+}
+
+/** A local listener whose connections are carried to a pod; see the module comment. */
+export class LocalForwarder {
+  private readonly live = new Set<{ socket: Socket; close?: () => void }>();
+  private answered?: string;
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    private readonly opts: ForwarderOptions,
+  ) {}
+
+  /** Opens the listener on 127.0.0.1 on a port the kernel picks. */
+  static async open(opts: ForwarderOptions): Promise<LocalForwarder> {
+    let self: LocalForwarder | undefined;
+    const server = createServer({ pauseOnConnect: true }, (socket) => void self?.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    const addr = server.address();
+    if (addr === null || typeof addr === "string") throw new Error(`the local listener for ${opts.what} has no port`);
+    self = new LocalForwarder(server, addr.port, opts);
+    return self;
+  }
+
+  /** The pod whose answer last came back through this listener (undefined before any). */
+  get lastAnswered(): string | undefined {
+    return this.answered;
+  }
+
+  get connections(): number {
+    return this.live.size;
+  }
+
+  private async accept(socket: Socket): Promise<void> {
+    const entry: { socket: Socket; close?: () => void } = { socket };
+    this.live.add(entry);
+    socket.once("close", () => {
+      this.live.delete(entry);
+      entry.close?.();
+    });
+    socket.on("error", () => socket.destroy());
+    let pod: string;
+    try {
+      const t = await this.opts.target();
+      if ("none" in t) throw new Error(t.none);
+      pod = t.pod;
+    } catch (e) {
+      this.refuse(socket, `no pod for ${this.opts.what}: ${(e as Error).message}`);
+      return;
+    }
+    if (socket.destroyed) return;
+    // What the pod sends goes to the client through this, which notes who answered.
+    const output = new PassThrough();
+    output.on("data", () => (this.answered = pod));
+    output.pipe(socket);
+    try {
+      const tunnel = await this.opts.forward(this.opts.namespace, pod, this.opts.port, { input: socket, output });
+      entry.close = () => tunnel.close();
+      if (socket.destroyed) tunnel.close();
+      void tunnel.closed.then(() => socket.destroy());
+      socket.resume();
+    } catch (e) {
+      this.refuse(socket, `port-forward to ${pod} for ${this.opts.what} failed: ${(e as Error).message}`);
+    }
+  }
+
+  private refuse(socket: Socket, why: string): void {
+    this.opts.onRefused?.(why);
+    socket.destroy();
+  }
+
+  /** Stops listening and closes every connection it carries. */
+  async close(): Promise<void> {
+    for (const e of this.live) {
+      e.close?.();
+      e.socket.destroy();
+    }
+    this.live.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
