@@ -61,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`image: ${errorMessage(e)}`);
     return e instanceof EnvironmentError || e instanceof UsageError ? 2 : 1;
   } finally {
-    if (daemon.ours) await daemon.stop().catch(() => undefined);
+    await daemon.stop().catch(() => undefined);
   }
 }
 

@@ -2,7 +2,7 @@
  * The docker platform through the CLI, as a user runs it: primary-kill to a valid verdict, and Ctrl-C during the fault
  * leaving no container, network or volume of ours (nor the dockerd a run started). Skipped where Docker cannot run.
  */
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
@@ -65,11 +65,14 @@ describe.skipIf(skip)("the docker platform through the CLI", () => {
    * right is the Docker socket (group access for the test's length), from a checkout it can read.
    */
   it("a user without root runs primary-kill to a valid verdict through docker exec alone, and Ctrl-C leaves nothing", { timeout: 600_000 }, async (ctx) => {
-    if (!daemon.ours) ctx.skip(); // Only pgchaos's own daemon is ours to open to another user.
+    if (daemon.socket !== OWN_DAEMON.socket) ctx.skip(); // Only pgchaos's own daemon is ours to open to another user.
     const checkout = readableCheckout();
     const home = mkdtempSync(join(tmpdir(), "pgchaos-nobody-"));
     chownSync(home, 65534, 65534);
-    chmodSync(dirname(daemon.socket), 0o711);
+    // nobody gets through the socket's folders and into the socket by its group; all put back afterwards.
+    const opened = [dirname(dirname(daemon.socket)), dirname(daemon.socket)].map((d) => ({ d, mode: statSync(d).mode & 0o7777 }));
+    const socketGid = statSync(daemon.socket).gid;
+    for (const { d, mode } of opened) chmodSync(d, mode | 0o111);
     chownSync(daemon.socket, 0, 65534);
     const asNobody = (args: string[]) =>
       execa("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "node", "--import", "tsx", "harness/cli.ts", "scenario", ...args], {
@@ -95,8 +98,8 @@ describe.skipIf(skip)("the docker platform through the CLI", () => {
       expect(ms).toBeLessThan(10_000);
       expect(await ours(daemon)).toEqual([]);
     } finally {
-      chownSync(daemon.socket, 0, 0);
-      chmodSync(dirname(daemon.socket), 0o700);
+      chownSync(daemon.socket, 0, socketGid);
+      for (const { d, mode } of opened) chmodSync(d, mode);
       rmSync(checkout, { recursive: true, force: true });
       rmSync(home, { recursive: true, force: true });
     }

@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, imageTag, REGISTRY_BASE, FETCH_CHECKED, stackDir, stackLayer } from "./image.ts";
+import { bookwormVersionIn, DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, imageTag, REGISTRY_BASE, FETCH_CHECKED, stackDir, stackLayer } from "./image.ts";
 import { assertPinnedImage } from "./kube/image.ts";
 import { PatroniHaStack } from "../stack/patroni/stack.ts";
 import { parseStack } from "../stack/patroni/versions.ts";
@@ -55,6 +55,17 @@ describe("the member image of every container platform", () => {
     expect(hostIsBookworm(join(dir, "missing"))).toBe(false);
     // This machine is Debian 12.
     expect(hostIsBookworm()).toBe(true);
+  });
+
+  it("pins a version only where Debian 12's archive serves it, not PGDG's, backports' or one the archive dropped", () => {
+    const policy = (installed: string, origins: string[]) => `pkg:\n  Installed: ${installed}\n  Version table:\n *** ${installed} 500\n${origins.map((o) => `        ${o}\n`).join("")}`;
+    expect(bookwormVersionIn(policy("3.0.2-1", ["500 http://deb.debian.org/debian bookworm/main amd64 Packages", "100 /var/lib/dpkg/status"]))).toBe("3.0.2-1");
+    expect(bookwormVersionIn(policy("15.20-0+deb12u1", ["500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages"]))).toBe("15.20-0+deb12u1");
+    expect(bookwormVersionIn(policy("15.10-1.pgdg120+1", ["500 http://apt.postgresql.org/pub/repos/apt bookworm-pgdg/main amd64 Packages"]))).toBeUndefined();
+    expect(bookwormVersionIn(policy("4.0.4-1~bpo12+1", ["100 http://deb.debian.org/debian bookworm-backports/main amd64 Packages"]))).toBeUndefined();
+    // Installed, then superseded: only dpkg's status still knows it.
+    expect(bookwormVersionIn(`pkg:\n  Version table:\n     15.20 500\n        500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages\n *** 15.17 100\n        100 /var/lib/dpkg/status\n`)).toBeUndefined();
+    expect(bookwormVersionIn("pkg:\n  Installed: (none)\n")).toBeUndefined();
   });
 
   it("gives another Patroni a layer built from Debian's archive, checked against its pinned SHA-256, with a tag that names it", () => {

@@ -34,6 +34,8 @@ export interface ImageRecipe {
   scripts: Record<string, string>;
   /** `pgchaos/member:patroni-3.0.2-pg15-<hash of all of the above>`. */
   tag: string;
+  /** The Patroni the image carries (its build checks it). */
+  patroni: string;
 }
 
 export interface RecipeInputs {
@@ -54,7 +56,7 @@ export interface RecipeInputs {
  * Kubernetes platforms refuse a tag with no version) and hashes everything, so a change builds a new image.
  */
 export function imageRecipe(inputs: RecipeInputs = {}): ImageRecipe {
-  const installed = inputs.installed ?? (hostIsBookworm() ? dpkgVersion : () => undefined);
+  const installed = inputs.installed ?? (hostIsBookworm() ? bookwormInstalledVersion : () => undefined);
   const canDebootstrap = inputs.canDebootstrap ?? (existsSync("/usr/sbin/debootstrap") && process.getuid?.() === 0);
   const asked = inputs.base ?? (process.env.PGCHAOS_IMAGE_BASE || undefined);
   const debootstrap = asked === "debootstrap" || (asked === undefined && (canDebootstrap || inputs.debootstrapBaseBuilt === true));
@@ -70,7 +72,7 @@ export function imageRecipe(inputs: RecipeInputs = {}): ImageRecipe {
     "pgchaos-ctl.sh": readFileSync(join(IMAGE_FIXTURES, "pgchaos-ctl.sh"), "utf8"),
   };
   const hash = createHash("sha256").update(JSON.stringify({ base, packages, dockerfile, scripts })).digest("hex").slice(0, 12);
-  return { base, packages, pinned: versions.every(([, v]) => v !== undefined), dockerfile, scripts, tag: `pgchaos/member:patroni-${BOOKWORM_PATRONI}-pg15-${hash}` };
+  return { base, packages, pinned: versions.every(([, v]) => v !== undefined), dockerfile, scripts, tag: `pgchaos/member:patroni-${BOOKWORM_PATRONI}-pg15-${hash}`, patroni: BOOKWORM_PATRONI };
 }
 
 /**
@@ -86,12 +88,30 @@ export function hostIsBookworm(osRelease = "/etc/os-release"): boolean {
   }
 }
 
-function dpkgVersion(pkg: string): string | undefined {
+/**
+ * The installed version of `pkg` when Debian 12's archive serves it (bookworm, -updates or -security): a version from
+ * another origin (PGDG, backports) or one the archive no longer has (a host behind on updates) cannot be pinned in an
+ * image built from the archive, so the image takes bookworm's current one instead.
+ */
+function bookwormInstalledVersion(pkg: string): string | undefined {
   try {
-    return execFileSync("dpkg-query", ["-W", "-f=${Version}", pkg], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
+    return bookwormVersionIn(execFileSync("apt-cache", ["policy", pkg], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
   } catch {
     return undefined;
   }
+}
+
+/** From `apt-cache policy` of one package: its installed version, if one of its origins is Debian 12's archive. */
+export function bookwormVersionIn(policy: string): string | undefined {
+  const lines = policy.split("\n");
+  const at = lines.findIndex((l) => l.startsWith(" *** "));
+  if (at < 0) return undefined;
+  const version = lines[at]!.slice(5).trim().split(/\s+/)[0];
+  for (const l of lines.slice(at + 1)) {
+    if (!/^ {8}/.test(l)) break;
+    if (/ (bookworm|bookworm-updates|bookworm-security)\/main /.test(l)) return version;
+  }
+  return undefined;
 }
 
 /** Where a stack other than Debian 12's Patroni sits in the image. */
@@ -194,7 +214,7 @@ async function ensureMemberImage(host: string, r: ImageRecipe, say: (line: strin
     writeFileSync(join(ctx, "Dockerfile"), r.dockerfile);
     for (const [name, text] of Object.entries(r.scripts)) writeFileSync(join(ctx, name), text);
     say(`building ${r.tag} on ${r.base.ref} from Debian's archive (about 40 s, once)`);
-    await build(host, r.tag, ctx, ["--network", "host", "--build-arg", `BASE=${r.base.ref}`, "--build-arg", `PACKAGES=${r.packages.join(" ")}`], signal);
+    await build(host, r.tag, ctx, ["--network", "host", "--build-arg", `BASE=${r.base.ref}`, "--build-arg", `PACKAGES=${r.packages.join(" ")}`, "--build-arg", `PATRONI=${r.patroni}`], signal);
   } finally {
     rmSync(ctx, { recursive: true, force: true });
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execa } from "execa";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
@@ -14,7 +14,12 @@ export const OWN_DAEMON = {
   execRoot: "/run/pgchaos/docker/exec",
   pidFile: "/run/pgchaos/docker/dockerd.pid",
   log: "/run/pgchaos/docker/dockerd.log",
+  /** Written by the run that started the daemon when it ended while other runs still used it: the last one stops it. */
+  handover: "/run/pgchaos/docker/handed-over",
 };
+
+/** The label on everything a run creates (cluster.ts): the daemon is in use while a container or network carries it. */
+export const RUN_LABEL = "io.pgchaos.run";
 
 export const DOCKERD = "/usr/sbin/dockerd";
 
@@ -39,8 +44,9 @@ export interface Daemon {
   /** unix:///... as DOCKER_HOST takes it. */
   host: string;
   socket: string;
-  /** We started it, so we stop it. */
+  /** This process started it. */
   ours: boolean;
+  /** Stops a daemon of ours when no run uses it any more (stopOwnDaemon); a no-op on anyone else's. */
   stop(): Promise<void>;
 }
 
@@ -80,6 +86,10 @@ export async function ensureDaemon(signal?: AbortSignal): Promise<Daemon> {
   }
   if (given) return { host: given, socket: "", ours: false, stop: async () => undefined };
   const running = await runningDaemonSocket();
+  if (running === OWN_DAEMON.socket) {
+    // Another run's daemon of ours: this run stops it only when that run handed it over and nothing else uses it.
+    return { host: `unix://${running}`, socket: running, ours: false, stop: async () => void (await stopOwnDaemon({ started: false })) };
+  }
   if (running) return { host: `unix://${running}`, socket: running, ours: false, stop: async () => undefined };
   if (!existsSync(DOCKERD)) throw new EnvironmentError("no Docker daemon answers and dockerd is not installed: `npm run setup` installs docker.io (or start your Docker and set DOCKER_HOST)");
   if (process.getuid?.() !== 0) throw new EnvironmentError("no Docker daemon answers, and starting one needs root: run as root, or start Docker and set DOCKER_HOST");
@@ -101,21 +111,30 @@ export async function ensureDaemon(signal?: AbortSignal): Promise<Daemon> {
     if (exited) throw new EnvironmentError(exited);
     return answers(OWN_DAEMON.socket);
   });
-  const pid = child.pid!;
-  return {
-    host: `unix://${OWN_DAEMON.socket}`,
-    socket: OWN_DAEMON.socket,
-    ours: true,
-    stop: async () => {
-      try {
-        process.kill(pid, "SIGTERM");
-      } catch {
-        return;
-      }
-      await waitFor({ condition: "dockerd to exit", where: OWN_DAEMON.socket, timeoutMs: 20_000, intervalMs: 100 }, async () => !processExists(pid)).catch(() => process.kill(pid, "SIGKILL"));
-      await removeExecRoot();
-    },
-  };
+  rmSync(OWN_DAEMON.handover, { force: true });
+  return { host: `unix://${OWN_DAEMON.socket}`, socket: OWN_DAEMON.socket, ours: true, stop: async () => void (await stopOwnDaemon({ started: true })) };
+}
+
+/**
+ * Stops the daemon of ours unless a run still has containers or a network on it. The run that started it hands it over instead
+ * (OWN_DAEMON.handover) when others still use it; a run on a daemon it found stops it only after such a handover,
+ * once its own containers are gone and no other run's are left. Returns whether it stopped it.
+ */
+export async function stopOwnDaemon(opts: { started: boolean }): Promise<boolean> {
+  const host = `unix://${OWN_DAEMON.socket}`;
+  if (!opts.started && !existsSync(OWN_DAEMON.handover)) return false;
+  const used = async (kind: string[]) => (await execa(DOCKER, ["-H", host, ...kind, "-q", "--filter", `label=${RUN_LABEL}`], { reject: false })).stdout.trim() !== "";
+  if ((await used(["ps", "-a"])) || (await used(["network", "ls"]))) {
+    if (opts.started) writeFileSync(OWN_DAEMON.handover, `${process.pid}\n`);
+    return false;
+  }
+  const pid = existsSync(OWN_DAEMON.pidFile) ? Number(readFileSync(OWN_DAEMON.pidFile, "utf8").trim()) : NaN;
+  rmSync(OWN_DAEMON.handover, { force: true });
+  if (!Number.isInteger(pid) || pid <= 0 || !processExists(pid)) return false;
+  process.kill(pid, "SIGTERM");
+  await waitFor({ condition: "dockerd to exit", where: OWN_DAEMON.socket, timeoutMs: 20_000, intervalMs: 100 }, async () => !processExists(pid)).catch(() => process.kill(pid, "SIGKILL"));
+  await removeExecRoot();
+  return true;
 }
 
 /**

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ensureDaemon } from "./daemon.ts";
+import { existsSync } from "node:fs";
+import { execa } from "execa";
+import { DOCKERD, OWN_DAEMON, RUN_LABEL, answers, ensureDaemon, execRootMounts } from "./daemon.ts";
+import { DOCKER } from "../image.ts";
+import { skipClusterTests } from "../../testing/leftovers.ts";
 import { EnvironmentError } from "../../util/errors.ts";
 
 describe("the docker platform refuses before it creates anything", () => {
@@ -13,5 +17,38 @@ describe("the docker platform refuses before it creates anything", () => {
       if (was === undefined) delete process.env.DOCKER_HOST;
       else process.env.DOCKER_HOST = was;
     }
+  });
+});
+
+describe.skipIf(skipClusterTests() || !existsSync(DOCKERD) || process.env.DOCKER_HOST !== undefined)("a daemon of ours shared by two runs", () => {
+  it("is stopped by the last run that uses it, not by the run that started it", { timeout: 120_000 }, async (ctx) => {
+    const first = await ensureDaemon();
+    if (!first.ours) ctx.skip(); // A daemon answers here already (someone else's, or ours from another process).
+    const second = await ensureDaemon();
+    expect(second.ours).toBe(false);
+    // The second run's network, as its cluster would have it.
+    const net = `pgchaos-handover-${process.pid}`;
+    await execa(DOCKER, ["-H", first.host, "network", "create", "--internal", "--label", `${RUN_LABEL}=handover`, net]);
+    try {
+      await first.stop();
+      expect(await answers(OWN_DAEMON.socket)).toBe(true);
+      expect(existsSync(OWN_DAEMON.handover)).toBe(true);
+    } finally {
+      await execa(DOCKER, ["-H", first.host, "network", "rm", net], { reject: false });
+    }
+    await second.stop();
+    expect(await answers(OWN_DAEMON.socket)).toBe(false);
+    expect(existsSync(OWN_DAEMON.handover)).toBe(false);
+    expect(execRootMounts()).toEqual([]);
+  });
+
+  it("is left alone by a run that found it running, when nobody handed it over", { timeout: 120_000 }, async (ctx) => {
+    const first = await ensureDaemon();
+    if (!first.ours) ctx.skip();
+    const second = await ensureDaemon();
+    await second.stop();
+    expect(await answers(OWN_DAEMON.socket)).toBe(true);
+    await first.stop();
+    expect(await answers(OWN_DAEMON.socket)).toBe(false);
   });
 });

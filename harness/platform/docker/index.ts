@@ -40,7 +40,7 @@ export function makeDockerPlatform(opts: { reach?: ReachMode } = {}): Platform {
         return await DockerCluster.deploy(spec, image, daemon, reach);
       } catch (e) {
         // A daemon this run started goes with the run, whichever way it fails (the cluster's teardown stops it once deployed).
-        if (daemon.ours) await daemon.stop().catch(() => undefined);
+        await daemon.stop().catch(() => undefined);
         throw e;
       }
     },
@@ -70,7 +70,7 @@ export function makeDockerPlatform(opts: { reach?: ReachMode } = {}): Platform {
         log.info({ run, ...r }, "removed");
         lines.push(`removed run ${run}: ${r.containers} containers, ${r.networks} networks, ${r.volumes} volumes`);
       }
-      if (daemon.ours) await daemon.stop();
+      await daemon.stop();
       return lines.length > 0 ? lines : ["nothing to clean up"];
     },
   };

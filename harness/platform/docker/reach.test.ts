@@ -58,6 +58,23 @@ describe("the relay forward reach runs in a container for each connection", () =
     expect(received.join("")).toBe("hello bye");
   });
 
+  it("ends 5 s after its client went away when the server stays silent (a partitioned member)", { timeout: 20_000 }, async () => {
+    // Half-open allowed: it neither answers nor closes, as a member behind a partition.
+    const silent = createServer({ allowHalfOpen: true }, () => undefined);
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const p = relay((silent.address() as { port: number }).port);
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      p.stdin.end();
+      await new Promise((r) => p.once("close", r));
+      expect(performance.now() - t0).toBeGreaterThan(4000);
+      expect(performance.now() - t0).toBeLessThan(12_000);
+    } finally {
+      silent.close();
+    }
+  });
+
   it("exits non-zero at once when nothing listens, so the client's connection is closed", async () => {
     const closed = new Promise<void>((r) => server.close(() => r()));
     await closed;

@@ -47,12 +47,17 @@ export async function reachFacts(host: string): Promise<{ env?: string; linux: b
 }
 
 /**
- * Carries stdin to address:port from inside the container it runs in, and what comes back to stdout; exits when
- * the server closes. Python 3 is in the member image (Patroni runs on it).
+ * Carries stdin to address:port from inside the container it runs in, and what comes back to stdout; exits when the
+ * server closes, or 5 s after the client went away (stdin's end) if the server says nothing more: a member cut off by
+ * a partition never answers, and the relay must not wait for TCP to give up. TCP_USER_TIMEOUT bounds unacknowledged
+ * sends to 10 s likewise. Python 3 is in the member image (Patroni runs on it).
  */
-export const RELAY = `import os, socket, sys, threading
+export const RELAY = `import os, select, socket, sys, threading, time
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
 s.settimeout(None)
+if hasattr(socket, "TCP_USER_TIMEOUT"):
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 10000)
+gone = []
 def up():
     try:
         while True:
@@ -63,9 +68,14 @@ def up():
         s.shutdown(socket.SHUT_WR)
     except OSError:
         pass
+    gone.append(time.monotonic())
 threading.Thread(target=up, daemon=True).start()
 try:
     while True:
+        if not select.select([s], [], [], 1)[0]:
+            if gone and time.monotonic() - gone[0] > 5:
+                break
+            continue
         d = s.recv(65536)
         if not d:
             break

@@ -20,7 +20,7 @@ export const KUBE_FAULT_SEMANTICS: Readonly<Record<string, string>> = {
   drain: "cordon of the member's node and eviction of its pod through the Eviction API (PodDisruptionBudget respected), after a switchover away from it; the replacement stays unscheduled until heal",
   "node-failure":
     "docker kill of the Kubernetes node's container. Not silent: the kernel resets the dead processes' TCP connections over the node's veth. " +
-    "Not seen quickly: the Node stays Ready for the node-monitor grace period (40 to 50 s); the dead pod keeps Patroni's role=primary label, and stays an endpoint " +
+    "Not seen quickly: the Node stays Ready for the node-monitor grace period (40 to 50 s); the dead pod keeps Patroni's leader label (role=primary, role=master under Patroni 3), and stays an endpoint " +
     "of the leader Service, until the cluster notices; kindnet keeps its route to the node. Heal waits for a kubelet heartbeat newer than the restart",
   partition:
     "iptables rules in the pods' network namespaces, entered from their nodes; a member cut from a majority is also cut from the API server (the DCS), as its etcd member would be locally. " +

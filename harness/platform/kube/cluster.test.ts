@@ -185,6 +185,6 @@ describe("what the faults are on Kubernetes", () => {
     const notes = kubeCluster(standIn()).settings.faultsOnKubernetes as Record<string, string>;
     expect(Object.keys(notes)).toEqual(expect.arrayContaining(["kill", "stop", "drain", "node-failure", "partition"]));
     expect(notes.kill).toMatch(/^SIGKILL of every process in the member's pod .* held \(a scheduling gate\) until heal/);
-    expect(notes["node-failure"]).toMatch(/Not silent: .*resets.*Node stays Ready .*40 to 50 s.*keeps Patroni's role=primary label/);
+    expect(notes["node-failure"]).toMatch(/Not silent: .*resets.*Node stays Ready .*40 to 50 s.*keeps Patroni's leader label \(role=primary, role=master under Patroni 3\)/);
   });
 });

@@ -62,7 +62,7 @@ import { assertNodePortReachable, imagePullProblem } from "./runtime-common.ts";
 import { LocalForwarder, type PodForward } from "../forward.ts";
 import { podBehindService, roundRobin } from "./forward.ts";
 import { namespaceClaimProblem, runObjectsPlan, selectorOf, type RunObjects } from "./namespace.ts";
-import { checkPodPatroni, podAgentApi, type PodExec } from "./stack.ts";
+import { checkPodPatroni, PatroniMismatchError, podAgentApi, type PodExec } from "./stack.ts";
 import { annotationOps, MARKS, ownerAnnotations, type KubeCleanupTarget } from "./cleanup.ts";
 import { membersFromPods, primaryLabelled } from "./targets.ts";
 import { podCommands, releasePatch, type PodPart } from "./pod-ops.ts";
@@ -93,7 +93,7 @@ export interface KubeRuntime {
    * The member image of `stack` (platform/image.ts), built on this host's Docker engine before any cluster is created,
    * where the nodes load images from there (kind, minikube). Absent where they pull (`--platform kube`).
    */
-  buildImage?(stack: PatroniHaStack, log: Logger): Promise<string>;
+  buildImage?(stack: PatroniHaStack, log: Logger, signal?: AbortSignal): Promise<string>;
   /** Makes `image` present on every node (it is on this host's engine, or the nodes pull it). */
   loadImage(image: string, log: Logger): Promise<void>;
   /**
@@ -265,7 +265,7 @@ export class KubeCluster implements Cluster {
     const stack = (spec.stack ?? defaultPatroniStack()) as PatroniHaStack;
     const log = spec.logger.child({ platform: runtime.platform });
     if (!opts.image && !runtime.buildImage) throw new UsageError(`the ${runtime.platform} platform needs an image its nodes can pull: set PGCHAOS_KUBE_IMAGE (\`npm run image -- --push REPOSITORY\` prints one)`);
-    const image = opts.image ?? (await runtime.buildImage!(stack, log));
+    const image = opts.image ?? (await runtime.buildImage!(stack, log, spec.signal));
     const { created, clients } = await runtime.ensureCluster(log);
     const secret = () => randomBytes(18).toString("base64url");
     const runId = randomBytes(4).toString("hex");
@@ -324,8 +324,18 @@ export class KubeCluster implements Cluster {
     // user with one namespace).
     if (this.runtime.nodeContainer) this.api = await this.apiServerAddress();
     await this.releaseAll(timeoutMs);
+    // As soon as the first pod runs: an image whose Patroni is not the run's (PGCHAOS_KUBE_IMAGE) would otherwise show
+    // as a leader Service that never routes (Patroni 3 labels its leader master, 4 primary).
+    // A pod that does not run within the exec's minute (a slow pull) is checked once the cluster is ready instead.
+    const checked = await checkPodPatroni((node, argv) => this.execRetried(node, argv, "patroni --version"), this.nodes[0]!, this.stack, this.image).then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof PatroniMismatchError) throw e;
+        return false;
+      },
+    );
     const { leader } = await this.waitReady({ timeoutMs, reason: BRING_UP_REASON, signal: this.spec.signal });
-    await checkPodPatroni((node, argv, ms) => this.podExec(node, argv, ms), leader, this.stack, this.image);
+    if (!checked) await checkPodPatroni((node, argv, ms) => this.podExec(node, argv, ms), leader, this.stack, this.image);
     await this.applyProfile(leader);
   }
 
@@ -532,7 +542,8 @@ export class KubeCluster implements Cluster {
         const tl = ms.find((m) => m.role === "leader")?.timeline;
         if (ms.length < this.spec.nodes) throw new Error(`only ${ms.length} of ${this.spec.nodes} members`);
         const lagging = ms
-          .filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
+          // streaming undefined: the annotation does not say (Patroni 3.x); replicasNotStreaming below asks the replica.
+          .filter((m) => m.role !== "leader" && (m.streaming === false || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
           .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
         if (lagging.length > 0) throw new Error(`not streaming yet: ${lagging.join(", ")}`);
         // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.

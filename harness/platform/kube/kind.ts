@@ -105,7 +105,7 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
         throw e;
       }
     },
-    buildImage: (stack: PatroniHaStack, log: Logger) => buildMemberImage(stack, log),
+    buildImage: (stack: PatroniHaStack, log: Logger, signal?: AbortSignal) => buildMemberImage(stack, log, signal),
     async loadImage(image: string) {
       await ensureLocalImage(image);
       // kind skips nodes that already hold the same image id.

@@ -128,7 +128,7 @@ export function minikubeRuntime(opts: MinikubeOptions): KubeRuntime {
         throw e;
       }
     },
-    buildImage: (stack: PatroniHaStack, log: Logger) => buildMemberImage(stack, log),
+    buildImage: (stack: PatroniHaStack, log: Logger, signal?: AbortSignal) => buildMemberImage(stack, log, signal),
     async loadImage(image: string) {
       await ensureLocalImage(image);
       await run("minikube", ["image", "load", image, "--profile", profile], `loading ${image} into minikube`);

@@ -24,6 +24,9 @@ export function podAgentApi(exec: PodExec): AgentApi {
   };
 }
 
+/** The pod's Patroni is another version than the run's. */
+export class PatroniMismatchError extends EnvironmentError {}
+
 /**
  * Throws unless the pod's Patroni is the one the run reports: an image given by reference (PGCHAOS_KUBE_IMAGE) may
  * carry any, and a report naming the wrong version is worse than no run.
@@ -33,7 +36,7 @@ export async function checkPodPatroni(exec: PodExec, node: string, stack: Patron
   const got = /patroni (\S+)/.exec(r.stdout)?.[1];
   if (r.exitCode !== 0 || got === undefined) throw new EnvironmentError(`\`patroni --version\` in pod ${node} (image ${image}) failed: ${(r.stderr || r.stdout).trim()}`);
   if (got !== stack.info.version) {
-    throw new EnvironmentError(
+    throw new PatroniMismatchError(
       `image ${image} runs Patroni ${got}, and this run is ${stack.info.name}: build the image for it with \`npm run image -- --stack ${stack.info.name}\`, or run --stack patroni@${got} if that stack is known`,
     );
   }

@@ -39,6 +39,20 @@ describe("members from pods (Patroni 4 labels, ConfigMap DCS)", () => {
     ]);
   });
 
+  it("leaves streaming unknown under Patroni 3.x, whose status annotation has no replication_state, and labels master", () => {
+    const v3 = { state: "running", role: "replica", timeline: 3, xlog_location: 50_331_000 };
+    const pods = [pod("pg-0", "10.244.1.5", { role: "master", status: { ...primaryStatus, role: "master" } }), pod("pg-1", "10.244.2.7", { role: "replica", status: v3 })];
+    const members = membersFromPods({ pods, leaderAnnotations: lock("pg-0"), now: NOW });
+    expect(members.map((m) => [m.name, m.role, m.streaming])).toEqual([
+      ["pg-0", "leader", undefined],
+      ["pg-1", "replica", undefined],
+    ]);
+    expect(primaryLabelled(pods)).toEqual(["pg-0"]);
+    // A replica that is not running is not streaming, whatever the version.
+    const stopped = [pods[0]!, pod("pg-1", "10.244.2.7", { role: "replica", status: v3, waiting: true })];
+    expect(membersFromPods({ pods: stopped, leaderAnnotations: lock("pg-0"), now: NOW })[1]!.streaming).toBe(false);
+  });
+
   it("makes faults/targets.ts resolveTarget work unchanged", () => {
     const members = membersFromPods({ pods: healthy, leaderAnnotations: lock("pg-0"), syncAnnotations: { leader: "pg-0", sync_standby: "pg-2" }, now: NOW });
     expect(resolveTarget("primary", { members })).toEqual(["pg-0"]);

@@ -142,9 +142,19 @@ export function membersFromPods(input: MemberInput): Member[] {
         state,
         timeline: typeof st?.timeline === "number" ? st.timeline : undefined,
         lagBytes: lag,
-        streaming: role === "leader" ? undefined : running === "running" && st?.replication_state === "streaming",
+        streaming: role === "leader" ? undefined : streamingOf(running, st),
       };
     });
+}
+
+/**
+ * Whether a replica streams, by its own status annotation: not when it is not running or says it is a primary;
+ * unknown when it runs as a replica under Patroni 3.x, which writes no replication_state (the replica's own account,
+ * pg_stat_wal_receiver, then decides).
+ */
+function streamingOf(running: string, st: { state?: string; role?: string; replication_state?: string } | undefined): boolean | undefined {
+  if (running !== "running" || st?.state !== "running" || st.role === "master" || st.role === "primary") return false;
+  return st.replication_state === undefined ? undefined : st.replication_state === "streaming";
 }
 
 /**
