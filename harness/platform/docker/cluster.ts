@@ -12,8 +12,8 @@ import { stackSettings, defaultPatroniStack } from "../../stack/patroni/default.
 import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import { waitFor } from "../../util/wait.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
+import { waitPatroniReady } from "../ready.ts";
 import { spawnInNetns, type Spawned } from "../local/procs.ts";
 import { NodeNetworks } from "../node-network.ts";
 import { DOCKER } from "../image.ts";
@@ -263,23 +263,10 @@ export class DockerCluster implements Cluster {
   }
 
   async waitReady(opts: { timeoutMs?: number; reason?: string; signal?: AbortSignal } = {}): Promise<{ ms: number; leader: string }> {
-    const started = performance.now();
-    const timeoutMs = opts.timeoutMs ?? 60_000;
-    const where = `cluster pgchaos-${this.runId}${opts.reason ? ` (${opts.reason})` : ""}`;
-    const leader = await waitFor({ condition: `one leader and ${this.spec.nodes - 1} replicas streaming on its timeline`, where, timeoutMs, intervalMs: 100, signal: opts.signal }, async () => {
-      const ms = await this.members();
-      const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
-      if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
-      const tl = leaders[0]!.timeline;
-      if (ms.length < this.spec.nodes) throw new Error(`only ${ms.length} of ${this.spec.nodes} members registered`);
-      const lagging = ms.filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running" || m.timeline !== tl)).map((m) => `${m.name}:${m.state}`);
-      if (lagging.length > 0) throw new Error(`not streaming yet: ${lagging.join(", ")}`);
-      const problems = await replicasNotStreaming(ms.filter((m) => m.role !== "leader").map((m) => m.name), (n) => this.endpoint(n), this.credentials, tl);
-      if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
-      return leaders[0]!.name;
-    });
-    await waitFor({ condition: "an etcd leader", where, timeoutMs: Math.max(1000, timeoutMs - (performance.now() - started)), intervalMs: 100, signal: opts.signal }, async () => (await this.dcsLeader()) !== undefined);
-    return { ms: performance.now() - started, leader };
+    return waitPatroniReady(
+      { nodes: this.nodes, credentials: this.credentials, members: () => this.members(), endpoint: (n) => this.endpoint(n), dcsLeader: () => this.dcsLeader() },
+      { timeoutMs: opts.timeoutMs ?? 60_000, where: `cluster pgchaos-${this.runId}${opts.reason ? ` (${opts.reason})` : ""}`, signal: opts.signal },
+    );
   }
 
   private async agentAnswers(node: string): Promise<boolean> {

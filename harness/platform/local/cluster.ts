@@ -11,7 +11,7 @@ import type { HaStack } from "../../stack/types.ts";
 import type { LocalNode as StackNode, LocalRun, LocalStackParts } from "../../stack/local.ts";
 import { waitFor } from "../../util/wait.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
-import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
+import { waitPatroniReady } from "../ready.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { newRunId, nodeName, pickSubnet, runNames, type Subnet } from "./names.ts";
 import { createTopology, linkExists, removeTopology, ruleComment, usedPrefixes } from "./net.ts";
@@ -237,56 +237,23 @@ export class LocalCluster implements Cluster {
   }
 
   async waitReady(opts: { timeoutMs?: number; reason?: string; signal?: AbortSignal } = {}): Promise<{ ms: number; leader: string }> {
-    const started = performance.now();
-    const timeoutMs = opts.timeoutMs ?? this.spec.readyTimeoutMs ?? 60_000;
-    const where = `cluster pgchaos-${this.runId}${opts.reason ? ` (${opts.reason})` : ""}`;
-    const leader = await waitFor({ condition: "one leader", where, timeoutMs, intervalMs: 100, signal: opts.signal }, async () => {
-      for (const n of this.byName.values()) {
-        if (!n.pod.running) throw new Error(`the pod of ${n.name} is not running: see ${join(n.logDir, "patroni.log")}`);
-      }
-      const ms = await this.members();
-      const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
-      if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
-      return leaders[0]!.name;
-    });
-    const left = Math.max(1000, timeoutMs - (performance.now() - started));
-    // The leader as the view that found every replica streaming sees it: right after a heal the first answer
-    // can come from a member whose cache still names itself (a 4.x member then fails to update the lock).
-    const leaderNow = await waitFor(
-      { condition: `${this.spec.nodes - 1} replicas streaming from ${leader} on its timeline`, where, timeoutMs: left, intervalMs: 100, signal: opts.signal },
-      async () => {
-        const ms = await this.members();
-        const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
-        if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
-        const tl = leaders[0]!.timeline;
-        const notStreaming = ms
-          .filter((m) => m.role !== "leader" && (!m.streaming || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
-          .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
-        if (ms.length < this.spec.nodes) {
-          const missing = this.nodes.filter((x) => !ms.some((m) => m.name === x));
-          const why = missing.map((x) => {
-            const pod = this.node(x).pod;
-            return `${x}: ${!pod.running ? "pod not running" : pod.patroniPid() === undefined ? "Patroni not running in its pod" : "Patroni runs but has no member key"}`;
-          });
-          throw new Error(`only ${ms.length} of ${this.spec.nodes} members registered (${why.join("; ")})`);
-        }
-        if (notStreaming.length > 0) throw new Error(`not streaming yet: ${notStreaming.join(", ")}`);
-        // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.
-        const replicas = ms.filter((m) => m.role !== "leader").map((m) => m.name);
-        const problems = await replicasNotStreaming(replicas, (n) => this.endpoint(n), this.credentials, tl);
-        if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
-        return leaders[0]!.name;
+    const r = await waitPatroniReady(
+      {
+        nodes: this.nodes,
+        credentials: this.credentials,
+        members: () => this.members(),
+        endpoint: (n) => this.endpoint(n),
+        dcsLeader: () => this.dcsLeader(),
+        blocked: (n) => (this.node(n).pod.running ? undefined : `the pod of ${n} is not running: see ${join(this.node(n).logDir, "patroni.log")}`),
+        missing: (n) => {
+          const pod = this.node(n).pod;
+          return !pod.running ? "pod not running" : pod.patroniPid() === undefined ? "Patroni not running in its pod" : "Patroni runs but has no member key";
+        },
       },
+      { timeoutMs: opts.timeoutMs ?? this.spec.readyTimeoutMs ?? 60_000, where: `cluster pgchaos-${this.runId}${opts.reason ? ` (${opts.reason})` : ""}`, signal: opts.signal },
     );
-    // The DCS too: right after a heal etcd may still be electing a leader (3.4 has no pre-vote), and
-    // a fault injected then would meet a DCS that refuses writes.
-    await waitFor(
-      { condition: "an etcd leader", where, timeoutMs: Math.max(1000, timeoutMs - (performance.now() - started)), intervalMs: 100, signal: opts.signal },
-      async () => (await this.dcsLeader()) !== undefined,
-    );
-    const ms = performance.now() - started;
-    this.log.info({ ms: Math.round(ms), leader: leaderNow }, "cluster ready");
-    return { ms, leader: leaderNow };
+    this.log.info({ ms: Math.round(r.ms), leader: r.leader }, "cluster ready");
+    return r;
   }
 
   async killNode(node: string): Promise<void> {

@@ -1,0 +1,62 @@
+/**
+ * "Ready" for a Patroni cluster on the platforms that run etcd beside it (local, docker): one running leader, every
+ * other member streaming from it on its timeline by the leader's account and by its own (pg_stat_wal_receiver), and
+ * an etcd leader. One definition, so that both platforms' bring-up, heal and steady-state waits mean the same.
+ */
+import type { Endpoint, Member } from "./types.ts";
+import { waitFor } from "../util/wait.ts";
+import { replicasNotStreaming } from "../stack/postgres/walreceiver.ts";
+
+export interface ReadyTarget {
+  readonly nodes: readonly string[];
+  readonly credentials: { user: string; password: string; database: string };
+  members(): Promise<Member[]>;
+  endpoint(node: string): Endpoint;
+  dcsLeader(): Promise<string | undefined>;
+  /** Why a member cannot become ready without help (its pod is not running), checked while waiting for a leader. */
+  blocked?(node: string): string | undefined;
+  /** Why a member has not registered, for the message. */
+  missing?(node: string): string;
+}
+
+export async function waitPatroniReady(t: ReadyTarget, opts: { timeoutMs: number; where: string; signal?: AbortSignal }): Promise<{ ms: number; leader: string }> {
+  const started = performance.now();
+  const { where, signal } = opts;
+  const left = () => Math.max(1000, opts.timeoutMs - (performance.now() - started));
+  const runningLeaders = (ms: Member[]) => {
+    const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
+    if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
+    return leaders[0]!;
+  };
+  const leader = await waitFor({ condition: "one leader", where, timeoutMs: opts.timeoutMs, intervalMs: 100, signal }, async () => {
+    for (const n of t.nodes) {
+      const why = t.blocked?.(n);
+      if (why) throw new Error(why);
+    }
+    return runningLeaders(await t.members()).name;
+  });
+  // The leader as the view that found every replica streaming sees it: right after a heal the first answer can come
+  // from a member whose cache still names itself (a 4.x member then fails to update the lock).
+  const leaderNow = await waitFor({ condition: `${t.nodes.length - 1} replicas streaming from ${leader} on its timeline`, where, timeoutMs: left(), intervalMs: 100, signal }, async () => {
+    const ms = await t.members();
+    const l = runningLeaders(ms);
+    const tl = l.timeline;
+    if (ms.length < t.nodes.length) {
+      const missing = t.nodes.filter((x) => !ms.some((m) => m.name === x));
+      throw new Error(`only ${ms.length} of ${t.nodes.length} members registered (${missing.map((x) => `${x}: ${t.missing?.(x) ?? "no member key"}`).join("; ")})`);
+    }
+    // streaming undefined: the HA stack does not say; the replica's own account below decides.
+    const notStreaming = ms
+      .filter((m) => m.role !== "leader" && (m.streaming === false || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
+      .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
+    if (notStreaming.length > 0) throw new Error(`not streaming yet: ${notStreaming.join(", ")}`);
+    // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.
+    const problems = await replicasNotStreaming(ms.filter((m) => m.role !== "leader").map((m) => m.name), (n) => t.endpoint(n), t.credentials, tl);
+    if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
+    return l.name;
+  });
+  // The DCS too: right after a heal etcd may still be electing a leader (3.4 has no pre-vote), and a fault injected
+  // then would meet a DCS that refuses writes.
+  await waitFor({ condition: "an etcd leader", where, timeoutMs: left(), intervalMs: 100, signal }, async () => (await t.dcsLeader()) !== undefined);
+  return { ms: performance.now() - started, leader: leaderNow };
+}
