@@ -16,7 +16,8 @@ const here = { canDebootstrap: true };
 const dpkg = (p: string) => execFileSync("dpkg-query", ["-W", "-f=${Version}", p], { encoding: "utf8" });
 
 describe("the member image of every container platform", () => {
-  it("pins the versions the local platform runs here, and is tagged by everything that goes into it", () => {
+  // Where the local platform runs: Debian 12 with its packages from the archive.
+  it.skipIf(!hostIsBookworm())("pins the versions the local platform runs here, and is tagged by everything that goes into it", () => {
     const r = imageRecipe(here);
     expect(r.packages).toContain(`patroni=${dpkg("patroni")}`);
     expect(r.packages).toContain(`postgresql-15=${dpkg("postgresql-15")}`);
@@ -53,8 +54,6 @@ describe("the member image of every container platform", () => {
     expect(hostIsBookworm(os("ubuntu", "ID=ubuntu\nID_LIKE=debian\nVERSION_CODENAME=noble\n"))).toBe(false);
     expect(hostIsBookworm(os("trixie", "ID=debian\nVERSION_CODENAME=trixie\n"))).toBe(false);
     expect(hostIsBookworm(join(dir, "missing"))).toBe(false);
-    // This machine is Debian 12.
-    expect(hostIsBookworm()).toBe(true);
   });
 
   it("pins a version only where Debian 12's archive serves it, not PGDG's, backports' or one the archive dropped", () => {
