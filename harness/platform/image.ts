@@ -179,15 +179,17 @@ export async function ensureImage(host: string, say: (line: string) => void, sig
     writeFileSync(join(ctx, "Dockerfile"), layer.dockerfile);
     for (const [name, text] of Object.entries(layer.files)) writeFileSync(join(ctx, name), text);
     say(`building ${layer.tag} (${stack.info.name} from Debian's archive on the member image)`);
-    await build(host, layer.tag, ctx, ["--network", "host"], signal);
+    await dockerBuild(host, layer.tag, ctx, ["--network", "host"], signal);
   } finally {
     rmSync(ctx, { recursive: true, force: true });
   }
   return layer.tag;
 }
 
-async function build(host: string, tag: string, ctx: string, args: string[], signal?: AbortSignal): Promise<void> {
-  await execa(DOCKER, ["-H", host, "build", ...args, "-t", tag, ctx], { cancelSignal: signal, all: true }).catch((e: { all?: string }) => {
+/** `docker build` that throws an EnvironmentError with the end of its output; a failed build leaves no container. */
+export async function dockerBuild(host: string, tag: string, ctx: string, args: string[], signal?: AbortSignal): Promise<void> {
+  // --force-rm: a failed step leaves no intermediate container behind.
+  await execa(DOCKER, ["-H", host, "build", "--force-rm", ...args, "-t", tag, ctx], { cancelSignal: signal, all: true }).catch((e: { all?: string }) => {
     throw new EnvironmentError(`docker build of ${tag} failed:\n${String(e.all ?? e).split("\n").slice(-15).join("\n")}`);
   });
 }
@@ -214,7 +216,7 @@ async function ensureMemberImage(host: string, r: ImageRecipe, say: (line: strin
     writeFileSync(join(ctx, "Dockerfile"), r.dockerfile);
     for (const [name, text] of Object.entries(r.scripts)) writeFileSync(join(ctx, name), text);
     say(`building ${r.tag} on ${r.base.ref} from Debian's archive (about 40 s, once)`);
-    await build(host, r.tag, ctx, ["--network", "host", "--build-arg", `BASE=${r.base.ref}`, "--build-arg", `PACKAGES=${r.packages.join(" ")}`, "--build-arg", `PATRONI=${r.patroni}`], signal);
+    await dockerBuild(host, r.tag, ctx, ["--network", "host", "--build-arg", `BASE=${r.base.ref}`, "--build-arg", `PACKAGES=${r.packages.join(" ")}`, "--build-arg", `PATRONI=${r.patroni}`], signal);
   } finally {
     rmSync(ctx, { recursive: true, force: true });
   }

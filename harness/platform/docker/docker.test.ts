@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { execa } from "execa";
 import { DOCKERD, OWN_DAEMON, RUN_LABEL, answers, ensureDaemon, execRootMounts } from "./daemon.ts";
-import { DOCKER } from "../image.ts";
+import { DEBOOTSTRAP_BASE, DOCKER, dockerBuild } from "../image.ts";
 import { skipClusterTests } from "../../testing/leftovers.ts";
 import { EnvironmentError } from "../../util/errors.ts";
 
@@ -50,5 +52,25 @@ describe.skipIf(skipClusterTests() || !existsSync(DOCKERD) || process.env.DOCKER
     expect(await answers(OWN_DAEMON.socket)).toBe(true);
     await first.stop();
     expect(await answers(OWN_DAEMON.socket)).toBe(false);
+  });
+});
+
+describe.skipIf(skipClusterTests() || !existsSync(DOCKERD))("an image build that fails", () => {
+  it("says why and leaves no container behind", { timeout: 120_000 }, async (ctx) => {
+    const d = await ensureDaemon();
+    try {
+      if ((await execa(DOCKER, ["-H", d.host, "image", "inspect", DEBOOTSTRAP_BASE], { reject: false })).exitCode !== 0) ctx.skip(); // No base built yet.
+      const before = (await execa(DOCKER, ["-H", d.host, "ps", "-aq"])).stdout;
+      const dir = mkdtempSync(join(tmpdir(), "pgchaos-failing-build-"));
+      writeFileSync(join(dir, "Dockerfile"), `FROM ${DEBOOTSTRAP_BASE}\nRUN echo about to fail && false\n`);
+      try {
+        await expect(dockerBuild(d.host, "pgchaos/failing:1.0", dir, ["--network", "none"])).rejects.toThrow(/docker build of pgchaos\/failing:1\.0 failed:[\s\S]*returned a non-zero code/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      expect((await execa(DOCKER, ["-H", d.host, "ps", "-aq"])).stdout).toBe(before);
+    } finally {
+      await d.stop();
+    }
   });
 });
