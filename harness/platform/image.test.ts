@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bookwormVersionIn, DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, imageTag, REGISTRY_BASE, FETCH_CHECKED, stackDir, stackLayer } from "./image.ts";
+import { bookwormVersionIn, DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, imageTag, REGISTRY_BASE, FETCH_CHECKED, stackDir, stackLayer, versionGone } from "./image.ts";
 import { assertPinnedImage } from "./kube/image.ts";
 import { PatroniHaStack } from "../stack/patroni/stack.ts";
 import { parseStack } from "../stack/patroni/versions.ts";
@@ -65,6 +65,11 @@ describe("the member image of every container platform", () => {
     // Installed, then superseded: only dpkg's status still knows it.
     expect(bookwormVersionIn(`pkg:\n  Version table:\n     15.20 500\n        500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages\n *** 15.17 100\n        100 /var/lib/dpkg/status\n`)).toBeUndefined();
     expect(bookwormVersionIn("pkg:\n  Installed: (none)\n")).toBeUndefined();
+  });
+
+  it("knows apt's answer for a pinned version the archive dropped, which makes the build fall back to bookworm's current one", () => {
+    expect(versionGone("E: Version '15.18-0+deb12u1' for 'postgresql-15' was not found")).toBe(true);
+    expect(versionGone("E: Unable to locate package postgresql-15")).toBe(false);
   });
 
   it("gives another Patroni a layer built from Debian's archive, checked against its pinned SHA-256, with a tag that names it", () => {

@@ -151,8 +151,13 @@ RUN set -eux; \\
 }
 
 /** The recipe for the engine at `host`: on our debootstrapped base when that engine has it, whoever asks. */
-export async function recipeFor(host: string): Promise<ImageRecipe> {
-  return imageRecipe({ debootstrapBaseBuilt: await imageExists(host, DEBOOTSTRAP_BASE) });
+export async function recipeFor(host: string, opts: { unpinned?: boolean } = {}): Promise<ImageRecipe> {
+  return imageRecipe({ debootstrapBaseBuilt: await imageExists(host, DEBOOTSTRAP_BASE), ...(opts.unpinned ? { installed: () => undefined } : {}) });
+}
+
+/** apt's answer when a pinned version is not in the archive any more (this machine's package lists were stale). */
+export function versionGone(buildOutput: string): boolean {
+  return /E: Version '[^']+' for '[^']+' was not found/.test(buildOutput);
 }
 
 /** The tag of the image that runs `stack` (the member image itself for Debian 12's Patroni). Builds nothing. */
@@ -170,8 +175,15 @@ async function imageExists(host: string, tag: string): Promise<boolean> {
  * missing: the base, then the recipe's packages from Debian's archive, then the stack's layer. Each is cached by tag.
  */
 export async function ensureImage(host: string, say: (line: string) => void, signal?: AbortSignal, stack?: PatroniHaStack): Promise<string> {
-  const recipe = await recipeFor(host);
-  const member = await ensureMemberImage(host, recipe, say, signal);
+  let recipe = await recipeFor(host);
+  const member = await ensureMemberImage(host, recipe, say, signal).catch(async (e: unknown) => {
+    if (!recipe.pinned || !versionGone(String(e))) throw e;
+    // This machine's versions are gone from the archive (its package lists are older than the archive): bookworm's
+    // current ones, and the image says so (not pinned, another tag).
+    say(`a pinned version is not in Debian's archive any more (run apt-get update here to pin again): building with bookworm's current versions`);
+    recipe = await recipeFor(host, { unpinned: true });
+    return ensureMemberImage(host, recipe, say, signal);
+  });
   const layer = stack && stackLayer(stack, member);
   if (!stack || !layer || (await imageExists(host, layer.tag))) return layer?.tag ?? member;
   const ctx = mkdtempSync(join(tmpdir(), "pgchaos-stack-image-"));

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { execa } from "execa";
 import { spawn } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DOCKER } from "../image.ts";
 import { EnvironmentError } from "../../util/errors.ts";
 import { processExists } from "../../util/pid.ts";
@@ -14,11 +15,13 @@ export const OWN_DAEMON = {
   execRoot: "/run/pgchaos/docker/exec",
   pidFile: "/run/pgchaos/docker/dockerd.pid",
   log: "/run/pgchaos/docker/dockerd.log",
-  /** Written by the run that started the daemon when it ended while other runs still used it: the last one stops it. */
-  handover: "/run/pgchaos/docker/handed-over",
+  /** One file per process handle using the daemon (`<pid>-<random>`): the last one to go stops it. */
+  users: "/run/pgchaos/docker/users",
+  /** A directory made as a lock around finding, starting and stopping the daemon. */
+  lock: "/run/pgchaos/docker/users.lock",
 };
 
-/** The label on everything a run creates (cluster.ts): the daemon is in use while a container or network carries it. */
+/** The label on everything a run creates (cluster.ts). */
 export const RUN_LABEL = "io.pgchaos.run";
 
 export const DOCKERD = "/usr/sbin/dockerd";
@@ -85,12 +88,22 @@ export async function ensureDaemon(signal?: AbortSignal): Promise<Daemon> {
     return { host: given, socket, ours: false, stop: async () => undefined };
   }
   if (given) return { host: given, socket: "", ours: false, stop: async () => undefined };
-  const running = await runningDaemonSocket();
-  if (running === OWN_DAEMON.socket) {
-    // Another run's daemon of ours: this run stops it only when that run handed it over and nothing else uses it.
-    return { host: `unix://${running}`, socket: running, ours: false, stop: async () => void (await stopOwnDaemon({ started: false })) };
+  const context = await contextSocket();
+  for (const socket of ["/var/run/docker.sock", ...(context ? [context] : [])]) {
+    if (existsSync(socket) && (await answers(socket))) return { host: `unix://${socket}`, socket, ours: false, stop: async () => undefined };
   }
-  if (running) return { host: `unix://${running}`, socket: running, ours: false, stop: async () => undefined };
+  // Ours, found running or started now, under the lock: a run that finds it takes its lease before the last user can
+  // stop it, and two runs never start two. A user without root may use it (its socket opened to them) but not manage it.
+  if (process.getuid?.() !== 0 && (await answers(OWN_DAEMON.socket))) return { host: `unix://${OWN_DAEMON.socket}`, socket: OWN_DAEMON.socket, ours: false, stop: async () => undefined };
+  return withUsersLock(async () => {
+    const started = !(existsSync(OWN_DAEMON.socket) && (await answers(OWN_DAEMON.socket)));
+    if (started) await startOwnDaemon(signal);
+    const lease = takeLease();
+    return { host: `unix://${OWN_DAEMON.socket}`, socket: OWN_DAEMON.socket, ours: started, stop: async () => void (await stopOwnDaemon(lease)) };
+  });
+}
+
+async function startOwnDaemon(signal?: AbortSignal): Promise<void> {
   if (!existsSync(DOCKERD)) throw new EnvironmentError("no Docker daemon answers and dockerd is not installed: `npm run setup` installs docker.io (or start your Docker and set DOCKER_HOST)");
   if (process.getuid?.() !== 0) throw new EnvironmentError("no Docker daemon answers, and starting one needs root: run as root, or start Docker and set DOCKER_HOST");
   for (const d of [OWN_DAEMON.dataRoot, OWN_DAEMON.execRoot]) mkdirSync(d, { recursive: true, mode: 0o700 });
@@ -111,30 +124,78 @@ export async function ensureDaemon(signal?: AbortSignal): Promise<Daemon> {
     if (exited) throw new EnvironmentError(exited);
     return answers(OWN_DAEMON.socket);
   });
-  rmSync(OWN_DAEMON.handover, { force: true });
-  return { host: `unix://${OWN_DAEMON.socket}`, socket: OWN_DAEMON.socket, ours: true, stop: async () => void (await stopOwnDaemon({ started: true })) };
+}
+
+function commOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function takeLease(): string {
+  mkdirSync(OWN_DAEMON.users, { recursive: true, mode: 0o700 });
+  const lease = join(OWN_DAEMON.users, `${process.pid}-${randomBytes(4).toString("hex")}`);
+  writeFileSync(lease, "");
+  return lease;
+}
+
+/** Leases whose process lives; a dead process's lease (a crashed run) is removed. */
+function liveLeases(): string[] {
+  const files = existsSync(OWN_DAEMON.users) ? readdirSync(OWN_DAEMON.users) : [];
+  return files.filter((f) => {
+    if (processExists(Number(f.split("-")[0]))) return true;
+    rmSync(join(OWN_DAEMON.users, f), { force: true });
+    return false;
+  });
+}
+
+/** Runs `fn` holding the users' lock (a directory; one left by a process that died 60 s ago or more is taken over). */
+async function withUsersLock<T>(fn: () => Promise<T>): Promise<T> {
+  mkdirSync(dirname(OWN_DAEMON.lock), { recursive: true, mode: 0o700 });
+  for (let waited = 0; ; waited += 50) {
+    try {
+      mkdirSync(OWN_DAEMON.lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const age = Date.now() - (statSync(OWN_DAEMON.lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 60_000) rmSync(OWN_DAEMON.lock, { recursive: true, force: true });
+      else if (waited > 90_000) throw new EnvironmentError(`${OWN_DAEMON.lock} is held for more than 90 s: another pgchaos is starting or stopping its Docker daemon (remove the folder if none runs)`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(OWN_DAEMON.lock, { recursive: true, force: true });
+  }
 }
 
 /**
- * Stops the daemon of ours unless a run still has containers or a network on it. The run that started it hands it over instead
- * (OWN_DAEMON.handover) when others still use it; a run on a daemon it found stops it only after such a handover,
- * once its own containers are gone and no other run's are left. Returns whether it stopped it.
+ * Gives up `lease` and stops the daemon of ours when no other live process holds one (the last user stops it, whoever
+ * started it). Returns whether it stopped it.
  */
-export async function stopOwnDaemon(opts: { started: boolean }): Promise<boolean> {
-  const host = `unix://${OWN_DAEMON.socket}`;
-  if (!opts.started && !existsSync(OWN_DAEMON.handover)) return false;
-  const used = async (kind: string[]) => (await execa(DOCKER, ["-H", host, ...kind, "-q", "--filter", `label=${RUN_LABEL}`], { reject: false })).stdout.trim() !== "";
-  if ((await used(["ps", "-a"])) || (await used(["network", "ls"]))) {
-    if (opts.started) writeFileSync(OWN_DAEMON.handover, `${process.pid}\n`);
-    return false;
-  }
-  const pid = existsSync(OWN_DAEMON.pidFile) ? Number(readFileSync(OWN_DAEMON.pidFile, "utf8").trim()) : NaN;
-  rmSync(OWN_DAEMON.handover, { force: true });
-  if (!Number.isInteger(pid) || pid <= 0 || !processExists(pid)) return false;
-  process.kill(pid, "SIGTERM");
-  await waitFor({ condition: "dockerd to exit", where: OWN_DAEMON.socket, timeoutMs: 20_000, intervalMs: 100 }, async () => !processExists(pid)).catch(() => process.kill(pid, "SIGKILL"));
-  await removeExecRoot();
-  return true;
+export async function stopOwnDaemon(lease: string): Promise<boolean> {
+  return withUsersLock(async () => {
+    rmSync(lease, { force: true });
+    if (liveLeases().length > 0) return false;
+    const pid = existsSync(OWN_DAEMON.pidFile) ? Number(readFileSync(OWN_DAEMON.pidFile, "utf8").trim()) : NaN;
+    // Only our dockerd: a pid file outliving its daemon may name another process by now.
+    if (!Number.isInteger(pid) || pid <= 0 || !processExists(pid) || commOf(pid) !== "dockerd") return false;
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // Gone already.
+      }
+    };
+    signal("SIGTERM");
+    await waitFor({ condition: "dockerd to exit", where: OWN_DAEMON.socket, timeoutMs: 20_000, intervalMs: 100 }, async () => !processExists(pid)).catch(() => signal("SIGKILL"));
+    await removeExecRoot();
+    return true;
+  });
 }
 
 /**

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { DOCKERD, OWN_DAEMON, RUN_LABEL, answers, ensureDaemon, execRootMounts } from "./daemon.ts";
+import { DOCKERD, OWN_DAEMON, answers, ensureDaemon, execRootMounts } from "./daemon.ts";
 import { DEBOOTSTRAP_BASE, DOCKER, dockerBuild } from "../image.ts";
 import { skipClusterTests } from "../../testing/leftovers.ts";
 import { EnvironmentError } from "../../util/errors.ts";
@@ -28,23 +28,14 @@ describe.skipIf(skipClusterTests() || !existsSync(DOCKERD) || process.env.DOCKER
     if (!first.ours) ctx.skip(); // A daemon answers here already (someone else's, or ours from another process).
     const second = await ensureDaemon();
     expect(second.ours).toBe(false);
-    // The second run's network, as its cluster would have it.
-    const net = `pgchaos-handover-${process.pid}`;
-    await execa(DOCKER, ["-H", first.host, "network", "create", "--internal", "--label", `${RUN_LABEL}=handover`, net]);
-    try {
-      await first.stop();
-      expect(await answers(OWN_DAEMON.socket)).toBe(true);
-      expect(existsSync(OWN_DAEMON.handover)).toBe(true);
-    } finally {
-      await execa(DOCKER, ["-H", first.host, "network", "rm", net], { reject: false });
-    }
+    await first.stop();
+    expect(await answers(OWN_DAEMON.socket)).toBe(true);
     await second.stop();
     expect(await answers(OWN_DAEMON.socket)).toBe(false);
-    expect(existsSync(OWN_DAEMON.handover)).toBe(false);
     expect(execRootMounts()).toEqual([]);
   });
 
-  it("is left alone by a run that found it running, when nobody handed it over", { timeout: 120_000 }, async (ctx) => {
+  it("is stopped by the run that started it once a run that found it has gone", { timeout: 120_000 }, async (ctx) => {
     const first = await ensureDaemon();
     if (!first.ours) ctx.skip();
     const second = await ensureDaemon();
@@ -52,6 +43,16 @@ describe.skipIf(skipClusterTests() || !existsSync(DOCKERD) || process.env.DOCKER
     expect(await answers(OWN_DAEMON.socket)).toBe(true);
     await first.stop();
     expect(await answers(OWN_DAEMON.socket)).toBe(false);
+  });
+
+  it("is not kept running by a crashed run's lease: only live processes hold one", { timeout: 120_000 }, async (ctx) => {
+    const first = await ensureDaemon();
+    if (!first.ours) ctx.skip();
+    // A lease left by a process that died.
+    writeFileSync(join(OWN_DAEMON.users, "999999999-dead"), "");
+    await first.stop();
+    expect(await answers(OWN_DAEMON.socket)).toBe(false);
+    expect(existsSync(join(OWN_DAEMON.users, "999999999-dead"))).toBe(false);
   });
 });
 

@@ -327,6 +327,7 @@ export class KubeCluster implements Cluster {
     // As soon as the first pod runs: an image whose Patroni is not the run's (PGCHAOS_KUBE_IMAGE) would otherwise show
     // as a leader Service that never routes (Patroni 3 labels its leader master, 4 primary).
     // A pod that does not run within the exec's minute (a slow pull) is checked once the cluster is ready instead.
+    const checkStarted = performance.now();
     const checked = await checkPodPatroni((node, argv) => this.execRetried(node, argv, "patroni --version"), this.nodes[0]!, this.stack, this.image).then(
       () => true,
       (e: unknown) => {
@@ -334,7 +335,7 @@ export class KubeCluster implements Cluster {
         return false;
       },
     );
-    const { leader } = await this.waitReady({ timeoutMs, reason: BRING_UP_REASON, signal: this.spec.signal });
+    const { leader } = await this.waitReady({ timeoutMs: Math.max(1000, timeoutMs - (performance.now() - checkStarted)), reason: BRING_UP_REASON, signal: this.spec.signal });
     if (!checked) await checkPodPatroni((node, argv, ms) => this.podExec(node, argv, ms), leader, this.stack, this.image);
     await this.applyProfile(leader);
   }
