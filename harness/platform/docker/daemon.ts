@@ -194,6 +194,8 @@ export async function stopOwnDaemon(lease: string): Promise<boolean> {
     signal("SIGTERM");
     await waitFor({ condition: "dockerd to exit", where: OWN_DAEMON.socket, timeoutMs: 20_000, intervalMs: 100 }, async () => !processExists(pid)).catch(() => signal("SIGKILL"));
     await removeExecRoot();
+    // No live lease is left (checked above, under the lock): the folder of dead ones goes too.
+    rmSync(OWN_DAEMON.users, { recursive: true, force: true });
     return true;
   });
 }
