@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bookwormVersionIn, DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, imageTag, REGISTRY_BASE, FETCH_CHECKED, stackDir, stackLayer, versionGone } from "./image.ts";
+import { bookwormVersionIn, DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, REGISTRY_BASE, FETCH_CHECKED, stackDir, stackLayer, versionGone } from "./image.ts";
 import { assertPinnedImage } from "./kube/image.ts";
 import { PatroniHaStack } from "../stack/patroni/stack.ts";
 import { parseStack } from "../stack/patroni/versions.ts";
@@ -75,13 +75,14 @@ describe("the member image of every container platform", () => {
   it("gives another Patroni a layer built from Debian's archive, checked against its pinned SHA-256, with a tag that names it", () => {
     const recipe = imageRecipe(here);
     const system = new PatroniHaStack(parseStack("patroni@3.0.2"), { bin: "/usr/bin/patroni", patronictl: "/usr/bin/patronictl", version: "3.0.2", sha256: undefined, source: "test" });
-    expect(imageTag(system, recipe)).toBe(recipe.tag);
+    // Debian 12's Patroni is the member image itself: no layer, the member's tag.
+    expect(stackLayer(system, recipe.tag)).toBeUndefined();
     const v = parseStack("patroni@4.1.5");
     // Where this machine installed it does not matter: nothing of the host goes into the layer.
     const other = (bin: string) => new PatroniHaStack(v, { bin, patronictl: "x", version: "4.1.5", sha256: v.debian.sha256, source: "test" });
-    const tag = imageTag(other("/var/cache/pgchaos/stacks/patroni-4.1.5/bin/patroni"), recipe);
+    const tag = stackLayer(other("/var/cache/pgchaos/stacks/patroni-4.1.5/bin/patroni"), recipe.tag)!.tag;
     expect(tag).toMatch(/^pgchaos\/member:patroni-4\.1\.5-pg15-[0-9a-f]{12}$/);
-    expect(imageTag(other("/elsewhere/bin/patroni"), recipe)).toBe(tag);
+    expect(stackLayer(other("/elsewhere/bin/patroni"), recipe.tag)!.tag).toBe(tag);
     const layer = stackLayer(other("x"), recipe.tag)!;
     expect(layer.dockerfile).toContain(`FROM ${recipe.tag}`);
     expect(layer.dockerfile).toContain(`http://deb.debian.org/debian/${v.debian.pool} ${v.debian.sha256}`);

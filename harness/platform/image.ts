@@ -160,11 +160,6 @@ export function versionGone(buildOutput: string): boolean {
   return /E: Version '[^']+' for '[^']+' was not found/.test(buildOutput);
 }
 
-/** The tag of the image that runs `stack` (the member image itself for Debian 12's Patroni). Builds nothing. */
-export function imageTag(stack: PatroniHaStack | undefined, recipe: ImageRecipe): string {
-  return (stack && stackLayer(stack, recipe.tag)?.tag) ?? recipe.tag;
-}
-
 async function imageExists(host: string, tag: string): Promise<boolean> {
   const r = await execa(DOCKER, ["-H", host, "image", "inspect", tag], { reject: false });
   return r.exitCode === 0;

@@ -19,40 +19,53 @@ export interface ReadyTarget {
   missing?(node: string): string;
 }
 
+/** The one running leader among `ms`; throws, naming every member's role and state, when there is not exactly one. */
+export function oneRunningLeader(ms: readonly Member[]): Member {
+  const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
+  if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
+  return leaders[0]!;
+}
+
+/**
+ * Throws unless every member but the leader streams on timeline `tl`, by the HA stack's account (streaming undefined:
+ * it does not say) and by the replica's own (pg_stat_wal_receiver).
+ */
+export async function assertReplicasStreaming(
+  ms: readonly Member[],
+  tl: number | undefined,
+  endpoint: (node: string) => Endpoint,
+  credentials: ReadyTarget["credentials"],
+): Promise<void> {
+  const notStreaming = ms
+    .filter((m) => m.role !== "leader" && (m.streaming === false || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
+    .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
+  if (notStreaming.length > 0) throw new Error(`not streaming yet: ${notStreaming.join(", ")}`);
+  // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.
+  const problems = await replicasNotStreaming(ms.filter((m) => m.role !== "leader").map((m) => m.name), endpoint, credentials, tl);
+  if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
+}
+
 export async function waitPatroniReady(t: ReadyTarget, opts: { timeoutMs: number; where: string; signal?: AbortSignal }): Promise<{ ms: number; leader: string }> {
   const started = performance.now();
   const { where, signal } = opts;
   const left = () => Math.max(1000, opts.timeoutMs - (performance.now() - started));
-  const runningLeaders = (ms: Member[]) => {
-    const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
-    if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
-    return leaders[0]!;
-  };
   const leader = await waitFor({ condition: "one leader", where, timeoutMs: opts.timeoutMs, intervalMs: 100, signal }, async () => {
     for (const n of t.nodes) {
       const why = t.blocked?.(n);
       if (why) throw new Error(why);
     }
-    return runningLeaders(await t.members()).name;
+    return oneRunningLeader(await t.members()).name;
   });
   // The leader as the view that found every replica streaming sees it: right after a heal the first answer can come
   // from a member whose cache still names itself (a 4.x member then fails to update the lock).
   const leaderNow = await waitFor({ condition: `${t.nodes.length - 1} replicas streaming from ${leader} on its timeline`, where, timeoutMs: left(), intervalMs: 100, signal }, async () => {
     const ms = await t.members();
-    const l = runningLeaders(ms);
-    const tl = l.timeline;
+    const l = oneRunningLeader(ms);
     if (ms.length < t.nodes.length) {
       const missing = t.nodes.filter((x) => !ms.some((m) => m.name === x));
       throw new Error(`only ${ms.length} of ${t.nodes.length} members registered (${missing.map((x) => `${x}: ${t.missing?.(x) ?? "no member key"}`).join("; ")})`);
     }
-    // streaming undefined: the HA stack does not say; the replica's own account below decides.
-    const notStreaming = ms
-      .filter((m) => m.role !== "leader" && (m.streaming === false || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
-      .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
-    if (notStreaming.length > 0) throw new Error(`not streaming yet: ${notStreaming.join(", ")}`);
-    // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.
-    const problems = await replicasNotStreaming(ms.filter((m) => m.role !== "leader").map((m) => m.name), (n) => t.endpoint(n), t.credentials, tl);
-    if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
+    await assertReplicasStreaming(ms, l.timeline, (n) => t.endpoint(n), t.credentials);
     return l.name;
   });
   // The DCS too: right after a heal etcd may still be electing a leader (3.4 has no pre-vote), and a fault injected

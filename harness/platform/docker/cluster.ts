@@ -18,10 +18,10 @@ import { spawnInNetns, type Spawned } from "../local/procs.ts";
 import { NodeNetworks } from "../node-network.ts";
 import { DOCKER } from "../image.ts";
 import { ForwardReach, type ReachMode } from "./reach.ts";
-import { RUN_LABEL, type Daemon } from "./daemon.ts";
+import type { Daemon } from "./daemon.ts";
 
 /** Labels on everything a run creates: `--cleanup --platform docker` finds a crashed run's by them. */
-export const LABEL_RUN = RUN_LABEL;
+export const LABEL_RUN = "io.pgchaos.run";
 export const LABEL_OWNER = "io.pgchaos.owner-pid";
 /** Outside the local platform's /var/tmp/pgchaos, whose checks look for anything under that prefix. */
 export const WORK_ROOT = "/var/tmp/docker-pgchaos";

@@ -21,9 +21,6 @@ export const OWN_DAEMON = {
   lock: "/run/pgchaos/docker/users.lock",
 };
 
-/** The label on everything a run creates (cluster.ts). */
-export const RUN_LABEL = "io.pgchaos.run";
-
 export const DOCKERD = "/usr/sbin/dockerd";
 
 /** The Docker API at `socket` answers /_ping. */
@@ -53,16 +50,18 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/**
- * The socket of a daemon that answers: the system's, the docker CLI's current context's (Docker Desktop's
- * ~/.docker/run/docker.sock, a rootless daemon's), or one of ours still running.
- */
-export async function runningDaemonSocket(): Promise<string | undefined> {
+/** The socket of a daemon of someone else's that answers: the system's, or the docker CLI's current context's (Docker Desktop's ~/.docker/run/docker.sock, a rootless daemon's). */
+async function foreignDaemonSocket(): Promise<string | undefined> {
   const context = await contextSocket();
-  for (const socket of ["/var/run/docker.sock", ...(context ? [context] : []), OWN_DAEMON.socket]) {
+  for (const socket of ["/var/run/docker.sock", ...(context ? [context] : [])]) {
     if (existsSync(socket) && (await answers(socket))) return socket;
   }
   return undefined;
+}
+
+/** The socket of a daemon that answers: someone else's (foreignDaemonSocket), or one of ours still running. */
+export async function runningDaemonSocket(): Promise<string | undefined> {
+  return (await foreignDaemonSocket()) ?? (existsSync(OWN_DAEMON.socket) && (await answers(OWN_DAEMON.socket)) ? OWN_DAEMON.socket : undefined);
 }
 
 /** The unix socket of the docker CLI's current context, where it names one. */
@@ -88,10 +87,8 @@ export async function ensureDaemon(signal?: AbortSignal): Promise<Daemon> {
     return { host: given, socket, ours: false, stop: async () => undefined };
   }
   if (given) return { host: given, socket: "", ours: false, stop: async () => undefined };
-  const context = await contextSocket();
-  for (const socket of ["/var/run/docker.sock", ...(context ? [context] : [])]) {
-    if (existsSync(socket) && (await answers(socket))) return { host: `unix://${socket}`, socket, ours: false, stop: async () => undefined };
-  }
+  const foreign = await foreignDaemonSocket();
+  if (foreign) return { host: `unix://${foreign}`, socket: foreign, ours: false, stop: async () => undefined };
   // Ours, found running or started now, under the lock: a run that finds it takes its lease before the last user can
   // stop it, and two runs never start two. A user without root may use it (its socket opened to them) but not manage it.
   if (process.getuid?.() !== 0 && (await answers(OWN_DAEMON.socket))) return { host: `unix://${OWN_DAEMON.socket}`, socket: OWN_DAEMON.socket, ours: false, stop: async () => undefined };

@@ -39,7 +39,7 @@ export function makeDockerPlatform(opts: { reach?: ReachMode } = {}): Platform {
         const image = await ensureImage(daemon.host, (l) => spec.logger.info(l), spec.signal, spec.stack);
         return await DockerCluster.deploy(spec, image, daemon, reach);
       } catch (e) {
-        // A daemon this run started goes with the run, whichever way it fails (the cluster's teardown stops it once deployed).
+        // This run gives up its lease on a daemon of ours, whichever way it fails (the cluster's teardown does once deployed).
         await daemon.stop().catch(() => undefined);
         throw e;
       }

@@ -35,8 +35,8 @@ import type { AgentApi, EffectiveProfile } from "../../stack/types.ts";
 import type { Grudge } from "../../faults/grudge.ts";
 import type { NodeCommand } from "../../faults/rules.ts";
 import { waitFor } from "../../util/wait.ts";
+import { assertReplicasStreaming, oneRunningLeader } from "../ready.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
-import { replicasNotStreaming } from "../../stack/postgres/walreceiver.ts";
 import { EnvironmentError, errorMessage, UsageError } from "../../util/errors.ts";
 import { AbortError } from "p-retry";
 import { apply, apiMessage, awaitNamespaceGone, execInPod, isNotFound, requestNamespaceDeletion, retryAfterOf, statusOf, type ExecResult, type KubeClients } from "./client.ts";
@@ -530,27 +530,15 @@ export class KubeCluster implements Cluster {
       }
       return true;
     });
-    const leader = await waitFor({ condition: "one leader", where, timeoutMs: left(), intervalMs: 250, signal: opts.signal }, async () => {
-      const ms = await this.members();
-      const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
-      if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
-      return leaders[0]!.name;
-    });
+    const leader = await waitFor({ condition: "one leader", where, timeoutMs: left(), intervalMs: 250, signal: opts.signal }, async () => oneRunningLeader(await this.members()).name);
     await waitFor(
       { condition: `${this.spec.nodes - 1} replicas streaming from ${leader} on its timeline`, where, timeoutMs: left(), intervalMs: 250, signal: opts.signal },
       async () => {
         const ms = await this.members();
         const tl = ms.find((m) => m.role === "leader")?.timeline;
         if (ms.length < this.spec.nodes) throw new Error(`only ${ms.length} of ${this.spec.nodes} members`);
-        const lagging = ms
-          // streaming undefined: the annotation does not say (Patroni 3.x); replicasNotStreaming below asks the replica.
-          .filter((m) => m.role !== "leader" && (m.streaming === false || m.state !== "running" || (tl !== undefined && m.timeline !== tl)))
-          .map((m) => `${m.name}:${m.state}${m.timeline !== tl ? ` on timeline ${m.timeline}, leader on ${tl}` : ""}`);
-        if (lagging.length > 0) throw new Error(`not streaming yet: ${lagging.join(", ")}`);
-        // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.
-        const replicas = ms.filter((m) => m.role !== "leader").map((m) => m.name);
-        const problems = await replicasNotStreaming(replicas, (n) => this.endpoint(n), this.credentials, tl);
-        if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
+        // streaming undefined: the annotation does not say (Patroni 3.x); the replica's own account decides.
+        await assertReplicasStreaming(ms, tl, (n) => this.endpoint(n), this.credentials);
         return true;
       },
     );
