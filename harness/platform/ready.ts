@@ -49,7 +49,7 @@ export async function waitPatroniReady(t: ReadyTarget, opts: { timeoutMs: number
   const started = performance.now();
   const { where, signal } = opts;
   const left = () => Math.max(1000, opts.timeoutMs - (performance.now() - started));
-  const leader = await waitFor({ condition: "one leader", where, timeoutMs: opts.timeoutMs, intervalMs: 100, signal }, async () => {
+  const leader = await waitFor({ condition: "one leader", where, timeoutMs: opts.timeoutMs, intervalMs: 50, signal }, async () => {
     for (const n of t.nodes) {
       const why = t.blocked?.(n);
       if (why) throw new Error(why);
@@ -58,7 +58,7 @@ export async function waitPatroniReady(t: ReadyTarget, opts: { timeoutMs: number
   });
   // The leader as the view that found every replica streaming sees it: right after a heal the first answer can come
   // from a member whose cache still names itself (a 4.x member then fails to update the lock).
-  const leaderNow = await waitFor({ condition: `${t.nodes.length - 1} replicas streaming from ${leader} on its timeline`, where, timeoutMs: left(), intervalMs: 100, signal }, async () => {
+  const leaderNow = await waitFor({ condition: `${t.nodes.length - 1} replicas streaming from ${leader} on its timeline`, where, timeoutMs: left(), intervalMs: 50, signal }, async () => {
     const ms = await t.members();
     const l = oneRunningLeader(ms);
     if (ms.length < t.nodes.length) {

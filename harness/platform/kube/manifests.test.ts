@@ -182,7 +182,7 @@ describe("rendering details", () => {
   it("bootstraps the DCS from the profile (with the bring-up timings) as the local platform does", () => {
     const yml = parseYaml(m.configMap.data!["patroni.yml"]!) as { bootstrap: { dcs: Record<string, unknown> & { postgresql: { parameters: Record<string, unknown> } } } };
     expect(yml.bootstrap.dcs).toMatchObject({ ...BRING_UP.dcs, maximum_lag_on_failover: 1048576, synchronous_mode: false });
-    expect(yml.bootstrap.dcs.postgresql.parameters).toMatchObject({ wal_sender_timeout: "10s", wal_retrieve_retry_interval: "500ms" });
+    expect(yml.bootstrap.dcs.postgresql.parameters).toMatchObject({ wal_sender_timeout: "10s", wal_retrieve_retry_interval: "100ms" });
     const sync = renderManifests(input({ profile: getProfile("default", { sync: true }), bringUp: undefined }));
     const dcs = (parseYaml(sync.configMap.data!["patroni.yml"]!) as { bootstrap: { dcs: Record<string, unknown> } }).bootstrap.dcs;
     expect(dcs).toMatchObject({ ttl: 30, loop_wait: 10, retry_timeout: 10, synchronous_mode: true });

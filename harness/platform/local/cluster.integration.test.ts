@@ -47,6 +47,15 @@ describe.skipIf(skipClusterTests())("local platform on a real cluster", () => {
     }
   });
 
+  it("gives Patroni the run's PostgreSQL programs, whose pg_isready is PostgreSQL's own once bring-up ended", () => {
+    const cfg = readFileSync(join(cluster.workDir, "n1", "patroni.yml"), "utf8");
+    const binDir = /bin_dir: (.+)/.exec(cfg)?.[1];
+    expect(binDir).toBe(join(cluster.workDir, "pgbin"));
+    expect(readFileSync(join(binDir!, "pg_isready"), "utf8")).toContain("bring-up");
+    // No fault, failover or recovery a scenario times may meet the bring-up's pg_isready.
+    expect(existsSync(join(cluster.workDir, "bringing-up"))).toBe(false);
+  });
+
   it("keeps its bridge's frames out of iptables, whatever Docker does to br_netfilter", () => {
     const dir = runNames(cluster.runId).bridge;
     for (const f of ["nf_call_iptables", "nf_call_ip6tables", "nf_call_arptables"]) expect(readFileSync(`/sys/class/net/${dir}/bridge/${f}`, "utf8").trim()).toBe("0");

@@ -28,6 +28,7 @@ import {
   type Spawned,
 } from "./procs.ts";
 import { PG_BIN_DIR } from "./preflight.ts";
+import { endBringUp, makeRunBinDir } from "./pg-bin.ts";
 import { removeOrphanSegments } from "./shm.ts";
 import { Pod, type PodPart } from "./pod.ts";
 import { removeState, writeState, WORK_ROOT, type RunState } from "./state.ts";
@@ -61,6 +62,9 @@ export class LocalCluster implements Cluster {
   private haproxy?: Spawned;
   private tornDown = false;
   private logsCollected = false;
+  /** PostgreSQL's programs as the agents call them, and the mark that says the bring-up is under way (pg-bin.ts). */
+  private readonly binDir: string;
+  private readonly bringUpMark: string;
 
   private constructor(
     readonly spec: ClusterSpec,
@@ -71,6 +75,8 @@ export class LocalCluster implements Cluster {
     private readonly log: Logger,
   ) {
     const names = runNames(runId);
+    this.binDir = join(workDir, "pgbin");
+    this.bringUpMark = join(workDir, "bringing-up");
     const stack = spec.stack ?? defaultPatroniStack();
     this.stack = stack;
     const handles: StackNode[] = [];
@@ -93,7 +99,7 @@ export class LocalCluster implements Cluster {
       runId,
       nodes: handles,
       subnetCidr: subnet.cidr,
-      pgBinDir: PG_BIN_DIR,
+      pgBinDir: this.binDir,
       passwords,
       credentials: this.credentials,
       endpoint: (node) => this.endpoint(node),
@@ -106,7 +112,7 @@ export class LocalCluster implements Cluster {
     handles.forEach((handle, i) => {
       const agent = this.parts.agent(handle);
       const netns = names.netns(i + 1);
-      const pod = new Pod({ netns, user: "postgres", argv: agent.argv, logFile: agent.logFile, env: agent.env, dataDir: handle.dataDir, pgBinDir: PG_BIN_DIR, cwd: handle.dir });
+      const pod = new Pod({ netns, user: "postgres", argv: agent.argv, logFile: agent.logFile, env: agent.env, dataDir: handle.dataDir, pgBinDir: this.binDir, cwd: handle.dir });
       this.byName.set(handle.name, { name: handle.name, index: i + 1, netns, address: handle.address, dir: handle.dir, dataDir: handle.dataDir, logDir: handle.logDir, handle, pod, log: log.child({ node: handle.name }) });
     });
     this.settings = this.parts.settings;
@@ -151,6 +157,8 @@ export class LocalCluster implements Cluster {
     mkdirSync(this.workDir, { recursive: true });
     // Whatever the umask: the postgres user must get through the work folders to its node's own.
     for (const d of [dirname(this.workDir), this.workDir]) chmodSync(d, 0o755);
+    makeRunBinDir({ dir: this.binDir, realDir: PG_BIN_DIR, bringUpMark: this.bringUpMark });
+    writeFileSync(this.bringUpMark, "");
     for (const n of this.byName.values()) {
       mkdirSync(n.logDir, { recursive: true });
       for (const d of [n.dir, n.logDir]) chownSync(d, pgUid, pgGid);
@@ -196,6 +204,7 @@ export class LocalCluster implements Cluster {
     });
     await started;
     const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up", signal: this.spec.signal });
+    endBringUp(this.bringUpMark);
     await this.parts.afterBringUp(leader);
   }
 

@@ -230,7 +230,7 @@ describe("bring-up overrides", () => {
     const { BRING_UP } = await import("./config.ts");
     const cfg = patroniConfig(input({ profile: getProfile("default"), bringUp: BRING_UP }));
     expect(at(cfg, "bootstrap", "dcs")).toMatchObject({ ttl: 10, loop_wait: 1, retry_timeout: 4 });
-    expect(at(cfg, "bootstrap", "dcs", "postgresql", "parameters", "wal_retrieve_retry_interval")).toBe("500ms");
+    expect(at(cfg, "bootstrap", "dcs", "postgresql", "parameters", "wal_retrieve_retry_interval")).toBe("100ms");
     // The profile's other settings are untouched.
     expect(at(cfg, "bootstrap", "dcs", "postgresql", "parameters", "wal_sender_timeout")).toBe("60s");
   });

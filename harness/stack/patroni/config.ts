@@ -31,7 +31,7 @@ export const ETCD_PEER_PORT = 2380;
  */
 export const BRING_UP = {
   dcs: { ttl: 10, loop_wait: 1, retry_timeout: 4 },
-  parameters: { wal_retrieve_retry_interval: "500ms" },
+  parameters: { wal_retrieve_retry_interval: "100ms" },
 } as const;
 
 /** The PATCH /config body that puts back the profile's values of everything BRING_UP overrides. */

@@ -212,7 +212,7 @@ export class PatroniLocalParts implements LocalStackParts {
   /** Puts the profile in place once bring-up has a leader, and checks every member runs with it (stack.ts). */
   async afterBringUp(leader: string): Promise<void> {
     const members = this.run.nodes.map((n) => ({ name: n.name, endpoint: this.run.endpoint(n.name) }));
-    const restore = await this.stack.applyProfile(this.api, leader, this.profile, members, this.run.credentials, { timeoutMs: 15_000, intervalMs: 100, signal: this.run.signal });
+    const restore = await this.stack.applyProfile(this.api, leader, this.profile, members, this.run.credentials, { timeoutMs: 15_000, intervalMs: 25, signal: this.run.signal });
     this.run.log.info(restore, "profile settings in effect");
   }
 

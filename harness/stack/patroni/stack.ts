@@ -97,9 +97,10 @@ export class PatroniHaStack implements HaStack {
     const r = await api(leader, { method: "PATCH", path: "/config", body: restore, timeoutMs: 5000 });
     if (r.status !== 200) throw new Error(`PATCH /config on ${leader} refused: HTTP ${r.status}: ${r.body.trim()}`);
     const params = (restore.postgresql as { parameters: Record<string, string | null> }).parameters;
-    for (const m of members) {
-      await waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `member ${m.name}`, ...opts }, () => settingsInEffect(m.endpoint, credentials, params));
-    }
+    // Every member at once: each reloads in its own HA loop.
+    await Promise.all(
+      members.map((m) => waitFor({ condition: `the profile's settings ${JSON.stringify(params)} in effect`, where: `member ${m.name}`, ...opts }, () => settingsInEffect(m.endpoint, credentials, params))),
+    );
     const cfg = await api(leader, { method: "GET", path: "/config" });
     if (cfg.status !== 200) throw new Error(`GET /config on ${leader}: HTTP ${cfg.status}: ${cfg.body.trim()}`);
     assertTimingsRestored(JSON.parse(cfg.body) as Record<string, unknown>, restore);
