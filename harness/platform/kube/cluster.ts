@@ -65,6 +65,7 @@ import { namespaceClaimProblem, runObjectsPlan, selectorOf, type RunObjects } fr
 import { checkPodPatroni, PatroniMismatchError, podAgentApi, type PodExec } from "./stack.ts";
 import { annotationOps, MARKS, ownerAnnotations, type KubeCleanupTarget } from "./cleanup.ts";
 import { membersFromPods, primaryLabelled } from "./targets.ts";
+import { walReceiver, walReceiverProblem } from "../../stack/postgres/walreceiver.ts";
 import { podCommands, releasePatch, type PodPart } from "./pod-ops.ts";
 import { cordonPatch, drainPlan, evictionBody, evictWithRetry, type DrainStep } from "./eviction.ts";
 import {
@@ -505,6 +506,18 @@ export class KubeCluster implements Cluster {
     }
     const [leaderAnnotations, syncAnnotations] = await Promise.all([this.annotationsOf(leaderConfigMapName(NAME)), this.annotationsOf(syncConfigMapName(NAME))]);
     const members = membersFromPods({ pods, leaderAnnotations, syncAnnotations, now: Date.now() });
+    // Patroni 3.x writes no replication_state in a member's status: a running replica's streaming is then its own
+    // account (pg_stat_wal_receiver), as the local and docker platforms take it from the leader's replication list.
+    await Promise.all(
+      members
+        .filter((m) => m.role !== "leader" && m.streaming === undefined && m.state === "running")
+        .map(async (m) => {
+          m.streaming = await walReceiver(this.endpoint(m.name), this.credentials).then(
+            (w) => walReceiverProblem(w, undefined) === undefined,
+            () => undefined,
+          );
+        }),
+    );
     const labelled = primaryLabelled(pods);
     const leader = members.find((m) => m.role === "leader")?.name;
     if (labelled.length > 1 || (labelled.length === 1 && labelled[0] !== leader)) {
