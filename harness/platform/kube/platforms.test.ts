@@ -93,6 +93,19 @@ describe("kind runtime decisions", () => {
     expect(nodeProblemsMayPass(broken)).toBe(true);
     expect(nodeProblemsMayPass(kindNodes)).toBe(false);
   });
+
+  it("waits while Ready workers still carry the not-ready taint the node controller takes off, but not on a cordon", () => {
+    // As a fresh kind cluster looked here: every node Ready, the workers tainted for a few seconds more.
+    const fresh = kindNodes.map((n, i) => (i === 0 ? n : { ...n, spec: { taints: [{ key: "node.kubernetes.io/not-ready", effect: "NoSchedule" }] } }));
+    expect(nodeProblems(fresh, 3)).toEqual([expect.stringMatching(/^0 schedulable nodes for 3 members/)]);
+    expect(nodeProblemsMayPass(fresh)).toBe(true);
+    const cordoned = kindNodes.map((n, i) => (i === 0 ? n : { ...n, spec: { unschedulable: true, taints: [{ key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" }] } }));
+    expect(nodeProblemsMayPass(cordoned)).toBe(false);
+  });
+
+  it("creates from the node image of ours when the machine has it", () => {
+    expect(kindCreateArgs("pgchaos", "/repo/kind-config.yaml", "pgchaos/kind-node:v1.34.4-abc")).toEqual(["create", "cluster", "--name", "pgchaos", "--config", "/repo/kind-config.yaml", "--image", "pgchaos/kind-node:v1.34.4-abc", "--wait", "180s"]);
+  });
 });
 
 describe("reaching NodePorts from the host", () => {

@@ -52,9 +52,21 @@ export function nodeProblems(nodes: readonly V1Node[], members: number): string[
   return problems;
 }
 
-/** Whether waiting can mend nodeProblems: not when every node is Ready (then only the count is wrong, and stays so). */
+/**
+ * Taints Kubernetes puts on and takes off by itself: a node that has just turned Ready keeps node.kubernetes.io/not-ready
+ * until the node lifecycle controller sees it (seen on the first kind cluster that ran here: all four nodes Ready, the
+ * workers still tainted for a few seconds). A cordon (unschedulable) is somebody's decision and stays.
+ */
+function transientTaint(t: { key: string }): boolean {
+  return (t.key.startsWith("node.kubernetes.io/") && t.key !== "node.kubernetes.io/unschedulable") || t.key === "node.cloudprovider.kubernetes.io/uninitialized";
+}
+
+/**
+ * Whether waiting can mend nodeProblems: not when every node is Ready and carries no taint Kubernetes takes off by itself
+ * (then only the count is wrong, and stays so).
+ */
 export function nodeProblemsMayPass(nodes: readonly V1Node[]): boolean {
-  return nodes.some((n) => n.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True");
+  return nodes.some((n) => n.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True" || (n.spec?.taints ?? []).some(transientTaint));
 }
 
 export async function waitNodesReady(c: KubeClients, members: number, where: string, timeoutMs = 180_000): Promise<void> {
@@ -96,10 +108,10 @@ export async function ensureLocalImage(image: string): Promise<void> {
 }
 
 /** Runs a command, its stdout; throws naming `what`, with the end of its output, on a non-zero exit or at the timeout. */
-export type Runner = (cmd: string, args: string[], what: string, timeoutMs?: number) => Promise<string>;
+export type Runner = (cmd: string, args: string[], what: string, timeoutMs?: number, env?: Record<string, string>) => Promise<string>;
 
-export async function run(cmd: string, args: string[], what: string, timeoutMs = 600_000): Promise<string> {
-  const r = await execa(cmd, args, { reject: false, timeout: timeoutMs, all: true });
+export async function run(cmd: string, args: string[], what: string, timeoutMs = 600_000, env?: Record<string, string>): Promise<string> {
+  const r = await execa(cmd, args, { reject: false, timeout: timeoutMs, all: true, ...(env ? { env } : {}) });
   if (r.exitCode !== 0) throw new Error(`${what}: \`${cmd} ${args.join(" ")}\` exited ${r.exitCode}:\n${(r.all ?? "").split("\n").slice(-20).join("\n")}`);
   return r.stdout;
 }
