@@ -127,6 +127,8 @@ export interface KubeRuntime {
   storageClassName?: string;
   /** Whether the cluster exists (after teardown: whether deleting it worked). */
   clusterExists(): Promise<boolean>;
+  /** Called at the end of teardown: what the runtime holds for the run (a lease on a Docker daemon of ours). */
+  release?(): Promise<void>;
   /** Deletes the cluster; only called when this run created it and it is not kept. */
   deleteCluster(log: Logger): Promise<void>;
   /** Clients for the cluster if it exists (for `--cleanup`, which must not create one). */
@@ -1140,6 +1142,7 @@ export class KubeCluster implements Cluster {
     } else {
       await this.deleteRunObjects();
     }
+    await this.runtime.release?.();
     const ms = performance.now() - started;
     this.log.info({ ms: Math.round(ms) }, "teardown complete");
     return { ms };

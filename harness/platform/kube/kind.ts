@@ -11,6 +11,8 @@ import type { V1Node } from "@kubernetes/client-node";
 import type { Platform } from "../types.ts";
 import { EnvironmentError, errorMessage } from "../../util/errors.ts";
 import { makeClients } from "./client.ts";
+import { ensureDaemon } from "../docker/daemon.ts";
+import { ensureKindNetwork, kindNodeSetup, removeKindNetwork, type KindNodeSetup } from "./kind-node.ts";
 import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
 import { cleanupKube, describeKubeCleanup } from "./cleanup.ts";
 import { kubePreflight } from "./preflight.ts";
@@ -27,6 +29,10 @@ export interface KindOptions {
   members?: number;
   /** Runs kind (and reads its output); runtime-common.ts run unless given (tests). */
   run?: Runner;
+  /** The node image, network and kind environment for this machine (kind-node.ts); kind's defaults unless given. */
+  setup?: KindNodeSetup;
+  /** Called once the run's cluster is torn down: gives up the run's lease on a Docker daemon of ours. */
+  release?: () => Promise<void>;
 }
 
 /** How long `kind create cluster` may take: a first pull of kindest/node (~1 GB) on a slow line takes minutes. */
@@ -43,8 +49,8 @@ export function parseKindClusters(stdout: string): string[] {
 }
 
 /** `kind create cluster`, waiting for the control plane (180 s, once the node image is there). */
-export function kindCreateArgs(name: string, configPath: string): string[] {
-  return ["create", "cluster", "--name", name, "--config", configPath, "--wait", "180s"];
+export function kindCreateArgs(name: string, configPath: string, image?: string): string[] {
+  return ["create", "cluster", "--name", name, "--config", configPath, ...(image ? ["--image", image] : []), "--wait", "180s"];
 }
 
 /**
@@ -52,11 +58,11 @@ export function kindCreateArgs(name: string, configPath: string): string[] {
  * the timeout, deletes what it left (node containers, a kubeconfig entry) so that the next run does not find
  * a half cluster under that name.
  */
-export async function createKindCluster(name: string, configPath: string, runner: Runner, log: Logger): Promise<void> {
+export async function createKindCluster(name: string, configPath: string, runner: Runner, log: Logger, setup?: KindNodeSetup): Promise<void> {
   try {
-    await runner("kind", kindCreateArgs(name, configPath), `creating kind cluster ${name} (timeout ${KIND_CREATE_TIMEOUT_MS / 60_000} min)`, KIND_CREATE_TIMEOUT_MS);
+    await runner("kind", kindCreateArgs(name, configPath, setup?.image), `creating kind cluster ${name} (timeout ${KIND_CREATE_TIMEOUT_MS / 60_000} min)`, KIND_CREATE_TIMEOUT_MS, setup?.env);
   } catch (e) {
-    const deleted = await runner("kind", ["delete", "cluster", "--name", name], `deleting the half-created kind cluster ${name}`, 180_000).then(
+    const deleted = await runner("kind", ["delete", "cluster", "--name", name], `deleting the half-created kind cluster ${name}`, 180_000, setup?.env).then(
       () => "deleted what it left",
       (de: unknown) => `could not delete what it left (${errorMessage(de)}): \`kind delete cluster --name ${name}\``,
     );
@@ -84,7 +90,14 @@ export function kindClientsAddress(nodes: readonly V1Node[]): string | undefined
 export function kindRuntime(opts: KindOptions): KubeRuntime {
   const name = opts.clusterName ?? KIND_CLUSTER;
   const configPath = opts.configPath ?? KIND_CONFIG;
-  const run = opts.run ?? runCommand;
+  const runner = opts.run ?? runCommand;
+  const setup = opts.setup;
+  const run = (cmd: string, args: string[], what: string, timeoutMs?: number) => runner(cmd, args, what, timeoutMs, setup?.env);
+  const host = setup?.env.DOCKER_HOST;
+  const deleteCluster = async () => {
+    await run("kind", ["delete", "cluster", "--name", name], `deleting kind cluster ${name}`, 180_000);
+    if (setup?.network && host) await removeKindNetwork(host, setup.network);
+  };
   return {
     platform: "kind",
     async ensureCluster(log: Logger) {
@@ -92,8 +105,9 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
       const decision = kindClusterDecision(existing, name, opts.reuse ?? false);
       if (typeof decision === "object") throw new EnvironmentError(decision.refuse);
       if (decision === "create") {
-        log.info({ name, configPath }, "creating the kind cluster");
-        await createKindCluster(name, configPath, run, log);
+        log.info({ name, configPath, image: setup?.image ?? "kind's default", network: setup?.network ?? "kind's default" }, "creating the kind cluster");
+        if (setup?.network && host) await ensureKindNetwork(host, setup.network);
+        await createKindCluster(name, configPath, runner, log, setup);
       }
       try {
         const clients = makeClients({ kubeconfig: await run("kind", ["get", "kubeconfig", "--name", name], "reading the kind cluster's kubeconfig", 30_000) });
@@ -101,7 +115,7 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
         return { created: decision === "create", clients };
       } catch (e) {
         // A cluster this run made and cannot use is not left behind; a reused one is the user's.
-        if (decision === "create") await run("kind", ["delete", "cluster", "--name", name], `deleting kind cluster ${name}`, 180_000).catch(() => undefined);
+        if (decision === "create") await deleteCluster().catch(() => undefined);
         throw e;
       }
     },
@@ -131,8 +145,9 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
     },
     async deleteCluster(log: Logger) {
       log.info({ name }, "deleting the kind cluster");
-      await run("kind", ["delete", "cluster", "--name", name], `deleting kind cluster ${name}`, 180_000);
+      await deleteCluster();
     },
+    release: opts.release,
   };
 }
 
@@ -146,15 +161,31 @@ export function makeKindPlatform(opts: KindOptions = {}): Platform {
     capabilities: KUBE_CAPABILITIES,
     whyNot: KUBE_WHY_NOT,
     preflight: () => kubePreflight("kind"),
-    deploy: (spec) => {
+    async deploy(spec) {
       const env = kubeEnvOptions();
-      const o: KindOptions = { reuse: env.reuse, image: env.image, members: spec.nodes, clusterName: process.env.PGCHAOS_KIND_CLUSTER || undefined, ...opts };
-      return KubeCluster.deploy(spec, kindRuntime(o), { image: o.image });
+      // The Docker engine the nodes run on: DOCKER_HOST's, the system's, or one of ours (docker/daemon.ts), whose lease
+      // the run gives up after teardown. The cluster's own docker commands and the image build read DOCKER_HOST.
+      const daemon = await ensureDaemon(spec.signal);
+      process.env.DOCKER_HOST ??= daemon.host;
+      try {
+        const setup = await kindNodeSetup(daemon.host);
+        const o: KindOptions = { reuse: env.reuse, image: env.image, members: spec.nodes, clusterName: process.env.PGCHAOS_KIND_CLUSTER || undefined, setup, release: () => daemon.stop(), ...opts };
+        return await KubeCluster.deploy(spec, kindRuntime(o), { image: o.image });
+      } catch (e) {
+        await daemon.stop().catch(() => undefined);
+        throw e;
+      }
     },
     async cleanup({ force, log }) {
       await kubePreflight("kind");
-      const runtime = kindRuntime({ clusterName: process.env.PGCHAOS_KIND_CLUSTER || undefined, ...opts });
-      return describeKubeCleanup("kind", await cleanupKube(cleanupTarget(runtime), { force, log }));
+      const daemon = await ensureDaemon();
+      process.env.DOCKER_HOST ??= daemon.host;
+      try {
+        const runtime = kindRuntime({ clusterName: process.env.PGCHAOS_KIND_CLUSTER || undefined, setup: await kindNodeSetup(daemon.host), ...opts });
+        return describeKubeCleanup("kind", await cleanupKube(cleanupTarget(runtime), { force, log }));
+      } finally {
+        await daemon.stop();
+      }
     },
   };
 }

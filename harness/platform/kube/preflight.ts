@@ -5,11 +5,13 @@
  * whose containers are processes of this host (not Docker Desktop's VM); for kind, inotify limits that a cluster
  * of four nodes does not exhaust.
  */
-import { accessSync, constants, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { delimiter, join } from "node:path";
 import { execa } from "execa";
 import { EnvironmentError } from "../../util/errors.ts";
+import { DOCKERD, runningDaemonSocket } from "../docker/daemon.ts";
+import { kindNodeCache } from "./kind-node.ts";
 
 export type KubePlatformName = "kind" | "minikube";
 
@@ -139,10 +141,18 @@ function readNumber(path: string): number | undefined {
 
 export async function machineFacts(platform: KubePlatformName): Promise<MachineFacts> {
   const found = Object.fromEntries(["docker", platform, "nsenter"].map((b) => [b, onPath(b)]));
+  // The kind that `npm run kind:image` built serves when none is on PATH (kind-node.ts).
+  if (platform === "kind" && !found.kind) found.kind = existsSync(join(kindNodeCache(), "bin", "kind"));
   let docker: MachineFacts["docker"] = { ok: false, error: "docker is not installed" };
   if (found.docker) {
-    const r = await execa("docker", ["info", "--format", "{{json .}}"], { reject: false, timeout: 15_000 });
-    docker = r.exitCode === 0 ? parseDockerInfo(r.stdout) : { ok: false, error: (r.stderr || r.stdout || `exit ${r.exitCode}`).trim() };
+    // kind runs on whichever engine a run would use: DOCKER_HOST's, the system's, or one pgchaos starts (root, dockerd installed).
+    const socket = process.env.DOCKER_HOST ? undefined : await runningDaemonSocket();
+    if (platform === "kind" && !process.env.DOCKER_HOST && !socket && process.getuid?.() === 0 && existsSync(DOCKERD)) {
+      docker = { ok: true, operatingSystem: "a Docker daemon pgchaos starts (dockerd)", kernelVersion: release() };
+    } else {
+      const r = await execa("docker", [...(socket ? ["-H", `unix://${socket}`] : []), "info", "--format", "{{json .}}"], { reject: false, timeout: 15_000 });
+      docker = r.exitCode === 0 ? parseDockerInfo(r.stdout) : { ok: false, error: (r.stderr || r.stdout || `exit ${r.exitCode}`).trim() };
+    }
   }
   const inotify =
     process.platform === "linux"

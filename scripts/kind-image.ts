@@ -1,0 +1,86 @@
+/**
+ * `npm run kind:image -- [--rebuild]`: builds the kind node image of this checkout (scripts/kind-node/, tag
+ * pgchaos/kind-node:<kubernetes>-<hash>) from package registries only, for machines that reach no container
+ * registry; prints its reference. The kind platform then uses it by itself (harness/platform/kube/kind-node.ts).
+ * A user with internet does not need it: kind pulls kindest/node.
+ *
+ * Needs root on Linux, Go 1.24 or later and gcc (Kubernetes and its companions are built from the Go module proxy),
+ * and Docker (pgchaos starts a daemon of its own where none runs). Binaries and component images are cached in
+ * $PGCHAOS_CACHE/kind-node (default /var/cache/pgchaos), Go's own caches where Go keeps them: about 12 minutes cold on
+ * 2 cores, 2 with warm caches. Exit 0 built or present, 1 failed, 2 on a machine that cannot build, 130 on Ctrl-C.
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { execa } from "execa";
+import { ensureDaemon } from "../harness/platform/docker/daemon.ts";
+import { DOCKER, ensureImage, recipeFor } from "../harness/platform/image.ts";
+import { KIND_NODE_DIR, kindNodeCache, kindNodeTag } from "../harness/platform/kube/kind-node.ts";
+import { onPath } from "../harness/platform/kube/preflight.ts";
+import { errorMessage } from "../harness/util/errors.ts";
+import { abortOnSignals } from "../harness/util/signals.ts";
+
+const USAGE = "usage: npm run kind:image -- [--rebuild]";
+
+async function main(argv: string[]): Promise<number> {
+  let values: { rebuild?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { rebuild: { type: "boolean" }, help: { type: "boolean", short: "h" } }, allowPositionals: false }));
+  } catch (e) {
+    console.error(`kind:image: ${errorMessage(e)}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const missing = [
+    process.platform !== "linux" || process.getuid?.() !== 0 ? "root on Linux (the node image is assembled in a container with every capability but one)" : undefined,
+    onPath("go") ? undefined : "Go 1.24 or later on PATH (https://go.dev/dl/, or Debian's golang from bookworm-backports)",
+    onPath("gcc") ? undefined : "gcc (`apt-get install gcc`), for Kubernetes' pause",
+    onPath("docker") ? undefined : "docker (`npm run setup` installs docker.io)",
+  ].filter((x): x is string => x !== undefined);
+  if (missing.length > 0) {
+    console.error(`kind:image: this machine cannot build the kind node image; it needs:\n  - ${missing.join("\n  - ")}`);
+    return 2;
+  }
+  const signal = abortOnSignals();
+  const tag = kindNodeTag();
+  const daemon = await ensureDaemon(signal);
+  const started = performance.now();
+  try {
+    const present = (await execa(DOCKER, ["-H", daemon.host, "image", "inspect", tag], { reject: false })).exitCode === 0;
+    if (present && !values.rebuild) {
+      console.log(tag);
+      return 0;
+    }
+    // The member image's base (Debian 12, debootstrapped where it can be) is the node image's base too.
+    await ensureImage(daemon.host, (l) => console.error(l), signal);
+    const base = (await recipeFor(daemon.host)).base.ref;
+    const out = kindNodeCache();
+    mkdirSync(out, { recursive: true });
+    console.error(`building ${tag} from the Go module proxy and Debian's archive (cache ${out})`);
+    await execa("bash", [join(KIND_NODE_DIR, "build.sh")], {
+      env: { OUT: out, TAG: tag, BASE: base, DOCKER_HOST: daemon.host },
+      stdout: "inherit",
+      stderr: "inherit",
+      cancelSignal: signal,
+      forceKillAfterDelay: 5000,
+    }).then(
+      () => undefined,
+      (e: unknown) => {
+        throw new Error(signal.aborted ? "interrupted" : `scripts/kind-node/build.sh failed: ${errorMessage(e).split("\n")[0]}`);
+      },
+    );
+    console.error(`built in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    console.log(tag);
+    return 0;
+  } catch (e) {
+    console.error(`kind:image: ${errorMessage(e)}`);
+    return signal.aborted ? 130 : 1;
+  } finally {
+    await daemon.stop();
+  }
+}
+
+process.exit(await main(process.argv.slice(2)));
