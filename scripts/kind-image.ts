@@ -22,6 +22,14 @@ import { abortOnSignals } from "../harness/util/signals.ts";
 
 const USAGE = "usage: npm run kind:image -- [--rebuild]";
 
+function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  try {
+    if (pid) process.kill(-pid, sig);
+  } catch {
+    // Gone already.
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let values: { rebuild?: boolean; help?: boolean };
   try {
@@ -60,18 +68,19 @@ async function main(argv: string[]): Promise<number> {
     const out = kindNodeCache();
     mkdirSync(out, { recursive: true });
     console.error(`building ${tag} from the Go module proxy and Debian's archive (cache ${out})`);
-    await execa("bash", [join(KIND_NODE_DIR, "build.sh")], {
-      env: { OUT: out, TAG: tag, BASE: base, DOCKER_HOST: daemon.host },
-      stdout: "inherit",
-      stderr: "inherit",
-      cancelSignal: signal,
-      forceKillAfterDelay: 5000,
-    }).then(
-      () => undefined,
-      (e: unknown) => {
-        throw new Error(signal.aborted ? "interrupted" : `scripts/kind-node/build.sh failed: ${errorMessage(e).split("\n")[0]}`);
-      },
-    );
+    // In a process group of its own: Ctrl-C stops the Go builds and docker commands under it too, and what a step
+    // left (its build container) is removed.
+    const child = execa("bash", [join(KIND_NODE_DIR, "build.sh")], { env: { OUT: out, TAG: tag, BASE: base, DOCKER_HOST: daemon.host }, stdout: "inherit", stderr: "inherit", detached: true, reject: false });
+    const stop = () => {
+      for (const [sig, ms] of [["SIGTERM", 0], ["SIGKILL", 5000]] as const) setTimeout(() => void killGroup(child.pid, sig), ms).unref();
+    };
+    signal.addEventListener("abort", stop, { once: true });
+    const r = await child;
+    signal.removeEventListener("abort", stop);
+    if (r.exitCode !== 0 || signal.aborted) {
+      await execa(DOCKER, ["-H", daemon.host, "rm", "-f", "pgchaos-kind-build"], { reject: false });
+      throw new Error(signal.aborted ? "interrupted" : `scripts/kind-node/build.sh failed (exit ${r.exitCode ?? r.signal})`);
+    }
     console.error(`built in ${((performance.now() - started) / 1000).toFixed(0)} s`);
     console.log(tag);
     return 0;

@@ -11,7 +11,7 @@ import type { V1Node } from "@kubernetes/client-node";
 import type { Platform } from "../types.ts";
 import { EnvironmentError, errorMessage } from "../../util/errors.ts";
 import { makeClients } from "./client.ts";
-import { ensureDaemon } from "../docker/daemon.ts";
+import { answers, ensureDaemon, OWN_DAEMON } from "../docker/daemon.ts";
 import { ensureKindNetwork, kindNodeSetup, removeKindNetwork, type KindNodeSetup } from "./kind-node.ts";
 import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
 import { cleanupKube, describeKubeCleanup } from "./cleanup.ts";
@@ -138,7 +138,12 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
       if (!ip) throw new Error(`kind cluster ${name} has no control-plane node with an InternalIP`);
       return ip;
     },
-    clusterExists: async () => parseKindClusters(await run("kind", ["get", "clusters"], "listing kind clusters", 30_000)).includes(name),
+    async clusterExists() {
+      // A Docker daemon of ours that stopped holds no running cluster: teardown deletes the cluster first and gives up
+      // the run's lease on the daemon after, so a daemon the run was the last user of is gone by the time this asks.
+      if (host === `unix://${OWN_DAEMON.socket}` && !(await answers(OWN_DAEMON.socket))) return false;
+      return parseKindClusters(await run("kind", ["get", "clusters"], "listing kind clusters", 30_000)).includes(name);
+    },
     async existingClients() {
       if (!parseKindClusters(await run("kind", ["get", "clusters"], "listing kind clusters", 30_000)).includes(name)) return undefined;
       return makeClients({ kubeconfig: await run("kind", ["get", "kubeconfig", "--name", name], "reading the kind cluster's kubeconfig", 30_000) });
