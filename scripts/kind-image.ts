@@ -79,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
     signal.removeEventListener("abort", stop);
     if (r.exitCode !== 0 || signal.aborted) {
       await execa(DOCKER, ["-H", daemon.host, "rm", "-f", "pgchaos-kind-build"], { reject: false });
+      await execa(DOCKER, ["-H", daemon.host, "rmi", `${tag}-base`], { reject: false });
       throw new Error(signal.aborted ? "interrupted" : `scripts/kind-node/build.sh failed (exit ${r.exitCode ?? r.signal})`);
     }
     console.error(`built in ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -64,7 +64,8 @@ if [ ! -x "$bin/pause" ]; then
 fi
 
 # The images kubeadm and the node's manifests name, under those names: a static binary on scratch, or Debian 12.
-ctx=$(mktemp -d); trap 'rm -rf "$ctx"; docker rm -f pgchaos-kind-build >/dev/null 2>&1 || true' EXIT
+# Whatever way this ends, no build container and no intermediate image of the node are left.
+ctx=$(mktemp -d); trap 'rm -rf "$ctx"; docker rm -f pgchaos-kind-build >/dev/null 2>&1; docker rmi "$TAG-base" >/dev/null 2>&1 || true' EXIT
 static() { # tag binary path-in-image
   rm -rf "$ctx/s"; mkdir -p "$ctx/s"; cp "$bin/$2" "$ctx/s/bin"
   printf 'FROM scratch\nCOPY bin %s\nENTRYPOINT ["%s"]\n' "$3" "$3" > "$ctx/s/Dockerfile"
@@ -114,6 +115,4 @@ for _ in $(seq 120); do docker exec pgchaos-kind-build ctr version >/dev/null 2>
 docker exec -i pgchaos-kind-build ctr -n k8s.io images import --all-platforms --no-unpack - < "$OUT/images.tar" >/dev/null
 docker exec pgchaos-kind-build systemctl stop containerd
 docker commit --change 'ENTRYPOINT [ "/usr/local/bin/pgchaos-cgroups" ]' pgchaos-kind-build "$TAG" >/dev/null
-docker rm -f pgchaos-kind-build >/dev/null
-docker rmi "$TAG-base" >/dev/null
 step "done: $TAG"
