@@ -11,16 +11,42 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { execa } from "execa";
 import { ensureDaemon } from "../harness/platform/docker/daemon.ts";
 import { DOCKER, ensureImage, recipeFor } from "../harness/platform/image.ts";
-import { KIND_NODE_DIR, kindNodeCache, kindNodeTag } from "../harness/platform/kube/kind-node.ts";
+import { KIND_NODE_DIR, kindNodeBuildDir, kindNodeCache, kindNodeTag, missingCapabilities } from "../harness/platform/kube/kind-node.ts";
 import { onPath } from "../harness/platform/kube/preflight.ts";
-import { errorMessage } from "../harness/util/errors.ts";
+import { EnvironmentError, errorMessage } from "../harness/util/errors.ts";
 import { abortOnSignals } from "../harness/util/signals.ts";
 
 const USAGE = "usage: npm run kind:image -- [--rebuild]";
+
+/** Why this Go cannot build Kubernetes v1.34 (go.mod asks for 1.24), or undefined when it can. */
+function goProblem(version = goVersion()): string | undefined {
+  const need = "Go 1.24 or later on PATH (https://go.dev/dl/)";
+  if (version === undefined) return need;
+  const m = /^go(\d+)\.(\d+)/.exec(version);
+  if (!m || Number(m[1]) < 1 || (Number(m[1]) === 1 && Number(m[2]) < 24)) return `${need}; this is ${version}`;
+  return undefined;
+}
+
+function goVersion(): string | undefined {
+  try {
+    return execFileSync("go", ["env", "GOVERSION"], { encoding: "utf8" }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function staticLibc(): boolean {
+  try {
+    return execFileSync("gcc", ["-print-file-name=libc.a"], { encoding: "utf8" }).trim().startsWith("/");
+  } catch {
+    return false;
+  }
+}
 
 function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   try {
@@ -44,8 +70,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const missing = [
     process.platform !== "linux" || process.getuid?.() !== 0 ? "root on Linux (the node image is assembled in a container with every capability but one)" : undefined,
-    onPath("go") ? undefined : "Go 1.24 or later on PATH (https://go.dev/dl/, or Debian's golang from bookworm-backports)",
-    onPath("gcc") ? undefined : "gcc (`apt-get install gcc`), for Kubernetes' pause",
+    goProblem(),
+    onPath("gcc") && staticLibc() ? undefined : "gcc with a static libc (`apt-get install gcc libc6-dev`), for Kubernetes' pause",
     onPath("docker") ? undefined : "docker (`npm run setup` installs docker.io)",
   ].filter((x): x is string => x !== undefined);
   if (missing.length > 0) {
@@ -54,7 +80,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const signal = abortOnSignals();
   const tag = kindNodeTag();
-  const daemon = await ensureDaemon(signal);
+  let daemon: Awaited<ReturnType<typeof ensureDaemon>>;
+  try {
+    daemon = await ensureDaemon(signal);
+  } catch (e) {
+    console.error(`kind:image: ${errorMessage(e)}`);
+    return e instanceof EnvironmentError ? 2 : 1;
+  }
   const started = performance.now();
   try {
     const present = (await execa(DOCKER, ["-H", daemon.host, "image", "inspect", tag], { reject: false })).exitCode === 0;
@@ -65,16 +97,24 @@ async function main(argv: string[]): Promise<number> {
     // The member image's base (Debian 12, debootstrapped where it can be) is the node image's base too.
     await ensureImage(daemon.host, (l) => console.error(l), signal);
     const base = (await recipeFor(daemon.host)).base.ref;
-    const out = kindNodeCache();
+    const out = kindNodeBuildDir(tag);
+    if (values.rebuild) rmSync(out, { recursive: true, force: true });
     mkdirSync(out, { recursive: true });
     console.error(`building ${tag} from the Go module proxy and Debian's archive (cache ${out})`);
     // In a process group of its own: Ctrl-C stops the Go builds and docker commands under it too, and what a step
     // left (its build container) is removed.
-    const child = execa("bash", [join(KIND_NODE_DIR, "build.sh")], { env: { OUT: out, TAG: tag, BASE: base, DOCKER_HOST: daemon.host }, stdout: "inherit", stderr: "inherit", detached: true, reject: false });
+    const child = execa("bash", [join(KIND_NODE_DIR, "build.sh")], {
+      env: { OUT: out, KINDBIN: join(kindNodeCache(), "bin"), TAG: tag, BASE: base, CAP_DROP: missingCapabilities().join(","), DOCKER_HOST: daemon.host },
+      stdout: "inherit",
+      stderr: "inherit",
+      detached: true,
+      reject: false,
+    });
     const stop = () => {
       for (const [sig, ms] of [["SIGTERM", 0], ["SIGKILL", 5000]] as const) setTimeout(() => void killGroup(child.pid, sig), ms).unref();
     };
     signal.addEventListener("abort", stop, { once: true });
+    if (signal.aborted) stop();
     const r = await child;
     signal.removeEventListener("abort", stop);
     if (r.exitCode !== 0 || signal.aborted) {

@@ -93,12 +93,20 @@ export function hostIsBookworm(osRelease = "/etc/os-release"): boolean {
  * another origin (PGDG, backports) or one the archive no longer has (a host behind on updates) cannot be pinned in an
  * image built from the archive, so the image takes bookworm's current one instead.
  */
+/** Asked once per package and process: `apt-cache policy` takes about half a second a package on a busy machine. */
+const policyCache = new Map<string, string | undefined>();
+
 function bookwormInstalledVersion(pkg: string): string | undefined {
-  try {
-    return bookwormVersionIn(execFileSync("apt-cache", ["policy", pkg], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
-  } catch {
-    return undefined;
+  if (!policyCache.has(pkg)) {
+    let v: string | undefined;
+    try {
+      v = bookwormVersionIn(execFileSync("apt-cache", ["policy", pkg], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+    } catch {
+      v = undefined;
+    }
+    policyCache.set(pkg, v);
   }
+  return policyCache.get(pkg);
 }
 
 /** From `apt-cache policy` of one package: its installed version, if one of its origins is Debian 12's archive. */

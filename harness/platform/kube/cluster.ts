@@ -1134,15 +1134,18 @@ export class KubeCluster implements Cluster {
       this.log.info({ namespace: this.namespace }, "namespace and cluster kept");
       return { ms: performance.now() - started };
     }
-    if (this.createdCluster) {
-      await this.runtime.deleteCluster(this.log);
-    } else if (this.ownNamespace) {
-      await requestNamespaceDeletion(this.c, this.namespace);
-      await awaitNamespaceGone(this.c, this.namespace, `the ${this.platform} cluster`);
-    } else {
-      await this.deleteRunObjects();
+    try {
+      if (this.createdCluster) {
+        await this.runtime.deleteCluster(this.log);
+      } else if (this.ownNamespace) {
+        await requestNamespaceDeletion(this.c, this.namespace);
+        await awaitNamespaceGone(this.c, this.namespace, `the ${this.platform} cluster`);
+      } else {
+        await this.deleteRunObjects();
+      }
+    } finally {
+      await this.runtime.release?.();
     }
-    await this.runtime.release?.();
     const ms = performance.now() - started;
     this.log.info({ ms: Math.round(ms) }, "teardown complete");
     return { ms };

@@ -8,7 +8,7 @@
  * - Its network: an internal Docker network of ours (KIND_EXPERIMENTAL_DOCKER_NETWORK): nothing of the cluster
  *   reaches beyond this machine. This machine reaches the control plane's address on the network's bridge.
  * - Where `docker run --privileged` cannot work (the capability bounding set of this machine lacks a capability,
- *   as CAP_SYS_RESOURCE here), kind calls docker through scripts/kind-node/docker-shim, which gives the node every
+ *   as CAP_SYS_RESOURCE here), kind calls docker through scripts/kind-node/shims/docker, which gives the node every
  *   other capability instead; the node image mounts its cgroups read-write itself.
  * - kind itself: the one `npm run kind:image` built, when none is on PATH.
  */
@@ -29,6 +29,8 @@ export function kindNodeTag(dir = KIND_NODE_DIR): string {
   const h = createHash("sha256");
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
+      // An editor's backup or swap file is not an input.
+      if (name.startsWith(".") || name.endsWith("~") || name.endsWith(".orig")) continue;
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
       else h.update(`${p.slice(dir.length)}\0`).update(readFileSync(p)).update("\0");
@@ -38,21 +40,41 @@ export function kindNodeTag(dir = KIND_NODE_DIR): string {
   return `${KIND_NODE_REPO}:${KIND_NODE_KUBERNETES}-${h.digest("hex").slice(0, 12)}`;
 }
 
-/** Where `npm run kind:image` keeps the binaries and component images it built (outside the checkout). */
+/** Where `npm run kind:image` keeps kind's binary and, per tag, the binaries and component images it built (outside the checkout). */
 export function kindNodeCache(root = cacheRoot()): string {
   return join(root, "kind-node");
 }
 
+/** The build folder of one tag: a change to scripts/kind-node (a version, podnet.sh) builds everything again. */
+export function kindNodeBuildDir(tag: string, root = cacheRoot()): string {
+  return join(kindNodeCache(root), tag.slice(tag.lastIndexOf("-") + 1));
+}
+
+/** Linux capability names by number (capability(7)), as docker's --cap-drop takes them. */
+const CAPABILITIES = [
+  "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE",
+  "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT",
+  "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
+  "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+  "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+];
+
 /**
- * Whether containers here can get every capability the kernel has: `docker run --privileged` asks for the whole
- * bounding set of the daemon, and fails ("unable to apply caps: operation not permitted") when it lacks one.
- * From /proc/self/status's CapBnd and the kernel's last capability.
+ * The capabilities the kernel has that this machine's bounding set lacks (CapBnd of /proc/self/status against
+ * cap_last_cap): `docker run --privileged` asks for all of them and fails ("unable to apply caps: operation not
+ * permitted") when one is missing. Empty where --privileged works.
  */
-export function privilegedPossible(status = readFileSync("/proc/self/status", "utf8"), lastCap = Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8"))): boolean {
+export function missingCapabilities(status = readFileSync("/proc/self/status", "utf8"), lastCap = Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8"))): string[] {
   const hex = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
-  if (!hex || !Number.isInteger(lastCap)) return true;
-  const full = (1n << BigInt(lastCap + 1)) - 1n;
-  return (BigInt(`0x${hex}`) & full) === full;
+  if (!hex || !Number.isInteger(lastCap)) return [];
+  const have = BigInt(`0x${hex}`);
+  const out: string[] = [];
+  for (let i = 0; i <= lastCap; i++) if (((have >> BigInt(i)) & 1n) === 0n) out.push(CAPABILITIES[i] ?? `CAP_${i}`);
+  return out;
+}
+
+export function privilegedPossible(status?: string, lastCap?: number): boolean {
+  return missingCapabilities(status, lastCap).length === 0;
 }
 
 export interface KindNodeSetup {
@@ -69,19 +91,25 @@ async function imagePresent(host: string, image: string): Promise<boolean> {
   return r.exitCode === 0;
 }
 
-/** What a kind run here uses: decided once per run, from the environment and the engine. */
+/**
+ * What a kind run here uses: decided once per run, from the environment and the engine. With our image the nodes join
+ * our internal network, which publishes no port, and kind learns the API server's address from the docker shim; the
+ * shim rewrites --privileged only where it cannot work (PGCHAOS_KIND_CAP_DROP names what the machine lacks).
+ */
 export async function kindNodeSetup(host: string, env: NodeJS.ProcessEnv = process.env): Promise<KindNodeSetup> {
   const named = env.PGCHAOS_KIND_NODE_IMAGE || undefined;
   const ours = kindNodeTag();
   const image = named ?? ((await imagePresent(host, ours)) ? ours : undefined);
+  const network = image?.startsWith(`${KIND_NODE_REPO}:`) ? env.KIND_EXPERIMENTAL_DOCKER_NETWORK || KIND_NETWORK : undefined;
+  const missing = missingCapabilities();
   const path = [
-    ...(privilegedPossible() ? [] : [join(KIND_NODE_DIR, "shims")]),
+    ...(network || missing.length > 0 ? [join(KIND_NODE_DIR, "shims")] : []),
     ...(onPath("kind", env.PATH) ? [] : [join(kindNodeCache(), "bin")]),
     env.PATH ?? "",
   ].join(delimiter);
-  const out: Record<string, string> = { PATH: path, DOCKER_HOST: host };
-  if (image && image.startsWith(`${KIND_NODE_REPO}:`)) out.KIND_EXPERIMENTAL_DOCKER_NETWORK = env.KIND_EXPERIMENTAL_DOCKER_NETWORK || KIND_NETWORK;
-  return { image, env: out, network: out.KIND_EXPERIMENTAL_DOCKER_NETWORK };
+  const out: Record<string, string> = { PATH: path, DOCKER_HOST: host, PGCHAOS_KIND_CAP_DROP: missing.join(",") };
+  if (network) out.KIND_EXPERIMENTAL_DOCKER_NETWORK = network;
+  return { image, env: out, network };
 }
 
 /** The internal network the nodes of our image join; created when missing, on a /24 no other network uses. */

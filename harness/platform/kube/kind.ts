@@ -107,7 +107,10 @@ export function kindRuntime(opts: KindOptions): KubeRuntime {
       if (decision === "create") {
         log.info({ name, configPath, image: setup?.image ?? "kind's default", network: setup?.network ?? "kind's default" }, "creating the kind cluster");
         if (setup?.network && host) await ensureKindNetwork(host, setup.network);
-        await createKindCluster(name, configPath, runner, log, setup);
+        await createKindCluster(name, configPath, runner, log, setup).catch((e: unknown) => {
+          // Without an image of ours kind pulls kindest/node, which a machine without a container registry cannot.
+          throw setup && !setup.image ? new Error(`${errorMessage(e)}\n(kind used its default node image, kindest/node, which it pulls from a registry; where none answers, build one here: \`npm run kind:image\`)`) : e;
+        });
       }
       try {
         const clients = makeClients({ kubeconfig: await run("kind", ["get", "kubeconfig", "--name", name], "reading the kind cluster's kubeconfig", 30_000) });

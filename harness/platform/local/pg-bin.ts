@@ -11,7 +11,7 @@ import { join } from "node:path";
  * replica after its base backup: most of a bring-up's spread, and its median over 4 s.
  *
  * While the run's bring-up mark exists (from before the first agent starts to the cluster's first "ready"),
- * the script asks again every 20 ms for up to one second while the answer is "starting up" or "no answer",
+ * the script asks again every 20 ms, 50 times at the most (each ask waits 1 s at the most for an answer), while the answer is "starting up" or "no answer",
  * then answers as `pg_isready` does then. It never waits longer than Patroni's own sleep would, and it
  * only acts during the bring-up: once the mark is gone it is `exec pg_isready`. No fault, failover, restart
  * or recovery a scenario times ever sees it, and no HA or DCS setting changes.
@@ -39,7 +39,7 @@ real=${q(real)}
 if [ -e ${q(bringUpMark)} ]; then
   i=0
   while [ $i -lt 50 ]; do
-    "$real" -q "$@"
+    "$real" -q -t 1 "$@"
     case $? in 1|2) ;; *) break ;; esac
     sleep 0.02
     i=$((i + 1))
