@@ -78,7 +78,8 @@ ctx=$(mktemp -d)
 cleanup() {
   rm -rf "$ctx"
   docker rm -f "$build_name" >/dev/null 2>&1 || true
-  docker images -q --filter "reference=pgchaos.local/kind-build/*" 2>/dev/null | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  # By name, not by id: an image with nothing of its own (the local-path helper) has its base's id.
+  docker images --format '{{.Repository}}:{{.Tag}}' --filter "reference=pgchaos.local/kind-build/*" 2>/dev/null | xargs -r docker rmi >/dev/null 2>&1 || true
   docker rmi "$TAG-base" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
