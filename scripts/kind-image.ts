@@ -15,7 +15,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { execa } from "execa";
 import { ensureDaemon } from "../harness/platform/docker/daemon.ts";
-import { DOCKER, ensureImage, recipeFor } from "../harness/platform/image.ts";
+import { DOCKER, ensureImage, imageExists, recipeFor } from "../harness/platform/image.ts";
 import { KIND_NODE_DIR, kindNodeBuildDir, kindNodeCache, kindNodeTag, missingCapabilities } from "../harness/platform/kube/kind-node.ts";
 import { onPath } from "../harness/platform/kube/preflight.ts";
 import { EnvironmentError, errorMessage } from "../harness/util/errors.ts";
@@ -89,8 +89,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const started = performance.now();
   try {
-    const present = (await execa(DOCKER, ["-H", daemon.host, "image", "inspect", tag], { reject: false })).exitCode === 0;
-    if (present && !values.rebuild) {
+    if ((await imageExists(daemon.host, tag)) && !values.rebuild) {
       console.log(tag);
       return 0;
     }

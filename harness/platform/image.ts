@@ -168,7 +168,7 @@ export function versionGone(buildOutput: string): boolean {
   return /E: Version '[^']+' for '[^']+' was not found/.test(buildOutput);
 }
 
-async function imageExists(host: string, tag: string): Promise<boolean> {
+export async function imageExists(host: string, tag: string): Promise<boolean> {
   const r = await execa(DOCKER, ["-H", host, "image", "inspect", tag], { reject: false });
   return r.exitCode === 0;
 }

@@ -17,6 +17,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { execa } from "execa";
 import { cacheRoot } from "../../stack/patroni/install.ts";
+import { imageExists } from "../image.ts";
 import { onPath } from "./preflight.ts";
 
 export const KIND_NODE_DIR = resolve(import.meta.dirname, "../../../scripts/kind-node");
@@ -73,10 +74,6 @@ export function missingCapabilities(status = readFileSync("/proc/self/status", "
   return out;
 }
 
-export function privilegedPossible(status?: string, lastCap?: number): boolean {
-  return missingCapabilities(status, lastCap).length === 0;
-}
-
 export interface KindNodeSetup {
   /** The node image to pass to `kind create cluster --image`, or undefined for kind's default. */
   image?: string;
@@ -84,11 +81,6 @@ export interface KindNodeSetup {
   env: Record<string, string>;
   /** The internal network kind must find in place (created by ensureKindNetwork), when ours is used. */
   network?: string;
-}
-
-async function imagePresent(host: string, image: string): Promise<boolean> {
-  const r = await execa("docker", ["-H", host, "image", "inspect", "--format", "{{.Id}}", image], { reject: false });
-  return r.exitCode === 0;
 }
 
 /**
@@ -99,7 +91,7 @@ async function imagePresent(host: string, image: string): Promise<boolean> {
 export async function kindNodeSetup(host: string, env: NodeJS.ProcessEnv = process.env): Promise<KindNodeSetup> {
   const named = env.PGCHAOS_KIND_NODE_IMAGE || undefined;
   const ours = kindNodeTag();
-  const image = named ?? ((await imagePresent(host, ours)) ? ours : undefined);
+  const image = named ?? ((await imageExists(host, ours)) ? ours : undefined);
   const network = image?.startsWith(`${KIND_NODE_REPO}:`) ? env.KIND_EXPERIMENTAL_DOCKER_NETWORK || KIND_NETWORK : undefined;
   const missing = missingCapabilities();
   const path = [
