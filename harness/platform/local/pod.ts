@@ -67,9 +67,10 @@ export class Pod {
 
   /** Host PIDs of the pod's processes (not its init, not its `sleep`), with their command lines. */
   private members() {
-    const init = this.init();
-    if (init === undefined) return [];
+    if (!this.proc?.running()) return [];
     const procs = listProcesses();
+    const init = podInit(this.proc.pid, procs);
+    if (init === undefined) return [];
     const pids = new Set(withDescendants([init], procs).filter((p) => p !== init));
     return procs.filter((p) => pids.has(p.pid) && !/^sleep\b/.test(p.cmdline));
   }

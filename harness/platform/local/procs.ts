@@ -90,6 +90,11 @@ interface ProcInfo {
   cmdline: string;
 }
 
+/**
+ * Every live process, with its parent. The command line is read when first asked for: callers walk the tree by
+ * parent and look at a few command lines, and the harness polls this during bring-up (reading every process's
+ * command line too doubled the cost of each look).
+ */
 export function listProcesses(): ProcInfo[] {
   const out: ProcInfo[] = [];
   for (const d of readdirSync("/proc")) {
@@ -97,13 +102,29 @@ export function listProcesses(): ProcInfo[] {
     try {
       const stat = readFileSync(`/proc/${d}/stat`, "utf8");
       if (stateOf(stat) === "Z") continue;
-      const cmdline = readFileSync(`/proc/${d}/cmdline`, "utf8").replaceAll("\0", " ").trim();
-      out.push({ pid: Number(d), ppid: parentOf(stat), cmdline });
+      out.push(lazyCmdline({ pid: Number(d), ppid: parentOf(stat) }));
     } catch {
       // The process ended while we looked.
     }
   }
   return out;
+}
+
+function lazyCmdline(p: { pid: number; ppid: number }): ProcInfo {
+  let cmdline: string | undefined;
+  return Object.defineProperty(p, "cmdline", {
+    enumerable: true,
+    get: () => {
+      if (cmdline === undefined) {
+        try {
+          cmdline = readFileSync(`/proc/${p.pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+        } catch {
+          cmdline = ""; // It ended since: nothing of it to match.
+        }
+      }
+      return cmdline;
+    },
+  }) as ProcInfo;
 }
 
 /** The first child of `pid`: for a `pidns` spawn, the PID 1 of that namespace as the host sees it. */
