@@ -28,7 +28,7 @@ import {
   type Spawned,
 } from "./procs.ts";
 import { PG_BIN_DIR } from "./preflight.ts";
-import { endBringUp, makeRunBinDir } from "./pg-bin.ts";
+import { endBringUp, initdbCacheDir, makeRunBinDir, stageInitdbCopies, unstageInitdbCopies } from "./pg-bin.ts";
 import { removeOrphanSegments } from "./shm.ts";
 import { Pod, type PodPart } from "./pod.ts";
 import { removeState, writeState, WORK_ROOT, type RunState } from "./state.ts";
@@ -157,7 +157,7 @@ export class LocalCluster implements Cluster {
     mkdirSync(this.workDir, { recursive: true });
     // Whatever the umask: the postgres user must get through the work folders to its node's own.
     for (const d of [dirname(this.workDir), this.workDir]) chmodSync(d, 0o755);
-    makeRunBinDir({ dir: this.binDir, realDir: PG_BIN_DIR, bringUpMark: this.bringUpMark });
+    makeRunBinDir({ dir: this.binDir, realDir: PG_BIN_DIR, bringUpMark: this.bringUpMark, initdbCache: { dir: initdbCacheDir(), owner: { uid: pgUid, gid: pgGid }, record: join(this.workDir, "bring-up-template") } });
     writeFileSync(this.bringUpMark, "");
     for (const n of this.byName.values()) {
       mkdirSync(n.logDir, { recursive: true });
@@ -174,6 +174,9 @@ export class LocalCluster implements Cluster {
       ]),
       ...this.parts.programs.map((p) => ({ path: p.path, need: "x" as const, what: p.what })),
     ]);
+    // Copies of the cached initdb output, made while the network and etcd start (pg-bin.ts).
+    const staging = stageInitdbCopies(initdbCacheDir(), [...this.byName.values()].map((n) => n.dir), this.spec.signal);
+    staging.catch(() => undefined);
     await createTopology(this.runId, this.subnet, this.spec.nodes);
     this.log.info({ subnet: this.subnet.cidr }, "network created");
 
@@ -190,6 +193,7 @@ export class LocalCluster implements Cluster {
       await dcs.waitQuorum();
       this.log.info(`${dcs.name} quorum`);
     }
+    await staging;
     const started = Promise.all([...this.byName.values()].map((n) => this.startNode(n.name)));
     started.catch(() => undefined);
 
@@ -205,6 +209,7 @@ export class LocalCluster implements Cluster {
     await started;
     const { leader } = await this.waitReady({ timeoutMs, reason: "bring-up", signal: this.spec.signal });
     endBringUp(this.bringUpMark);
+    unstageInitdbCopies([...this.byName.values()].map((n) => n.dir));
     await this.parts.afterBringUp(leader);
   }
 
