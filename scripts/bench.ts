@@ -8,12 +8,13 @@
  *   npm run bench -- --platforms local,docker [--kills N]   (scripts/bench-platforms.ts)
  */
 import { parseArgs } from "node:util";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus, totalmem, release } from "node:os";
 import { join, resolve } from "node:path";
 import { execFileSync } from "node:child_process";
 import pino from "pino";
 import { LocalCluster } from "../harness/platform/local/cluster.ts";
+import { initdbCacheDir } from "../harness/platform/local/pg-bin.ts";
 import { localPreflight } from "../harness/platform/local/preflight.ts";
 import { getProfile } from "../harness/stack/patroni/profiles.ts";
 import { loadScenario } from "../harness/scenario/loader.ts";
@@ -73,6 +74,7 @@ const stopIfAsked = () => {
   process.stderr.write("benchmark interrupted; reports/BENCHMARKS.md left as it was\n");
   process.exit(130);
 };
+const cacheAtStart = existsSync(initdbCacheDir()) && readdirSync(initdbCacheDir()).some((n) => !n.startsWith("."));
 const ready: number[] = [];
 const teardown: number[] = [];
 for (let i = 0; i < Number(o.clusters); i++) {
@@ -163,19 +165,22 @@ ${rows.map((r) => `| ${r.name} | ${r.unit} | ${fmt(r.d, "n")} | ${fmt(r.d, "min"
 
 What the figures mean:
 - *cluster ready*: from nothing to etcd quorum, one Patroni leader and both replicas streaming (namespaces, bridge,
-  etcd election, initdb, two base backups, the profile applied and checked on every member). The target is 4 s:
+  etcd election, the bootstrap, both replicas made, the profile applied and checked on every member). The target is 4 s:
   ${ready.filter((x) => x <= 4000).length} of ${ready.length} bring-ups met it, and the median ${(distribution(ready)?.median ?? 0) <= 4000 ? "did" : "did not"}.
-  Where the time goes, read from the members' logs: etcd members start one after the other (each new etcd 3.4
-  member waited 1 s on every peer that was starting at the same instant: 2 s of every bring-up before), and initdb
-  runs without its closing fsync (before both: median 6.65 s). After starting PostgreSQL, Patroni asks \`pg_isready\`
-  and, while the server still starts, sleeps a whole second (\`Postgresql.wait_for_startup\`): once on the bootstrapping
-  member and once on each replica after its base backup, though PostgreSQL is up some 20 ms later (median 5.13 s with
-  them). During bring-up only, the run's \`pg_isready\` asks again every 20 ms for up to that second
-  (harness/platform/local/pg-bin.ts); once the cluster is ready it is PostgreSQL's own, so no fault or recovery is
-  timed with it. What is left: etcd's first election (its randomised timeout leaves 0.1 to 1 s after the members
-  connect, most of the spread), Patroni's start once etcd has quorum (about 0.4 s of Python; started during the
-  election it can read a half-started member's answer as garbage and sleep 5 s), initdb (about 1 s on a busy
-  2-core machine), Patroni's post-bootstrap, two base backups at once (0.5 to 0.9 s), and the profile put in place.
+  ${cacheAtStart ? "The cached initdb output existed before the first bring-up." : "The first bring-up made the cached initdb output (initdb and more, once per machine)."}
+  Where the time goes, read from the members' logs, and what was taken out of it (medians of each step before):
+  etcd members start one after the other (each new etcd 3.4 member waited 1 s on every peer starting at the same
+  instant: 2 s); initdb runs without its closing fsync; Patroni's one-second sleeps while PostgreSQL starts are
+  replaced, during bring-up only, by the run's \`pg_isready\` asking every 20 ms (6.65 s to 4.2 s with those three).
+  Then, during bring-up only, initdb's output comes from a cache and the replicas start from copies of it instead of
+  base backups, the copies staged while etcd starts (harness/platform/local/pg-bin.ts): initdb's 1 to 1.8 s and the
+  base backups' 0.6 to 1.7 s became a 0.2 s password step and renames. What is left, in order: the namespaces and
+  etcd's sequential start (about 0.45 s), etcd's first election (randomised: 0.1 to 1 s, most of the spread),
+  Patroni's start (about 0.6 s of Python once etcd has quorum; started during the election it can read a
+  half-started member's answer as garbage and sleep 5 s), the bootstrap (copy, password, PostgreSQL's start,
+  post_bootstrap: about 0.75 s), the replicas' start and their wait for the leader's next HA cycle to make their
+  slots (about 0.9 s), Patroni's next cycle reporting them (0.3 s), and the profile put in place (0.25 s).
+  After the bring-up every program is PostgreSQL's own: no fault, rejoin or recovery a scenario times sees these.
 - *teardown*: SIGKILL of every process, shared memory, namespaces, links, iptables rule and data removed.
 - *Ctrl-C to exit*: SIGINT to the CLI's process group (a terminal's Ctrl-C) at that moment of a \`primary-kill\` run,
   to its exit with code 130; after each one the leftovers check (namespaces, links, rules, processes, work folders,
