@@ -44,6 +44,7 @@ export function makeRunBinDir(opts: { dir: string; realDir: string; bringUpMark:
   }
   for (const [name, text] of Object.entries(scripts)) {
     const script = join(opts.dir, name);
+    rmSync(script, { force: true }); // never written through a link to PostgreSQL's own program
     writeFileSync(script, text, { mode: 0o755 });
     chmodSync(script, 0o755);
   }
@@ -126,8 +127,9 @@ const PLACE = `place() {
  * initdb for the run's agents. During the bring-up only (while the mark exists), the output of PostgreSQL's initdb for
  * these very options is copied from the cache instead of made again, and the superuser's password (initdb's
  * --pwfile) is then set in the copy with a single-user PostgreSQL. initdb costs 1 to 1.8 s of the bootstrapping
- * member's time on 2 busy cores (bootstrap mode, the catalogs, the template databases); copying its 39 MB and
- * setting the password cost about 0.5 s.
+ * member's time on 2 busy cores (bootstrap mode, the catalogs, the template databases); copying its 27 MB (39 MB
+ * with the WAL segment's zeros, kept as holes) and setting the password cost about 0.5 s, a rename and 0.2 s when
+ * the copy was staged.
  *
  * The cache holds initdb's output without any password: it is made with every option Patroni gave but --pwfile,
  * keyed by them and by `postgres --version`, and made by the real initdb the first time (then copied as every
@@ -155,7 +157,10 @@ for a in "$@"; do
     --pwfile=*) pwfile=\${a#--pwfile=} ;;
     --pgdata=*) [ -z "$data" ] || exec "$real" "$@"; data=\${a#--pgdata=} ;;
     --username=*) user=\${a#--username=}; key="$key $a" ;;
-    --*=*|--data-checksums|--no-sync|--no-instructions) key="$key $a" ;;
+    # Options whose output is the same wherever it is made; any other (a path such as --waldir, an --auth that
+    # the password-less build would fail on) goes to PostgreSQL's initdb.
+    --encoding=*|--locale=*|--lc-*=*|--locale-provider=*|--icu-locale=*|--text-search-config=*|--wal-segsize=*) key="$key $a" ;;
+    --data-checksums|-k|--no-sync|-N|--no-instructions) key="$key $a" ;;
     -*) exec "$real" "$@" ;;
     *) [ -z "$data" ] || exec "$real" "$@"; data=$a ;;
   esac
@@ -179,6 +184,8 @@ if [ ! -f "$tpl/global/pg_control" ]; then
   # The WAL segment is mostly zeros: holes make every copy a third lighter (cp keeps them).
   find "$tmp/pg_wal" -maxdepth 1 -type f -name '0*' -exec fallocate --dig-holes {} + 2>/dev/null || true
   # Another run may have made it first; either copy is the same.
+  # Durable once, before it is shared: every later run copies it without a sync, as initdb --no-sync leaves it.
+  "$real" --sync-only -D "$tmp" >/dev/null 2>&1 || { rm -rf "$tmp"; exec "$real" "$@"; }
   mv -T "$tmp" "$tpl" 2>/dev/null || rm -rf "$tmp"
 fi
 ${PLACE}
@@ -233,7 +240,7 @@ for a in "$@"; do
     *) exec "$real" "$@" ;;
   esac
 done
-[ -n "$data" ] && [ -n "$conn" ] || exec "$real" "$@"
+[ -z "$next" ] && [ -n "$data" ] && [ -n "$conn" ] || exec "$real" "$@"
 tpl=$(head -n 1 ${q(o.record)})
 control=$(${q(join(o.realDir, "pg_controldata"))} "$tpl") || exec "$real" "$@"
 field() { printf '%s\\n' "$control" | sed -n "s/^$1: *//p"; }
@@ -243,9 +250,11 @@ tli=$(field "Latest checkpoint's TimeLineID")
 ckpt=$(field 'Latest checkpoint location')
 segsize=$(field 'Bytes per WAL segment')
 segment() { echo $(( (0x\${1%/*} * 4294967296 + 0x\${1#*/}) / segsize )); }
-leader=$(${q(join(o.realDir, "psql"))} -XAt -F ' ' -c IDENTIFY_SYSTEM "$conn replication=true" 2>/dev/null) || exec "$real" "$@"
+[ -n "$sysid" ] && [ -n "$tli" ] && [ -n "$ckpt" ] && [ -n "$segsize" ] || exec "$real" "$@"
+leader=$(${q(join(o.realDir, "psql"))} -wXAt -F ' ' -c IDENTIFY_SYSTEM "$conn replication=true" 2>/dev/null) || exec "$real" "$@"
 identify() { l_sysid=$1 l_tli=$2 l_pos=$3; }
 identify $leader
+case $l_pos in [0-9A-Fa-f]*/[0-9A-Fa-f]*) ;; *) exec "$real" "$@" ;; esac
 [ "$l_sysid" = "$sysid" ] && [ "$l_tli" = "$tli" ] && [ "$(segment "$l_pos")" = "$(segment "$ckpt")" ] || exec "$real" "$@"
 ${PLACE}
 place || exec "$real" "$@"
@@ -276,7 +285,7 @@ if [ "$1" = initdb ] && [ -e ${q(o.bringUpMark)} ]; then
       *) ok= ;;
     esac
   done
-  if [ -n "$ok" ] && [ -n "$data" ]; then
+  if [ -n "$ok" ] && [ -z "$next" ] && [ -n "$data" ]; then
     case $opts in
       *[\\'\\"\\\\]*) ;;
       *)
