@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -159,6 +159,22 @@ describe("the run's initdb, pg_ctl and pg_basebackup: what goes to PostgreSQL's 
     expect(run("initdb", ["--no-sync", "d"]).stdout).toBe("REAL initdb\n--no-sync\nd\n");
     expect(run("pg_ctl", ["initdb", "-D", "d", "-o", "--no-sync"]).stdout).toBe("REAL pg_ctl\ninitdb\n-D\nd\n-o\n--no-sync\n");
     expect(run("pg_basebackup", ["--pgdata=d"]).stdout).toBe("REAL pg_basebackup\n--pgdata=d\n");
+  });
+
+  it("removes cached outputs no run used for 30 days and interrupted builds, and keeps the rest", () => {
+    const cache = join(root, "cache");
+    const entry = (name: string, ageMs: number) => {
+      spawnSync("mkdir", ["-p", join(cache, name, "global")]);
+      writeFileSync(join(cache, name, "global", "pg_control"), "");
+      const t = new Date(Date.now() - ageMs);
+      utimesSync(join(cache, name), t, t);
+    };
+    entry("old", 31 * 24 * 3600_000);
+    entry("recent", 29 * 24 * 3600_000);
+    entry(".building.1.2", 11 * 60_000);
+    entry(".building.3.4", 60_000);
+    makeRunBinDir({ dir: join(root, "bin3"), realDir, bringUpMark: mark(), initdbCache: { dir: cache, owner: { uid: process.getuid!(), gid: process.getgid!() }, record: record() } });
+    expect(readdirSync(cache).sort()).toEqual([".building.3.4", "recent"]);
   });
 
   it("never writes its scripts through a link to PostgreSQL's own program", () => {

@@ -55,7 +55,7 @@ const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 /**
  * Where initdb's output is kept between runs, for the agents' user. A folder of that user's, mode 0700, under the
  * cache root (default /var/cache/pgchaos). Leftovers of a build that was interrupted (`.building.*`, older than ten
- * minutes) are removed here, before any agent of this run starts.
+ * minutes) and cached outputs no run used for 30 days are removed here, before any agent of this run starts.
  */
 export interface InitdbCache {
   dir: string;
@@ -104,7 +104,9 @@ function prepareInitdbCache(c: InitdbCache): void {
   chmodSync(c.dir, 0o700);
   for (const name of readdirSync(c.dir)) {
     const path = join(c.dir, name);
-    if (name.startsWith(".building.") && Date.now() - statSync(path).mtimeMs > 10 * 60_000) rmSync(path, { recursive: true, force: true });
+    const age = Date.now() - statSync(path).mtimeMs;
+    // An interrupted build, or a cached output no run used for 30 days (another PostgreSQL, other options).
+    if (name.startsWith(".building.") ? age > 10 * 60_000 : age > 30 * 24 * 3600_000) rmSync(path, { recursive: true, force: true });
   }
 }
 
@@ -200,6 +202,8 @@ if [ -n "$pwfile" ]; then
     exec "$real" "$@"
   fi
 fi
+# Used now: the newest cached copy is the one staged for the next run, and one unused for 30 days is removed.
+touch "$tpl" 2>/dev/null
 printf '%s\\n' "$tpl" > ${q(o.record)}
 echo "pgchaos: initdb's output for these options copied from $tpl, the superuser's password set"
 `;
