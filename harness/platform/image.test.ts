@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bookwormVersionIn, DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, REGISTRY_BASE, FETCH_CHECKED, stackDir, stackLayer, versionGone } from "./image.ts";
+import { bookwormVersionIn, policySections, DEBOOTSTRAP_BASE, hostIsBookworm, imageRecipe, REGISTRY_BASE, FETCH_CHECKED, stackDir, stackLayer, versionGone } from "./image.ts";
 import { assertPinnedImage } from "./kube/image.ts";
 import { PatroniHaStack } from "../stack/patroni/stack.ts";
 import { parseStack } from "../stack/patroni/versions.ts";
@@ -30,6 +30,22 @@ describe("the member image of every container platform", () => {
     // postgres is 999:999, what the Kubernetes manifests run as.
     expect(r.dockerfile).toMatch(/useradd --system --uid 999 --gid 999 .* postgres/);
     expect(r.dockerfile).toMatch(/create_main_cluster = false/);
+  }, 30_000); // apt-cache loads apt's whole cache: seconds on a loaded machine
+
+  it("reads each package's part of one apt-cache policy answer for several packages", () => {
+    const text = [
+      "patroni:", "  Installed: 3.0.2-1", "  Candidate: 3.0.2-1", "  Version table:", " *** 3.0.2-1 500",
+      "        500 http://deb.debian.org/debian bookworm/main amd64 Packages",
+      "haproxy:", "  Installed: 2.6.12-1+deb12u4", "  Candidate: 2.6.12-1+deb12u4", "  Version table:", " *** 2.6.12-1+deb12u4 500",
+      "        500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages",
+      "etcd-client:", "  Installed: (none)", "  Candidate: 3.4.23-4+b6", "  Version table:", "     3.4.23-4+b6 500",
+      "        500 http://deb.debian.org/debian bookworm/main amd64 Packages", "",
+    ].join("\n");
+    const parts = policySections(text);
+    expect([...parts.keys()]).toEqual(["patroni", "haproxy", "etcd-client"]);
+    expect(bookwormVersionIn(parts.get("patroni")!)).toBe("3.0.2-1");
+    expect(bookwormVersionIn(parts.get("haproxy")!)).toBe("2.6.12-1+deb12u4");
+    expect(bookwormVersionIn(parts.get("etcd-client")!)).toBeUndefined();
   });
 
   it("builds on debootstrap where it runs, on debian:bookworm-slim elsewhere, and on what PGCHAOS_IMAGE_BASE names", () => {

@@ -89,24 +89,50 @@ export function hostIsBookworm(osRelease = "/etc/os-release"): boolean {
 }
 
 /**
+ * Asked once per process for every package the image pins, in one `apt-cache policy`: each call loads apt's whole
+ * cache (1 to 2 s on a busy machine with other suites' lists), so asking package by package took 5 to 10 s (a test
+ * timed out on it in CI).
+ */
+const PINNED_PACKAGES = ["postgresql-15", "patroni", "etcd-server", "etcd-client", "haproxy"];
+const policyCache = new Map<string, string | undefined>();
+
+/**
  * The installed version of `pkg` when Debian 12's archive serves it (bookworm, -updates or -security): a version from
  * another origin (PGDG, backports) or one the archive no longer has (a host behind on updates) cannot be pinned in an
  * image built from the archive, so the image takes bookworm's current one instead.
  */
-/** Asked once per package and process: `apt-cache policy` takes about half a second a package on a busy machine. */
-const policyCache = new Map<string, string | undefined>();
-
 function bookwormInstalledVersion(pkg: string): string | undefined {
   if (!policyCache.has(pkg)) {
-    let v: string | undefined;
+    const ask = [...new Set([pkg, ...PINNED_PACKAGES.filter((p) => !policyCache.has(p))])];
+    let sections: Map<string, string>;
     try {
-      v = bookwormVersionIn(execFileSync("apt-cache", ["policy", pkg], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+      sections = policySections(execFileSync("apt-cache", ["policy", ...ask], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
     } catch {
-      v = undefined;
+      sections = new Map();
     }
-    policyCache.set(pkg, v);
+    for (const p of ask) policyCache.set(p, bookwormVersionIn(sections.get(p) ?? ""));
   }
   return policyCache.get(pkg);
+}
+
+/** `apt-cache policy a b c` cut into each package's part (each starts with "name:" at the start of a line). */
+export function policySections(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let name: string | undefined;
+  let lines: string[] = [];
+  const flush = () => {
+    if (name !== undefined) out.set(name, lines.join("\n"));
+  };
+  for (const l of text.split("\n")) {
+    const m = /^(\S+):$/.exec(l);
+    if (m) {
+      flush();
+      name = m[1];
+      lines = [l];
+    } else lines.push(l);
+  }
+  flush();
+  return out;
 }
 
 /** From `apt-cache policy` of one package: its installed version, if one of its origins is Debian 12's archive. */
