@@ -58,12 +58,39 @@ describe("the relay forward reach runs in a container for each connection", () =
     expect(received.join("")).toBe("hello bye");
   });
 
+  it("connects only when its client's first bytes arrive, so it can be started ahead, and exits at once if none ever come", async () => {
+    let connections = 0;
+    const counting = createServer((s) => {
+      connections++;
+      s.on("data", (d: Buffer) => s.end(d.toString().toUpperCase()));
+    });
+    await new Promise<void>((r) => counting.listen(0, "127.0.0.1", r));
+    try {
+      const p = relay((counting.address() as { port: number }).port);
+      let out = "";
+      p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(connections).toBe(0);
+      p.stdin.write("late");
+      expect(await new Promise<number | null>((r) => p.once("close", r))).toBe(0);
+      expect(connections).toBe(1);
+      expect(out).toBe("LATE");
+      const unused = relay((counting.address() as { port: number }).port);
+      unused.stdin.end();
+      expect(await new Promise<number | null>((r) => unused.once("close", r))).toBe(0);
+      expect(connections).toBe(1);
+    } finally {
+      counting.close();
+    }
+  });
+
   it("ends 5 s after its client went away when the server stays silent (a partitioned member)", { timeout: 20_000 }, async () => {
     // Half-open allowed: it neither answers nor closes, as a member behind a partition.
     const silent = createServer({ allowHalfOpen: true }, () => undefined);
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
     try {
       const p = relay((silent.address() as { port: number }).port);
+      p.stdin.write("hello");
       await new Promise((r) => setTimeout(r, 300));
       const t0 = performance.now();
       p.stdin.end();
@@ -79,6 +106,7 @@ describe("the relay forward reach runs in a container for each connection", () =
     const closed = new Promise<void>((r) => server.close(() => r()));
     await closed;
     const p = relay(port);
+    p.stdin.write("hello");
     const code = await new Promise<number | null>((r) => p.once("close", r));
     expect(code).not.toBe(0);
     server = createServer();

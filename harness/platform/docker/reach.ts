@@ -47,14 +47,20 @@ export async function reachFacts(host: string): Promise<{ env?: string; linux: b
 }
 
 /**
- * Carries stdin to address:port from inside the container it runs in, and what comes back to stdout; exits when the
- * server closes, or 5 s after the client went away (stdin's end) if the server says nothing more: a member cut off by
+ * Carries stdin to address:port from inside the container it runs in, and what comes back to stdout. It connects when
+ * the first bytes arrive (every protocol here has the client speak first), so a relay can be started ahead of its
+ * connection (LocalForwarder's spare) and still meet the network as it is then: a partition made meanwhile applies.
+ * It exits when the server closes, or 5 s after the client went away (stdin's end) if the server says nothing more: a member cut off by
  * a partition never answers, and the relay must not wait for TCP to give up. TCP_USER_TIMEOUT bounds unacknowledged
  * sends to 10 s likewise. Python 3 is in the member image (Patroni runs on it).
  */
 export const RELAY = `import os, select, socket, sys, threading, time
+first = os.read(0, 65536)
+if not first:
+    sys.exit(0)
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
 s.settimeout(None)
+s.sendall(first)
 if hasattr(socket, "TCP_USER_TIMEOUT"):
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 10000)
 gone = []
@@ -118,7 +124,7 @@ export class ForwardReach {
   ): Promise<ForwardReach> {
     const forward = execForward(host);
     const listen = (what: string, container: string, address: string, port: number) =>
-      LocalForwarder.open({ what, namespace: container, port, target: async () => ({ pod: address }), forward, onRefused });
+      LocalForwarder.open({ what, namespace: container, port, target: async () => ({ pod: address }), forward, onRefused, spare: true });
     const remote = new Map<string, LocalForwarder>();
     const local = new Map<string, LocalForwarder>();
     const opened: LocalForwarder[] = [];

@@ -109,6 +109,57 @@ describe("local listeners carried by port-forward", () => {
   });
 });
 
+describe("a listener that keeps a tunnel open ahead (docker's forward reach)", () => {
+  /** A stand-in forward that, like docker's relay, connects only when the first bytes come, and counts its opens. */
+  function lazyForward(pods: Record<string, number>, opens: string[]): PodForward {
+    return async (namespace, name, port, io) => {
+      opens.push(name);
+      const p = pods[name];
+      if (p === undefined) throw new Error(`no ${name}`);
+      let upstream: ReturnType<typeof connect> | undefined;
+      let end!: () => void;
+      const closed = new Promise<void>((res) => (end = res));
+      io.input.once("data", (first: Buffer) => {
+        upstream = connect({ host: "127.0.0.1", port: p }, () => {
+          upstream!.write(first);
+          io.input.pipe(upstream!);
+        });
+        upstream.pipe(io.output);
+        upstream.once("close", () => end());
+      });
+      return { close: () => (upstream ? upstream.destroy() : end()), closed };
+    };
+  }
+
+  it("carries a connection through the tunnel opened before it came, and opens the next one ahead", async () => {
+    const opens: string[] = [];
+    const f = await LocalForwarder.open({ what: "member n1", namespace: "clients", port: 5432, target: async () => ({ pod: "n1" }), forward: lazyForward({ n1: await pod("n1") }, opens), spare: true });
+    forwarders.push(f);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(opens).toEqual(["n1"]); // opened on listen, before any connection
+    expect(await ask(f.port, "a")).toBe("n1:a");
+    expect(f.lastAnswered).toBe("n1");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(opens).toEqual(["n1", "n1"]); // the first was used; one more waits
+    expect(await ask(f.port, "b")).toBe("n1:b");
+  });
+
+  it("does not use a spare that died or leads elsewhere, and closes the spare when it is closed", async () => {
+    const opens: string[] = [];
+    let target = "n1";
+    const pods = { n1: await pod("n1"), n2: await pod("n2") };
+    const f = await LocalForwarder.open({ what: "the primary", namespace: "clients", port: 5432, target: async () => ({ pod: target }), forward: lazyForward(pods, opens), spare: true });
+    forwarders.push(f);
+    await new Promise((r) => setTimeout(r, 50));
+    target = "n2";
+    expect(await ask(f.port, "c")).toBe("n2:c");
+    await f.close();
+    forwarders.splice(forwarders.indexOf(f), 1);
+    expect(opens[0]).toBe("n1");
+    expect(opens).toContain("n2");
+  });
+});
+
 describe("the pod behind a Service", () => {
   const slice = (...eps: Array<{ pod?: string; ready?: boolean; terminating?: boolean }>) => ({
     endpoints: eps.map((e) => ({
