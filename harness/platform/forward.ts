@@ -98,12 +98,22 @@ export class LocalForwarder {
     })().catch(() => undefined);
   }
 
-  /** The spare tunnel when it leads to `pod` and still runs; a new one is opened in its place either way. */
+  /**
+   * The spare tunnel when it leads to `pod` and still runs, with a new one opened in its place. One that died (its
+   * container was killed or paused by a fault) is not replaced at once: the next connection opens one, so a member
+   * that stays down costs one failed tunnel and a half per connection, not two.
+   */
   private async takeSpare(pod: string): Promise<SpareTunnel | undefined> {
-    if (!this.spare) return undefined;
+    if (!this.spare) {
+      this.openSpare();
+      return undefined;
+    }
     const s = await this.spare;
-    this.openSpare();
-    if (s && !s.dead && s.pod === pod) return s;
+    this.spare = undefined;
+    if (s && !s.dead && s.pod === pod) {
+      this.openSpare();
+      return s;
+    }
     s?.tunnel.close();
     return undefined;
   }

@@ -158,6 +158,17 @@ describe("a listener that keeps a tunnel open ahead (docker's forward reach)", (
     expect(opens[0]).toBe("n1");
     expect(opens).toContain("n2");
   });
+  it("tries one tunnel and a half per connection to a member that stays down, not two", async () => {
+    const opens: string[] = [];
+    const refused: string[] = [];
+    const f = await LocalForwarder.open({ what: "beside n3", namespace: "n3", port: 5432, target: async () => ({ pod: "n3" }), forward: lazyForward({}, opens), spare: true, onRefused: (w) => refused.push(w) });
+    forwarders.push(f);
+    await new Promise((r) => setTimeout(r, 50));
+    for (const x of ["a", "b", "c", "d"]) expect(await ask(f.port, x)).toMatch(/^(closed|error ECONNRESET)$/);
+    expect(refused).toHaveLength(4);
+    // The spare made on listening, then each connection's own, and a new spare every other connection.
+    expect(opens).toHaveLength(1 + 4 + 2);
+  });
 });
 
 describe("the pod behind a Service", () => {
