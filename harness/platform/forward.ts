@@ -84,7 +84,7 @@ export class LocalForwarder {
 
   /** Opens the tunnel the next connection will take (opts.spare). */
   private openSpare(): void {
-    if (!this.opts.spare || this.closing) return;
+    if (!this.opts.spare || this.closing || this.spare) return;
     this.spare = (async () => {
       const t = await this.opts.target();
       if ("none" in t) return undefined;
@@ -104,12 +104,14 @@ export class LocalForwarder {
    * that stays down costs one failed tunnel and a half per connection, not two.
    */
   private async takeSpare(pod: string): Promise<SpareTunnel | undefined> {
-    if (!this.spare) {
+    // Claimed before any await: two connections at once never share one tunnel.
+    const claimed = this.spare;
+    this.spare = undefined;
+    if (!claimed) {
       this.openSpare();
       return undefined;
     }
-    const s = await this.spare;
-    this.spare = undefined;
+    const s = await claimed;
     if (s && !s.dead && s.pod === pod) {
       this.openSpare();
       return s;

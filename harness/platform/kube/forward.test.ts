@@ -111,9 +111,10 @@ describe("local listeners carried by port-forward", () => {
 
 describe("a listener that keeps a tunnel open ahead (docker's forward reach)", () => {
   /** A stand-in forward that, like docker's relay, connects only when the first bytes come, and counts its opens. */
-  function lazyForward(pods: Record<string, number>, opens: string[]): PodForward {
+  function lazyForward(pods: Record<string, number>, opens: string[], openMs = 0): PodForward {
     return async (namespace, name, port, io) => {
       opens.push(name);
+      await new Promise((r) => setTimeout(r, openMs)); // a docker exec takes its time
       const p = pods[name];
       if (p === undefined) throw new Error(`no ${name}`);
       let upstream: ReturnType<typeof connect> | undefined;
@@ -158,6 +159,16 @@ describe("a listener that keeps a tunnel open ahead (docker's forward reach)", (
     expect(opens[0]).toBe("n1");
     expect(opens).toContain("n2");
   });
+  it("gives connections that come while the spare is still opening a tunnel each, and keeps one spare, not more", async () => {
+    const opens: string[] = [];
+    const f = await LocalForwarder.open({ what: "member n1", namespace: "clients", port: 5432, target: async () => ({ pod: "n1" }), forward: lazyForward({ n1: await pod("n1") }, opens, 100), spare: true });
+    forwarders.push(f);
+    expect(await Promise.all([ask(f.port, "x"), ask(f.port, "y"), ask(f.port, "z")])).toEqual(["n1:x", "n1:y", "n1:z"]);
+    await new Promise((r) => setTimeout(r, 200));
+    // The first spare (taken by one), a tunnel for each of the two that found none, and one spare waiting again.
+    expect(opens).toHaveLength(4);
+  });
+
   it("tries one tunnel and a half per connection to a member that stays down, not two", async () => {
     const opens: string[] = [];
     const refused: string[] = [];
