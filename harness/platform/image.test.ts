@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -62,6 +62,7 @@ describe("the member image of every container platform", () => {
 
   it("pins to this machine's versions only on Debian 12, whose archive has them", () => {
     const dir = mkdtempSync(join(tmpdir(), "pgchaos-os-release-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const os = (name: string, text: string) => {
       writeFileSync(join(dir, name), text);
       return join(dir, name);

@@ -1,12 +1,13 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ROOT } from "../e2e/cli-run.ts";
 import { EXERCISES } from "./exercises/index.ts";
 
 const empty = mkdtempSync(join(tmpdir(), "pgchaos-ws-none-"));
+afterAll(() => rmSync(empty, { recursive: true, force: true }));
 const run = (script: string, args: string[], env: Record<string, string> = {}) =>
   execa("node", ["--import", "tsx", `harness/workshop/${script}`, ...args], { cwd: ROOT, reject: false, env: { PGCHAOS_WORKSHOP_DIR: empty, ...env }, timeout: 30_000 });
 

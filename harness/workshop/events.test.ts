@@ -1,7 +1,7 @@
-import { appendFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { eventOfLine, LogFollower } from "./events.ts";
 
 // Lines as Patroni 3.0.2 wrote them during a primary kill on this machine (n1 won the race, n2 was the old primary).
@@ -28,7 +28,9 @@ describe("failover events from Patroni's log", () => {
   });
 
   it("follows a log from where it was, whole lines only, and says a repeated line once", () => {
-    const file = join(mkdtempSync(join(tmpdir(), "pgchaos-events-")), "patroni.log");
+    const dir = mkdtempSync(join(tmpdir(), "pgchaos-events-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, "patroni.log");
     writeFileSync(file, `${PROMOTED}\n`);
     const f = new LogFollower("n1", file);
     expect(f.poll()).toEqual([]);

@@ -1,8 +1,8 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { UsageError } from "../util/errors.ts";
 import { writeRunDir } from "../report/test-run.ts";
 import { serve, timelineSvgOf, type Listening, type PagePayload, type PageSource } from "./server.ts";
@@ -99,6 +99,7 @@ describe("the live timeline", () => {
 describe("--replay", () => {
   it("plays a stored run: the primary moves, writes fail in the window, the faults show", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pgchaos-replay-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeRunDir(dir);
     const r = await ReplaySource.open(dir, 100);
     const early = r.payload();

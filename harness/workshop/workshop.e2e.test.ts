@@ -58,6 +58,7 @@ describe.skipIf(skipClusterTests())("the workshop on a live cluster", () => {
   describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("the live page during kill-the-primary", () => {
     let child: ReturnType<typeof workshop>;
     let context: BrowserContext;
+    let profile: string | undefined;
     let page: Page;
     let url = "";
     const foreign: string[] = [];
@@ -74,7 +75,7 @@ describe.skipIf(skipClusterTests())("the workshop on a live cluster", () => {
         });
         child.then((r) => ko(new Error(`the workshop ended before it was ready:\n${r.all}`)));
       });
-      const profile = mkdtempSync(join(tmpdir(), "pgchaos-ws-browser-"));
+      profile = mkdtempSync(join(tmpdir(), "pgchaos-ws-browser-"));
       context = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
         headless: true,
@@ -94,6 +95,7 @@ describe.skipIf(skipClusterTests())("the workshop on a live cluster", () => {
 
     afterAll(async () => {
       await context?.close();
+      if (profile) rmSync(profile, { recursive: true, force: true });
       if (child?.pid) process.kill(-child.pid, "SIGINT");
       const r = await child;
       expect(r.exitCode).toBe(130);
