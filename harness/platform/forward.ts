@@ -138,33 +138,28 @@ export class LocalForwarder {
       return;
     }
     if (socket.destroyed) return;
+    // What the pod sends goes to the client through `output`, which notes who answered.
+    let output: PassThrough;
+    let tunnel: { close(): void; closed: Promise<void> };
     const spare = await this.takeSpare(pod);
     if (spare) {
-      if (socket.destroyed) {
-        spare.tunnel.close();
+      ({ output, tunnel } = spare);
+      socket.pipe(spare.input);
+    } else {
+      output = new PassThrough();
+      try {
+        tunnel = await this.opts.forward(this.opts.namespace, pod, this.opts.port, { input: socket, output });
+      } catch (e) {
+        this.refuse(socket, `port-forward to ${pod} for ${this.opts.what} failed: ${(e as Error).message}`);
         return;
       }
-      spare.output.on("data", () => (this.answered = pod));
-      spare.output.pipe(socket);
-      socket.pipe(spare.input);
-      entry.close = () => spare.tunnel.close();
-      void spare.tunnel.closed.then(() => socket.destroy());
-      socket.resume();
-      return;
     }
-    // What the pod sends goes to the client through this, which notes who answered.
-    const output = new PassThrough();
     output.on("data", () => (this.answered = pod));
     output.pipe(socket);
-    try {
-      const tunnel = await this.opts.forward(this.opts.namespace, pod, this.opts.port, { input: socket, output });
-      entry.close = () => tunnel.close();
-      if (socket.destroyed) tunnel.close();
-      void tunnel.closed.then(() => socket.destroy());
-      socket.resume();
-    } catch (e) {
-      this.refuse(socket, `port-forward to ${pod} for ${this.opts.what} failed: ${(e as Error).message}`);
-    }
+    entry.close = () => tunnel.close();
+    if (socket.destroyed) tunnel.close();
+    void tunnel.closed.then(() => socket.destroy());
+    socket.resume();
   }
 
   private refuse(socket: Socket, why: string): void {
