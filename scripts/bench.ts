@@ -8,13 +8,13 @@
  *   npm run bench -- --platforms local,docker [--kills N]   (scripts/bench-platforms.ts)
  */
 import { parseArgs } from "node:util";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus, totalmem, release } from "node:os";
 import { join, resolve } from "node:path";
 import { execFileSync } from "node:child_process";
 import pino from "pino";
 import { LocalCluster } from "../harness/platform/local/cluster.ts";
-import { initdbCacheDir } from "../harness/platform/local/pg-bin.ts";
+import { cachedInitdbOutputs } from "../harness/platform/local/pg-bin.ts";
 import { localPreflight } from "../harness/platform/local/preflight.ts";
 import { getProfile } from "../harness/stack/patroni/profiles.ts";
 import { loadScenario } from "../harness/scenario/loader.ts";
@@ -74,7 +74,7 @@ const stopIfAsked = () => {
   process.stderr.write("benchmark interrupted; reports/BENCHMARKS.md left as it was\n");
   process.exit(130);
 };
-const cacheAtStart = existsSync(initdbCacheDir()) && readdirSync(initdbCacheDir()).some((n) => !n.startsWith("."));
+const cacheAtStart = cachedInitdbOutputs().length > 0;
 const ready: number[] = [];
 const teardown: number[] = [];
 for (let i = 0; i < Number(o.clusters); i++) {

@@ -76,19 +76,26 @@ export function initdbCacheDir(): string {
  * unstageInitdbCopies; the run's folders are removed at teardown in any case.
  */
 export async function stageInitdbCopies(cacheDir: string, nodeDirs: readonly string[], signal?: AbortSignal): Promise<void> {
-  let newest: { name: string; mtime: number } | undefined;
-  try {
-    for (const name of readdirSync(cacheDir)) {
-      if (name.startsWith(".") || !existsSync(join(cacheDir, name, "global", "pg_control"))) continue;
-      const mtime = statSync(join(cacheDir, name)).mtimeMs;
-      if (!newest || mtime > newest.mtime) newest = { name, mtime };
-    }
-  } catch {
-    return; // No cache yet: the first bring-up makes it.
-  }
-  if (!newest) return;
+  const newest = cachedInitdbOutputs(cacheDir)
+    .map((name) => ({ name, mtime: statSync(join(cacheDir, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime)[0];
+  if (!newest) return; // No cache yet: the first bring-up makes it.
   const from = join(cacheDir, newest.name);
-  await Promise.all(nodeDirs.map((d) => execFileAsync("cp", ["-a", from, join(d, `staged-${newest.name}`)], { signal }).catch(() => rmSync(join(d, `staged-${newest.name}`), { recursive: true, force: true }))));
+  await Promise.all(
+    nodeDirs.map((d) => {
+      const staged = join(d, `staged-${newest.name}`);
+      return execFileAsync("cp", ["-a", from, staged], { signal }).catch(() => rmSync(staged, { recursive: true, force: true }));
+    }),
+  );
+}
+
+/** The complete cached initdb outputs in `cacheDir` (names), none while there is no cache. */
+export function cachedInitdbOutputs(cacheDir = initdbCacheDir()): string[] {
+  try {
+    return readdirSync(cacheDir).filter((name) => !name.startsWith(".") && existsSync(join(cacheDir, name, "global", "pg_control")));
+  } catch {
+    return [];
+  }
 }
 
 /** Removes the staged copies that were not used (the bring-up is over). */
@@ -185,9 +192,9 @@ if [ ! -f "$tpl/global/pg_control" ]; then
   "$postgres" --single -D "$tmp" $single postgres </dev/null >/dev/null || { rm -rf "$tmp"; exec "$real" "$@"; }
   # The WAL segment is mostly zeros: holes make every copy a third lighter (cp keeps them).
   find "$tmp/pg_wal" -maxdepth 1 -type f -name '0*' -exec fallocate --dig-holes {} + 2>/dev/null || true
-  # Another run may have made it first; either copy is the same.
   # Durable once, before it is shared: every later run copies it without a sync, as initdb --no-sync leaves it.
   "$real" --sync-only -D "$tmp" >/dev/null 2>&1 || { rm -rf "$tmp"; exec "$real" "$@"; }
+  # Another run may have made it first; either copy is the same.
   mv -T "$tmp" "$tpl" 2>/dev/null || rm -rf "$tmp"
 fi
 ${PLACE}
