@@ -10,7 +10,8 @@ export type PartitionShape = "isolate" | "dcs-isolate" | "oneway-in" | "oneway-o
 /** The grudge (or, for a DCS-only cut, the rules) a shape means for the resolved nodes. */
 function rulesFor(ctx: FaultContext, shape: PartitionShape, nodes: string[]): { rules: NodeCommand[]; description: string } {
   const c = ctx.cluster;
-  const all = [...c.nodes];
+  // The stack's own service hosts (a monitor) are peers too: an isolated member is cut from them as well.
+  const all = [...c.nodes, ...(c.serviceHosts ?? [])];
   if (shape === "dcs-isolate") {
     // etcd runs as root here and Patroni as postgres: only Patroni's DCS traffic is dropped.
     const rules = c.dcsCutRules?.(nodes) ?? nodes.flatMap((n) => dcsCutRules(n, c.ruleTag, { uidOwner: "postgres" }));

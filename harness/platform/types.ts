@@ -1,5 +1,5 @@
 import type { HaProfile } from "../stack/patroni/profiles.ts";
-import type { PatroniHaStack } from "../stack/patroni/stack.ts";
+import type { HaStack } from "../stack/types.ts";
 import type { PlatformCapability } from "../scenario/capabilities.ts";
 import type { Logger } from "pino";
 import type { Grudge } from "../faults/grudge.ts";
@@ -25,7 +25,7 @@ export interface ClusterSpec {
   /** Ctrl-C: every wait of the deploy stops, and what was made is torn down. */
   signal?: AbortSignal;
   /** What runs on the nodes; Debian 12's Patroni when absent. */
-  stack?: PatroniHaStack;
+  stack?: HaStack;
 }
 
 /** A member as the HA stack reports it. */
@@ -51,6 +51,11 @@ export interface Cluster extends AsyncDisposable {
   readonly platform: string;
   readonly spec: ClusterSpec;
   readonly nodes: readonly string[];
+  /**
+   * Hosts of the stack's own services beside the members (pg_auto_failover's monitor): no member runs there, but a
+   * partition cuts them like any peer, and addressOf() knows them.
+   */
+  readonly serviceHosts?: readonly string[];
   /** Where a client reaches "the primary" (haproxy locally, the leader Service on Kubernetes). */
   readonly primaryService: Endpoint;
   /** Effective HA settings for the report. */

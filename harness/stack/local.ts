@@ -26,11 +26,18 @@ export interface LocalNode {
   logDir: string;
   /** Starts a long-running process in the node's network namespace (root unless `user`), its output to `logFile`. */
   spawn(argv: string[], opts: { logFile: string; user?: string; env?: Record<string, string> }): NodeProcess;
+  /**
+   * Runs a command to its end in the node's network namespace as the agent's user (the agent's environment plus
+   * `env`), from the node's folder: its exit code and output. A command still running after `timeoutMs` is killed.
+   */
+  exec(argv: string[], opts?: { env?: Record<string, string>; timeoutMs?: number; input?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
 export interface LocalRun {
   runId: string;
   nodes: readonly LocalNode[];
+  /** The hosts of the stack's own services, one per name it asked for (LocalStackParts.serviceHosts). */
+  services: readonly LocalNode[];
   subnetCidr: string;
   pgBinDir: string;
   passwords: { superuser: string; replication: string; rewind: string };
@@ -64,6 +71,12 @@ export interface LocalDcs {
 export interface LocalStackParts {
   /** Settings the run reports, beside the platform's. */
   readonly settings: Record<string, unknown>;
+  /**
+   * Hosts of its own the stack runs services on, beside the members' (pg_auto_failover's monitor): each a machine
+   * of its own with an address on the run's network, which partitions treat as one more peer.
+   */
+  readonly serviceHosts?: readonly string[];
+  /** Its coordination service (etcd beside Patroni; pg_auto_failover's monitor on its service host). */
   readonly dcs?: LocalDcs;
   /** Folders the stack needs in the node's folder, made by the platform (owned by root unless said). */
   readonly nodeFolders: ReadonlyArray<{
@@ -87,8 +100,17 @@ export interface LocalStackParts {
   readonly api: AgentApi;
   /** Whether the node's agent answers its API: a live agent must never be started twice. */
   agentAnswers(node: string): Promise<boolean>;
-  /** haproxy's health check: a port and HTTP path that answer 200 on the primary alone. */
-  readonly primaryCheck: { port: number; path: string };
+  /**
+   * haproxy's health check: a port and HTTP path of the member that answer 200 on the primary alone, or
+   * "read-write" where the stack has no such endpoint: the platform then asks each member's PostgreSQL whether it
+   * takes writes, from the clients' side, as libpq's target_session_attrs=read-write does.
+   */
+  readonly primaryCheck: { port: number; path: string } | "read-write";
+  /**
+   * The order in which the members' agents first start (all at once when absent). `start` starts a node's agent
+   * and returns once it runs.
+   */
+  bringUp?(start: (node: string) => Promise<void>): Promise<void>;
   /** Once bring-up has one leader and every replica streaming: put the profile in place, and check it took. */
   afterBringUp(leader: string): Promise<void>;
   /** The node's configuration files for the report, secrets left out: file name to content. */

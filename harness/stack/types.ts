@@ -30,15 +30,28 @@ export interface StackInfo {
   source: string;
 }
 
-/** A request to a member's HA agent (Patroni's REST API), however the platform reaches it. */
-export interface AgentRequest {
+/** A request to a member's HA agent over HTTP (Patroni's REST API), however the platform reaches it. */
+export interface HttpAgentRequest {
   method: "GET" | "POST" | "PATCH";
   path: string;
   body?: unknown;
   timeoutMs?: number;
 }
 
-/** The platform's way to a member's agent API: HTTP to its address here, `kubectl exec` on Kubernetes. */
+/**
+ * A command of the HA agent's own CLI run on the member, as the agent's user (`pg_autoctl show state --json`):
+ * stacks without an HTTP API (pg_auto_failover, repmgr) are driven this way. `status` is its exit code, `body` its
+ * standard output.
+ */
+export interface ExecAgentRequest {
+  method: "EXEC";
+  argv: string[];
+  timeoutMs?: number;
+}
+
+export type AgentRequest = HttpAgentRequest | ExecAgentRequest;
+
+/** The platform's way to a member's agent: HTTP to its address here, `kubectl exec` on Kubernetes, or its CLI. */
 export type AgentApi = (node: string, req: AgentRequest) => Promise<{ status: number; body: string }>;
 
 /** The profile as a stack runs it: what it changed of the profile asked for, and why, for the report. */

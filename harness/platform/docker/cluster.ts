@@ -9,7 +9,7 @@ import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
 import { etcdArgs, haproxyConfig, patroniConfig, BRING_UP, ETCD_CLIENT_PORT, PG_PORT, REST_PORT, reportedSettings } from "../../stack/patroni/config.ts";
 import { etcdLeader, restApi } from "../../stack/patroni/local.ts";
 import { stackSettings, defaultPatroniStack } from "../../stack/patroni/default.ts";
-import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
+import { patroniOnly, type PatroniHaStack } from "../../stack/patroni/stack.ts";
 import { waitFor } from "../../util/wait.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
@@ -77,7 +77,7 @@ export class DockerCluster implements Cluster {
     private readonly log: Logger,
     readonly reachMode: ReachMode,
   ) {
-    this.stack = (spec.stack ?? defaultPatroniStack()) as PatroniHaStack;
+    this.stack = patroniOnly(spec.stack, "docker") ?? defaultPatroniStack();
     this.nodes = Array.from({ length: spec.nodes }, (_, i) => `n${i + 1}`);
     this.credentials = { user: "postgres", password: this.passwords.superuser, database: "postgres" };
     this.workDir = join(WORK_ROOT, runId);

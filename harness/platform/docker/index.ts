@@ -1,3 +1,4 @@
+import { patroniOnly } from "../../stack/patroni/stack.ts";
 import { existsSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Platform } from "../types.ts";
@@ -36,7 +37,7 @@ export function makeDockerPlatform(opts: { reach?: ReachMode } = {}): Platform {
       const daemon = await ensureDaemon(spec.signal);
       try {
         const reach = opts.reach ?? reachMode(await reachFacts(daemon.host));
-        const image = await ensureImage(daemon.host, (l) => spec.logger.info(l), spec.signal, spec.stack);
+        const image = await ensureImage(daemon.host, (l) => spec.logger.info(l), spec.signal, patroniOnly(spec.stack, "docker"));
         return await DockerCluster.deploy(spec, image, daemon, reach);
       } catch (e) {
         // This run gives up its lease on a daemon of ours, whichever way it fails (the cluster's teardown does once deployed).

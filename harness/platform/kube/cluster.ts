@@ -30,7 +30,7 @@ import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
 import { BRING_UP, PG_PORT, reportedSettings } from "../../stack/patroni/config.ts";
 import { stackSettings } from "../../stack/patroni/default.ts";
-import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
+import { patroniOnly, type PatroniHaStack } from "../../stack/patroni/stack.ts";
 import type { AgentApi, EffectiveProfile } from "../../stack/types.ts";
 import type { Grudge } from "../../faults/grudge.ts";
 import type { NodeCommand } from "../../faults/rules.ts";
@@ -265,7 +265,7 @@ export class KubeCluster implements Cluster {
   static async deploy(spec: ClusterSpec, runtime: KubeRuntime, opts: KubeDeployOptions = {}): Promise<KubeCluster> {
     // The run's stack (Debian 12's Patroni unless --stack names another) runs from the member image built for it, or
     // from the image the user named, whose Patroni is checked once the pods run.
-    const stack = (spec.stack ?? defaultPatroniStack()) as PatroniHaStack;
+    const stack = patroniOnly(spec.stack, "kube") ?? defaultPatroniStack();
     const log = spec.logger.child({ platform: runtime.platform });
     if (!opts.image && !runtime.buildImage) throw new UsageError(`the ${runtime.platform} platform needs an image its nodes can pull: set PGCHAOS_KUBE_IMAGE (\`npm run image -- --push REPOSITORY\` prints one)`);
     const image = opts.image ?? (await runtime.buildImage!(stack, log, spec.signal));

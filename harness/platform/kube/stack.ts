@@ -18,6 +18,10 @@ export type PodExec = (node: string, argv: string[], timeoutMs?: number) => Prom
  */
 export function podAgentApi(exec: PodExec): AgentApi {
   return async (node, req) => {
+    if (req.method === "EXEC") {
+      const x = await exec(node, req.argv, req.timeoutMs ?? 60_000);
+      return { status: x.exitCode, body: x.stdout };
+    }
     const r = await exec(node, podCommands.rest(req.method, req.path, req.body), 60_000);
     if (r.exitCode !== 0) throw new Error(`${req.method} ${req.path} on ${node}: ${(r.stderr || r.stdout).trim()}`);
     return parseRestOutput(r.stdout);

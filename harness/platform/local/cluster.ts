@@ -5,7 +5,8 @@ import { dirname, join } from "node:path";
 import { assertUsableBy } from "./access.ts";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
-import { haproxyConfig, PG_PORT } from "../../stack/patroni/config.ts";
+import { haproxyConfig, PG_PORT, type HaproxyCheck } from "../../stack/patroni/config.ts";
+import { RoleCheck } from "./role-check.ts";
 import { defaultPatroniStack } from "../../stack/patroni/default.ts";
 import type { HaStack } from "../../stack/types.ts";
 import type { LocalNode as StackNode, LocalRun, LocalStackParts } from "../../stack/local.ts";
@@ -22,6 +23,7 @@ import {
   readPostmasterPid,
   removeShm,
   signalAll,
+  execInNetns,
   spawnInNetns,
   waitGone,
   withDescendants,
@@ -52,10 +54,14 @@ const SERVICE_PORT = 5432;
 export class LocalCluster implements Cluster {
   readonly platform = "local";
   readonly nodes: readonly string[];
+  readonly serviceHosts: readonly string[];
   readonly primaryService: Endpoint;
   readonly settings: Record<string, unknown>;
   readonly credentials: { user: string; password: string; database: string };
   private readonly byName = new Map<string, LocalNode>();
+  /** The stack's service hosts (a monitor): machines with an address and a namespace, but no member. */
+  private readonly services = new Map<string, Omit<LocalNode, "pod">>();
+  private roleCheck?: RoleCheck;
   /** What runs on the nodes (Patroni of the version the run asked for), and its parts on this platform. */
   readonly stack: HaStack;
   private readonly parts: LocalStackParts;
@@ -79,25 +85,30 @@ export class LocalCluster implements Cluster {
     this.bringUpMark = join(workDir, "bringing-up");
     const stack = spec.stack ?? defaultPatroniStack();
     this.stack = stack;
-    const handles: StackNode[] = [];
-    for (let i = 1; i <= spec.nodes; i++) {
-      const dir = join(workDir, nodeName(i));
+    const handle = (i: number, name: string): StackNode => {
+      const dir = join(workDir, name);
       const netns = names.netns(i);
-      handles.push({
-        name: nodeName(i),
+      return {
+        name,
         address: subnet.nodeAddress(i),
         dir,
         dataDir: join(dir, "data"),
         logDir: join(dir, "log"),
         spawn: (argv, opts) => spawnInNetns({ netns, argv, ...opts }),
-      });
-    }
+        exec: (argv, opts = {}) =>
+          execInNetns(netns, "postgres", argv, { cwd: dir, env: { HOME: dir, ...opts.env }, timeoutMs: opts.timeoutMs, input: opts.input, podInit: this.byName.get(name)?.pod.initPid() }),
+      };
+    };
+    const handles: StackNode[] = [];
+    for (let i = 1; i <= spec.nodes; i++) handles.push(handle(i, nodeName(i)));
+    const serviceHandles: StackNode[] = [];
     this.nodes = handles.map((h) => h.name);
     this.primaryService = { host: subnet.bridgeAddress, port: SERVICE_PORT };
     this.credentials = { user: "postgres", password: passwords.superuser, database: "postgres" };
     const run: LocalRun = {
       runId,
       nodes: handles,
+      services: serviceHandles,
       subnetCidr: subnet.cidr,
       pgBinDir: this.binDir,
       passwords,
@@ -109,6 +120,15 @@ export class LocalCluster implements Cluster {
       assertNotTornDown: (what) => this.assertNotTornDown(what),
     };
     this.parts = stack.local(spec.profile, run);
+    // Service hosts take the addresses after the members'.
+    for (const [k, name] of (this.parts.serviceHosts ?? []).entries()) {
+      if (this.nodes.includes(name)) throw new Error(`${stack.info.name} asks for a service host named ${name}, which is a member's name`);
+      const index = spec.nodes + k + 1;
+      const h = handle(index, name);
+      serviceHandles.push(h);
+      this.services.set(name, { name, index, netns: names.netns(index), address: h.address, dir: h.dir, dataDir: h.dataDir, logDir: h.logDir, handle: h, log: log.child({ node: name }) });
+    }
+    this.serviceHosts = serviceHandles.map((h) => h.name);
     handles.forEach((handle, i) => {
       const agent = this.parts.agent(handle);
       const netns = names.netns(i + 1);
@@ -136,6 +156,11 @@ export class LocalCluster implements Cluster {
     return startOrTearDown(cluster, log, () => cluster.start());
   }
 
+  /** Every machine of the run: the members' and the stack's service hosts. */
+  private hosts(): Array<Omit<LocalNode, "pod">> {
+    return [...this.byName.values(), ...this.services.values()];
+  }
+
   private state(): RunState {
     const names = runNames(this.runId);
     return {
@@ -143,8 +168,8 @@ export class LocalCluster implements Cluster {
       ownerPid: process.pid,
       startedAt: new Date().toISOString(),
       workDir: this.workDir,
-      netns: [...this.byName.values()].map((n) => n.netns),
-      links: [names.bridge, ...[...this.byName.values()].map((n) => names.vethHost(n.index))],
+      netns: this.hosts().map((n) => n.netns),
+      links: [names.bridge, ...this.hosts().map((n) => names.vethHost(n.index))],
       keep: this.spec.keep ?? false,
     };
   }
@@ -159,7 +184,7 @@ export class LocalCluster implements Cluster {
     for (const d of [dirname(this.workDir), this.workDir]) chmodSync(d, 0o755);
     makeRunBinDir({ dir: this.binDir, realDir: PG_BIN_DIR, bringUpMark: this.bringUpMark, initdbCache: { dir: initdbCacheDir(), owner: { uid: pgUid, gid: pgGid }, record: join(this.workDir, "bring-up-template") } });
     writeFileSync(this.bringUpMark, "");
-    for (const n of this.byName.values()) {
+    for (const n of this.hosts()) {
       mkdirSync(n.logDir, { recursive: true });
       for (const d of [n.dir, n.logDir]) chownSync(d, pgUid, pgGid);
       for (const f of this.parts.nodeFolders) {
@@ -177,7 +202,7 @@ export class LocalCluster implements Cluster {
     // Copies of the cached initdb output, made while the network and etcd start (pg-bin.ts).
     const staging = stageInitdbCopies(initdbCacheDir(), [...this.byName.values()].map((n) => n.dir), this.spec.signal);
     staging.catch(() => undefined);
-    await createTopology(this.runId, this.subnet, this.spec.nodes);
+    await createTopology(this.runId, this.subnet, this.spec.nodes + this.services.size);
     this.log.info({ subnet: this.subnet.cidr }, "network created");
 
     const members = [...this.byName.values()].map((n) => ({ name: n.name, address: n.address }));
@@ -194,14 +219,19 @@ export class LocalCluster implements Cluster {
       this.log.info(`${dcs.name} quorum`);
     }
     await staging;
-    const started = Promise.all([...this.byName.values()].map((n) => this.startNode(n.name)));
+    const start = (node: string) => this.startNode(node);
+    const started = this.parts.bringUp ? this.parts.bringUp(start) : Promise.all(this.nodes.map(start));
     started.catch(() => undefined);
 
     const haproxyCfg = join(this.workDir, "haproxy.cfg");
-    writeFileSync(
-      haproxyCfg,
-      haproxyConfig({ bind: this.primaryService.host, port: this.primaryService.port, members, pidFile: join(this.workDir, "haproxy.pid"), check: this.parts.primaryCheck }),
-    );
+    let check: HaproxyCheck;
+    if (this.parts.primaryCheck === "read-write") {
+      this.roleCheck = await RoleCheck.start({ bind: this.subnet.bridgeAddress, nodes: this.nodes, endpoint: (n) => this.endpoint(n), credentials: this.credentials });
+      check = this.roleCheck.haproxyCheck();
+    } else {
+      check = this.parts.primaryCheck;
+    }
+    writeFileSync(haproxyCfg, haproxyConfig({ bind: this.primaryService.host, port: this.primaryService.port, members, pidFile: join(this.workDir, "haproxy.pid"), check }));
     this.haproxy = spawnInNetns({
       argv: ["/usr/sbin/haproxy", "-db", "-f", haproxyCfg],
       logFile: join(this.workDir, "haproxy.log"),
@@ -232,6 +262,13 @@ export class LocalCluster implements Cluster {
   private node(name: string): LocalNode {
     const n = this.byName.get(name);
     if (!n) throw new Error(`no node "${name}" in this cluster (nodes: ${this.nodes.join(", ")})`);
+    return n;
+  }
+
+  /** A member's machine or a service host. */
+  private host(name: string): Omit<LocalNode, "pod"> {
+    const n = this.byName.get(name) ?? this.services.get(name);
+    if (!n) throw new Error(`no node "${name}" in this cluster (nodes: ${[...this.nodes, ...this.serviceHosts].join(", ")})`);
     return n;
   }
 
@@ -426,7 +463,7 @@ export class LocalCluster implements Cluster {
   }
 
   addressOf(node: string): string {
-    return this.node(node).address;
+    return this.host(node).address;
   }
 
   /** Where the harness's clients (primary service, probes) sit: the bridge in the root namespace. */
@@ -477,24 +514,24 @@ export class LocalCluster implements Cluster {
   }
 
   async killDcs(node: string): Promise<void> {
-    this.node(node);
+    this.host(node);
     await this.dcs("killing a DCS member").kill(node);
-    this.node(node).log.info("DCS member killed");
+    this.host(node).log.info("DCS member killed");
   }
 
   /** Restarts a killed DCS member on its data (no-op while it runs). */
   async startDcs(node: string): Promise<void> {
-    this.node(node);
+    this.host(node);
     await this.dcs("starting a DCS member").start(node);
   }
 
   async pauseDcs(node: string): Promise<void> {
-    this.node(node);
+    this.host(node);
     await this.parts.dcs?.pause(node);
   }
 
   async resumeDcs(node: string): Promise<void> {
-    this.node(node);
+    this.host(node);
     await this.parts.dcs?.resume(node);
   }
 
@@ -514,7 +551,7 @@ export class LocalCluster implements Cluster {
   async collectLogs(): Promise<void> {
     if (this.logsCollected) return;
     const dest = join(this.spec.runDir, "logs");
-    for (const n of this.byName.values()) {
+    for (const n of this.hosts()) {
       if (!existsSync(n.logDir)) continue;
       cpSync(n.logDir, join(dest, n.name), { recursive: true });
       for (const [file, text] of Object.entries(this.parts.redactedFiles(n.handle))) writeFileSync(join(dest, n.name, file), text);
@@ -529,6 +566,7 @@ export class LocalCluster implements Cluster {
     const started = performance.now();
     if (this.tornDown) return { ms: 0 };
     this.tornDown = true;
+    await this.roleCheck?.close();
     // Data is thrown away (or kept as a crash image with --keep), so nothing needs a graceful stop.
     const spawned: Array<Pick<Spawned, "pid" | "running" | "exited">> = [
       ...(this.haproxy ? [this.haproxy] : []),
@@ -546,7 +584,7 @@ export class LocalCluster implements Cluster {
     if (unreaped.length > 0) this.log.warn({ unreaped }, "children not reaped 2 s after SIGKILL");
     // After the kill, not before: a postmaster that was starting (a heal under way at Ctrl-C) may have made
     // its segment after any earlier look at postmaster.pid.
-    const shm = await removeOrphanSegments({ creators: pids, dataDirs: [...this.byName.values()].map((n) => n.dataDir) });
+    const shm = await removeOrphanSegments({ creators: pids, dataDirs: this.hosts().map((n) => n.dataDir) });
     if (shm > 0) this.log.info({ segments: shm }, "shared memory segments removed");
     await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not copy node logs"));
     const st = this.state();

@@ -65,6 +65,14 @@ export class Pod {
     return this.proc?.running() ? podInit(this.proc.pid) : undefined;
   }
 
+  /**
+   * The host PID of the pod's init while it runs: a command that must see the pod's processes as they see each other
+   * (a pid file they wrote holds PIDs of the pod's namespace) enters its namespaces through it.
+   */
+  initPid(): number | undefined {
+    return this.init();
+  }
+
   /** Host PIDs of the pod's processes (not its init, not its `sleep`), with their command lines. */
   private members() {
     if (!this.proc?.running()) return [];

@@ -65,6 +65,33 @@ export function spawnInNetns(spec: SpawnSpec): Spawned {
   return { pid: child.pid, exited, running: () => alive };
 }
 
+/**
+ * Runs a command to its end in a network namespace as `user`, with a clean environment plus `env`: exit code and
+ * output (a command that cannot start gives code 127 and the reason in stderr). Killed after `timeoutMs`.
+ */
+export async function execInNetns(
+  netns: string,
+  user: string,
+  argv: string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; input?: string; podInit?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Inside a pod, in its PID and mount namespaces too: a pid file there names PIDs of the pod's namespace, which a
+  // command outside would take for other processes (pg_autoctl then removes a live keeper's pid file as stale).
+  const enter = opts.podInit !== undefined ? ["nsenter", `--target=${opts.podInit}`, "--pid", "--mount", "--net", "--"] : ["ip", "netns", "exec", netns];
+  const r = await execa(enter[0]!, [...enter.slice(1), "setpriv", `--reuid=${user}`, `--regid=${user}`, "--init-groups", "--", ...argv], {
+    reject: false,
+    cwd: opts.cwd ?? "/",
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", LC_ALL: "C.UTF-8", ...opts.env },
+    extendEnv: false,
+    timeout: opts.timeoutMs ?? 30_000,
+    input: opts.input,
+    stdin: opts.input === undefined ? "ignore" : undefined,
+  });
+  const code = typeof r.exitCode === "number" ? r.exitCode : r.timedOut ? 124 : 127;
+  const stderr = r.timedOut ? `${r.stderr}\n(killed after ${opts.timeoutMs ?? 30_000} ms)` : r.stderr;
+  return { code, stdout: r.stdout, stderr };
+}
+
 /** True if the PID exists and is not a zombie. */
 export function isAlive(pid: number): boolean {
   try {

@@ -163,20 +163,27 @@ export function etcdArgs(n: EtcdNodeInput): string[] {
 }
 
 /** haproxy as the "primary service": routes to whichever member answers 200 on GET /primary. */
+/**
+ * haproxy's health check of each member: a port and path on the member itself (Patroni's REST API), or, with `at`,
+ * an address and port per member elsewhere (the local platform's read-write check, for stacks without an HTTP API).
+ */
+export type HaproxyCheck = { port: number; path: string; at?: (member: string) => { host: string; port: number } };
+
 export function haproxyConfig(opts: {
   bind: string;
   port: number;
   members: Array<{ name: string; address: string }>;
   pidFile: string;
   /** The health check that answers 200 on the primary alone: Patroni's REST API by default. */
-  check?: { port: number; path: string };
+  check?: HaproxyCheck;
 }): string {
   const check = opts.check ?? { port: REST_PORT, path: "/primary" };
+  const checkAt = (m: string) => {
+    const at = check.at?.(m);
+    return at ? `check addr ${at.host} port ${at.port}` : `check port ${check.port}`;
+  };
   const servers = opts.members
-    .map(
-      (m) =>
-        `    server ${m.name} ${m.address}:${PG_PORT} maxconn 100 check port ${check.port} inter 500ms fall 1 rise 1 on-marked-down shutdown-sessions`,
-    )
+    .map((m) => `    server ${m.name} ${m.address}:${PG_PORT} maxconn 100 ${checkAt(m.name)} inter 500ms fall 1 rise 1 on-marked-down shutdown-sessions`)
     .join("\n");
   return `global
     maxconn 200

@@ -16,11 +16,15 @@ const node = (i: number): LocalNode => ({
   spawn: () => {
     throw new Error("no process in a unit test");
   },
+  exec: () => {
+    throw new Error("no process in a unit test");
+  },
 });
 
 const run: LocalRun = {
   runId: "abc123",
   nodes: [node(1), node(2), node(3)],
+  services: [],
   subnetCidr: "10.213.7.0/24",
   pgBinDir: "/usr/lib/postgresql/15/bin",
   passwords: { superuser: "S3cret-su", replication: "S3cret-repl", rewind: "S3cret-rw" },

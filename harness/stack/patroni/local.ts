@@ -13,6 +13,7 @@ import { waitFor } from "../../util/wait.ts";
 /** Patroni's REST API of a member, straight to its address. */
 export function restApi(restOf: (node: string) => { host: string; port: number }): AgentApi {
   return async (node, req) => {
+    if (req.method === "EXEC") throw new Error(`Patroni's REST API runs no commands: asked to run ${req.argv.join(" ")} on ${node}`);
     const at = restOf(node);
     const res = await fetch(`http://${at.host}:${at.port}${req.path}`, {
       method: req.method,

@@ -9,7 +9,7 @@ import type { EnsuredPatroni } from "./install.ts";
 import { BRING_UP, profileRestore } from "./config.ts";
 import { waitFor } from "../../util/wait.ts";
 import { AbortError } from "p-retry";
-import { errorMessage } from "../../util/errors.ts";
+import { errorMessage, UsageError } from "../../util/errors.ts";
 
 interface ClusterMemberJson {
   name: string;
@@ -185,4 +185,13 @@ export function normaliseMember(m: ClusterMemberJson): Member {
     lagBytes: typeof m.lag === "number" ? m.lag : undefined,
     streaming: m.role === "leader" ? undefined : replicationState ? m.state === "streaming" : undefined,
   };
+}
+
+/**
+ * The run's stack where a platform runs Patroni alone (its member image carries Patroni): undefined stays undefined
+ * (Debian 12's), any other stack is refused. The runner refuses such a run before this is reached.
+ */
+export function patroniOnly(stack: HaStack | undefined, platform: string): PatroniHaStack | undefined {
+  if (stack === undefined || stack instanceof PatroniHaStack) return stack;
+  throw new UsageError(`the ${platform} platform runs Patroni stacks only; ${stack.info.name} runs on the local platform (--platform local)`);
 }

@@ -1,0 +1,91 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import pg from "pg";
+import type { Endpoint } from "../types.ts";
+import type { HaproxyCheck } from "../../stack/patroni/config.ts";
+
+/** How long one check may take: haproxy gives a check 1 s (`timeout check`). */
+const CHECK_TIMEOUT_MS = 900;
+
+/**
+ * The primary service's health check for stacks with no HTTP endpoint of their own (pg_auto_failover, repmgr): one
+ * HTTP listener a member on the clients' address, which answers 200 while that member's PostgreSQL takes writes and
+ * 503 otherwise. "Takes writes" is what libpq's target_session_attrs=read-write asks (`SHOW transaction_read_only`),
+ * the way pg_auto_failover's own documentation has clients find the primary; it is asked from the clients' side, so a
+ * member cut from the clients is down for haproxy as it is for them.
+ */
+export class RoleCheck {
+  private constructor(private readonly servers: Map<string, Server>) {}
+
+  static async start(opts: {
+    bind: string;
+    nodes: readonly string[];
+    endpoint: (node: string) => Endpoint;
+    credentials: { user: string; password: string; database: string };
+  }): Promise<RoleCheck> {
+    const servers = new Map<string, Server>();
+    try {
+      for (const node of opts.nodes) {
+        const server = createServer((req, res) => {
+          if (req.url !== "/primary") {
+            res.writeHead(404).end();
+            return;
+          }
+          takesWrites(opts.endpoint(node), opts.credentials).then(
+            (rw) => res.writeHead(rw ? 200 : 503, { "content-type": "text/plain" }).end(rw ? "read-write\n" : "read-only\n"),
+            (e: unknown) => res.writeHead(503, { "content-type": "text/plain" }).end(`${e instanceof Error ? e.message : String(e)}\n`),
+          );
+        });
+        servers.set(node, server);
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(0, opts.bind, () => resolve());
+        });
+      }
+    } catch (e) {
+      await Promise.all([...servers.values()].map((s) => new Promise((r) => s.close(r))));
+      throw e;
+    }
+    return new RoleCheck(servers);
+  }
+
+  /** Where haproxy checks each member. */
+  haproxyCheck(): HaproxyCheck {
+    return {
+      port: 0,
+      path: "/primary",
+      at: (member) => {
+        const s = this.servers.get(member);
+        if (!s) throw new Error(`no role check for ${member}`);
+        const a = s.address() as AddressInfo;
+        return { host: a.address, port: a.port };
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.servers.values()].map(
+        (s) =>
+          new Promise((r) => {
+            s.closeAllConnections();
+            s.close(r);
+          }),
+      ),
+    );
+    this.servers.clear();
+  }
+}
+
+/** Whether the PostgreSQL at `at` takes writes now (libpq's read-write test). Throws when it cannot be asked. */
+export async function takesWrites(at: Endpoint, credentials: { user: string; password: string; database: string }): Promise<boolean> {
+  const client = new pg.Client({ host: at.host, port: at.port, ...credentials, connectionTimeoutMillis: CHECK_TIMEOUT_MS, query_timeout: CHECK_TIMEOUT_MS, application_name: "pgchaos-role-check" });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    const r = await client.query<{ transaction_read_only: string }>("SHOW transaction_read_only");
+    return r.rows[0]?.transaction_read_only === "off";
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
