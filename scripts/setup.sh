@@ -23,10 +23,13 @@ declare -A NEED=(
   # The docker platform: a daemon pgchaos starts itself, and the base image made by debootstrap.
   [/usr/sbin/dockerd]=docker.io
   [/usr/sbin/debootstrap]=debootstrap
+  # --stack pg_auto_failover: pg_autoctl, and the monitor's extension for PostgreSQL 15.
+  [/usr/bin/pg_autoctl]=pg-auto-failover-cli
+  [/usr/share/postgresql/15/extension/pgautofailover.control]=postgresql-15-auto-failover
 )
 missing=()
 for bin in "${!NEED[@]}"; do
-  [ -x "$bin" ] || missing+=("${NEED[$bin]}")
+  [ -e "$bin" ] || missing+=("${NEED[$bin]}")
 done
 # Unique, sorted package list.
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')

@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import { loadScenario } from "../scenario/loader.ts";
 import { runScenario } from "../scenario/runner.ts";
-import { parseStack } from "../stack/patroni/versions.ts";
+import { canonicalStack } from "../stack/index.ts";
 import { EnvironmentError, UsageError, errorMessage } from "../util/errors.ts";
 import { abortOnSignals } from "../util/signals.ts";
 import { runCompare } from "./compare.ts";
@@ -16,7 +16,7 @@ const ROOT = resolve(import.meta.dirname, "../..");
 async function main(): Promise<number> {
   const signal = abortOnSignals();
   try {
-    const code = await runCompare(process.argv.slice(2), { runScenario, loadScenario, parseStack, root: ROOT, stdout: process.stdout, stderr: process.stderr }, signal);
+    const code = await runCompare(process.argv.slice(2), { runScenario, loadScenario, parseStack: canonicalStack, root: ROOT, stdout: process.stdout, stderr: process.stderr }, signal);
     if (code === 130) process.stderr.write("compare: interrupted; faults healed and the cluster removed\n");
     return code;
   } catch (e) {

@@ -19,6 +19,27 @@ describe("CLI usage errors exit 2 with a message that says how to fix them", () 
     expect(r.stderr).toMatch(/unknown profile "turbo".*default, fast|fast, default/);
   });
 
+  it("a fault the stack cannot do is refused before deploy, with the reason", async () => {
+    const kill = await cli(["patroni-kill", "--stack", "pg_auto_failover"]);
+    expect(kill.exitCode).toBe(2);
+    expect(kill.stderr).toMatch(/patroni-kill fault \(killing the HA agent alone\) needs "agent-process", which pg_auto_failover does not have/);
+    const etcd = await cli(["etcd-quorum-loss", "--stack", "pg_auto_failover"]);
+    expect(etcd.exitCode).toBe(2);
+    expect(etcd.stderr).toMatch(/needs "dcs-members", which pg_auto_failover does not have/);
+  });
+
+  it("a stack the platform cannot run is refused before anything starts", async () => {
+    const r = await cli(["primary-kill", "--stack", "pg_auto_failover", "--platform", "docker"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/pg_auto_failover runs on the local platform only, for now \(--platform local\)/);
+  });
+
+  it("an unknown stack names every known one, Patroni's and the others", async () => {
+    const r = await cli(["primary-kill", "--stack", "repmgr@9"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/unknown stack "repmgr@9": choose one of patroni@3\.0\.2[^]*pg_auto_failover/);
+  });
+
   it("bad --repeat", async () => {
     const r = await cli(["primary-kill", "--repeat", "0"]);
     expect(r.exitCode).toBe(2);

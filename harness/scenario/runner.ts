@@ -9,8 +9,7 @@ import { createFault, describeFault } from "../faults/spec.ts";
 import { HistoryWriter } from "../history/writer.ts";
 import { getPlatform } from "../platform/index.ts";
 import { assertCapable } from "./capabilities.ts";
-import { checkStackName, describeStack, resolveStack } from "../stack/index.ts";
-import { PATRONI_CAPABILITIES } from "../stack/patroni/stack.ts";
+import { checkStackName, describeStack, resolveStack, stackCapabilities } from "../stack/index.ts";
 import type { Cluster } from "../platform/types.ts";
 import { getProfile, type HaProfile } from "../stack/patroni/profiles.ts";
 import { createProbeTables } from "../workload/schema.ts";
@@ -80,11 +79,11 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
   // image for the stack).
   const asked = opts.stack ?? (scenario.stack !== "patroni" ? scenario.stack : undefined);
   const stackName = asked ?? "patroni";
-  checkStackName(stackName);
-  assertCapable(scenario.name, scenario.schedule.map((s) => s.fault), platform, { name: stackName, capabilities: PATRONI_CAPABILITIES });
+  checkStackName(stackName, platform);
+  assertCapable(scenario.name, scenario.schedule.map((s) => s.fault), platform, { name: stackName, capabilities: stackCapabilities(stackName) });
   await platform.preflight();
   const profile = getProfile(opts.profile ?? scenario.profile, { sync: opts.sync ?? scenario.sync });
-  const stack = platform.stacksInImage ? describeStack(stackName) : await resolveStack(stackName, { signal, log: (line) => progress.line(line) });
+  const stack = platform.stacksInImage ? describeStack(stackName, platform.name) : await resolveStack(stackName, { signal, log: (line) => progress.line(line) });
   const effective = stack.effectiveProfile(profile);
   const startedAt = new Date();
   const runDir = join(opts.outDir, scenario.name, timestampDir(startedAt));

@@ -4,7 +4,7 @@ import pino, { type Logger } from "pino";
 import { execa } from "execa";
 import { LocalCluster } from "../platform/local/cluster.ts";
 import { getPlatform } from "../platform/index.ts";
-import { resolveStack } from "../stack/index.ts";
+import { resolvePatroni } from "../stack/index.ts";
 import type { PatroniHaStack } from "../stack/patroni/stack.ts";
 import { getProfile } from "../stack/patroni/profiles.ts";
 import { ETCD_CLIENT_PORT, REST_PORT } from "../stack/patroni/config.ts";
@@ -174,7 +174,7 @@ export class Workshop {
 
   private async deploy(start: StartState): Promise<void> {
     const { signal } = this.opts;
-    this.stack ??= await resolveStack(this.opts.stack, { signal, log: this.opts.say });
+    this.stack ??= await resolvePatroni(this.opts.stack, { signal, log: this.opts.say });
     const profile = getProfile(this.opts.profile, { sync: start.sync ?? false });
     this.runDir = join(this.opts.outDir, "workshop", timestampDir());
     mkdirSync(this.runDir, { recursive: true });

@@ -21,7 +21,8 @@ import pg from "pg";
 import type { Cluster, Endpoint, Platform } from "../types.ts";
 import { getProfile } from "../../stack/patroni/profiles.ts";
 import { resolveStack } from "../../stack/index.ts";
-import type { PatroniHaStack } from "../../stack/patroni/stack.ts";
+import { PatroniHaStack } from "../../stack/patroni/stack.ts";
+import type { HaStack } from "../../stack/types.ts";
 
 export interface ContractOptions {
   /** Why the suite cannot run on this machine, or undefined when it can. */
@@ -68,7 +69,7 @@ export function platformContract(name: string, makePlatform: () => Platform, opt
     let cluster: Cluster | undefined;
     let runDir: string;
     let tornDown = false;
-    let stack: PatroniHaStack | undefined;
+    let stack: HaStack | undefined;
 
     beforeAll(async () => {
       platform = makePlatform();
@@ -102,13 +103,15 @@ export function platformContract(name: string, makePlatform: () => Platform, opt
       }
       // The fast profile's ttl 10, or what the stack raises it to (Patroni 3.2+: 20), as reported.
       // The cluster's own stack when none was asked (the image's Patroni on Kubernetes).
-      const runs = stack ?? (c() as { stack?: PatroniHaStack }).stack;
-      const ttl = runs ? runs.effectiveProfile(getProfile("fast")).profile.dcs.ttl : 10;
-      expect(c().settings).toMatchObject({ profile: "fast", ttl, loop_wait: 1 });
+      const runs = stack ?? (c() as { stack?: HaStack }).stack;
+      if (runs === undefined || runs instanceof PatroniHaStack) {
+        const ttl = runs ? runs.effectiveProfile(getProfile("fast")).profile.dcs.ttl : 10;
+        expect(c().settings).toMatchObject({ profile: "fast", ttl, loop_wait: 1 });
+      }
       if (opts.stack) {
         expect(c().settings.stack).toBe(opts.stack);
         if (opts.agentVersion) {
-          for (const n of c().nodes) expect(await opts.agentVersion(c(), n), `${n} runs ${opts.stack}`).toBe(stack!.version.version);
+          for (const n of c().nodes) expect(await opts.agentVersion(c(), n), `${n} runs ${opts.stack}`).toBe(stack!.info.version);
         }
       }
     });
