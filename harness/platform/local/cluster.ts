@@ -473,7 +473,8 @@ export class LocalCluster implements Cluster {
 
   /** iptables and tc inside the nodes' namespaces; the root namespace is never touched by faults. */
   private get networks(): NodeNetworks {
-    return (this.nodeNetworks ??= new NodeNetworks((node, argv) => execa("ip", ["netns", "exec", this.node(node).netns, ...argv], { reject: false }), this.nodes, this.ruleTag));
+    // Service hosts hold rules too: a partition's other side drops the cut member there.
+    return (this.nodeNetworks ??= new NodeNetworks((node, argv) => execa("ip", ["netns", "exec", this.host(node).netns, ...argv], { reject: false }), [...this.nodes, ...this.serviceHosts], this.ruleTag));
   }
 
   private nodeNetworks?: NodeNetworks;
