@@ -31,11 +31,15 @@ async function ours(d: Daemon): Promise<string[]> {
 
 describe.skipIf(skip)("the docker platform through the CLI", () => {
   let daemon: Daemon;
+  // The runs' reports, removed with the file's tests.
+  let out = "";
   // One daemon for the file (each run would otherwise start and stop its own); stopped at the end if it is ours.
   beforeAll(async () => {
+    out = mkdtempSync(join(tmpdir(), "pgchaos-e2e-docker-"));
     daemon = await ensureDaemon();
   }, 120_000);
   afterAll(async () => {
+    if (out) rmSync(out, { recursive: true, force: true });
     await daemon?.stop();
     if (daemon?.ours) {
       expect(await answers(OWN_DAEMON.socket)).toBe(false);
@@ -44,14 +48,14 @@ describe.skipIf(skip)("the docker platform through the CLI", () => {
   }, 60_000);
 
   it("primary-kill gives a valid verdict and leaves nothing", { timeout: 600_000 }, async () => {
-    const r = await cli(["primary-kill", "--platform", "docker", "--out", "/tmp/pgchaos-e2e-docker"], { env: { DOCKER_HOST: daemon.host } });
+    const r = await cli(["primary-kill", "--platform", "docker", "--out", out], { env: { DOCKER_HOST: daemon.host } });
     expect(r.all).toMatch(/primary-kill on docker with patroni@3\.0\.2, profile fast: PASS/);
     expect(r.exitCode).toBe(0);
     expect(await ours(daemon)).toEqual([]);
   });
 
   it("Ctrl-C during the fault exits 130 within seconds and leaves no container, network or volume", { timeout: 300_000 }, async () => {
-    const child = cli(["primary-kill", "--platform", "docker", "--out", "/tmp/pgchaos-e2e-docker"], { env: { DOCKER_HOST: daemon.host } });
+    const child = cli(["primary-kill", "--platform", "docker", "--out", out], { env: { DOCKER_HOST: daemon.host } });
     await waitForOutput(child, "fault: kill primary", 120_000);
     await new Promise((r) => setTimeout(r, 2000));
     const { ms, result } = await interrupt(child);
@@ -106,7 +110,7 @@ describe.skipIf(skip)("the docker platform through the CLI", () => {
   });
 
   it("--cleanup --platform docker removes what a killed run left", { timeout: 300_000 }, async () => {
-    const child = cli(["primary-kill", "--platform", "docker", "--out", "/tmp/pgchaos-e2e-docker"], { env: { DOCKER_HOST: daemon.host } });
+    const child = cli(["primary-kill", "--platform", "docker", "--out", out], { env: { DOCKER_HOST: daemon.host } });
     await waitForOutput(child, "warm-up", 120_000);
     process.kill(-child.pid!, "SIGKILL");
     await child;
