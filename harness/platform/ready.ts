@@ -12,7 +12,8 @@ export interface ReadyTarget {
   readonly credentials: { user: string; password: string; database: string };
   members(): Promise<Member[]>;
   endpoint(node: string): Endpoint;
-  dcsLeader(): Promise<string | undefined>;
+  /** The node whose DCS member leads; absent where the stack has no coordination service (repmgr). */
+  dcsLeader?(): Promise<string | undefined>;
   /** Why a member cannot become ready without help (its pod is not running), checked while waiting for a leader. */
   blocked?(node: string): string | undefined;
   /** Why a member has not registered, for the message. */
@@ -70,6 +71,7 @@ export async function waitPatroniReady(t: ReadyTarget, opts: { timeoutMs: number
   });
   // The DCS too: right after a heal etcd may still be electing a leader (3.4 has no pre-vote), and a fault injected
   // then would meet a DCS that refuses writes.
-  await waitFor({ condition: "an etcd leader", where, timeoutMs: left(), intervalMs: 100, signal }, async () => (await t.dcsLeader()) !== undefined);
+  const dcsLeader = t.dcsLeader?.bind(t);
+  if (dcsLeader) await waitFor({ condition: "an etcd leader", where, timeoutMs: left(), intervalMs: 100, signal }, async () => (await dcsLeader()) !== undefined);
   return { ms: performance.now() - started, leader: leaderNow };
 }

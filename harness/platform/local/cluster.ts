@@ -132,7 +132,7 @@ export class LocalCluster implements Cluster {
     handles.forEach((handle, i) => {
       const agent = this.parts.agent(handle);
       const netns = names.netns(i + 1);
-      const pod = new Pod({ netns, user: "postgres", argv: agent.argv, logFile: agent.logFile, env: agent.env, dataDir: handle.dataDir, pgBinDir: this.binDir, cwd: handle.dir });
+      const pod = new Pod({ netns, user: "postgres", argv: agent.argv, logFile: agent.logFile, env: agent.env, dataDir: handle.dataDir, pgBinDir: this.binDir, realPgBinDir: PG_BIN_DIR, cwd: handle.dir });
       this.byName.set(handle.name, { name: handle.name, index: i + 1, netns, address: handle.address, dir: handle.dir, dataDir: handle.dataDir, logDir: handle.logDir, handle, pod, log: log.child({ node: handle.name }) });
     });
     this.settings = this.parts.settings;
@@ -255,6 +255,11 @@ export class LocalCluster implements Cluster {
       const dir = join(n.dir, f.name);
       for (const entry of existsSync(dir) ? readdirSync(dir) : []) rmSync(join(dir, entry), { recursive: true, force: true });
     }
+    // And the postmaster.pid a killed pod left is stale by construction (nothing of it runs), but names a PID of its
+    // namespace that this pod's hands out again at once: PostgreSQL (started by repmgr's pg_ctl, or pg_autoctl) would
+    // take that process for a live postmaster and refuse to start. Seen with repmgr: "lock file postmaster.pid
+    // already exists ... Is another postmaster (PID 9) running". On a host, PIDs after a reboot are rarely the same.
+    rmSync(join(n.dataDir, "postmaster.pid"), { force: true });
     const pid = n.pod.start();
     n.log.info({ pid }, "pod started");
   }
@@ -294,7 +299,7 @@ export class LocalCluster implements Cluster {
         credentials: this.credentials,
         members: () => this.members(),
         endpoint: (n) => this.endpoint(n),
-        dcsLeader: () => this.dcsLeader(),
+        dcsLeader: this.parts.dcs ? () => this.dcsLeader() : undefined,
         blocked: (n) => (this.node(n).pod.running ? undefined : `the pod of ${n} is not running: see ${join(this.node(n).logDir, "patroni.log")}`),
         missing: (n) => {
           const pod = this.node(n).pod;
@@ -396,7 +401,7 @@ export class LocalCluster implements Cluster {
     if (n.pod.running) n.pod.pause("all");
     await this.pauseDcs(node);
     await this.setLink(node, false);
-    await Promise.all([this.killNode(node), this.killDcs(node)]);
+    await Promise.all([this.killNode(node), ...(this.parts.dcs ? [this.killDcs(node)] : [])]);
     n.log.info("host failed: frozen, link down, pod and etcd member killed");
     return { host: n.netns };
   }
@@ -404,7 +409,7 @@ export class LocalCluster implements Cluster {
   /** Boots the machine again: link up, then its etcd member, then Patroni (each a no-op if it runs). */
   async restoreHost(node: string): Promise<void> {
     await this.setLink(node, true);
-    await this.startDcs(node);
+    if (this.parts.dcs) await this.startDcs(node);
     await this.startNode(node);
     this.node(node).log.info("host restored");
   }

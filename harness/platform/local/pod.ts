@@ -10,6 +10,8 @@ export interface PodSpec {
   /** The member's data directory: identifies its postmaster. */
   dataDir: string;
   pgBinDir: string;
+  /** PostgreSQL's own folder, where a postmaster started through PostgreSQL's pg_ctl (repmgr's) runs from. */
+  realPgBinDir?: string;
   /** Working directory of everything in the pod: a folder `user` can enter. */
   cwd: string;
 }
@@ -84,7 +86,8 @@ export class Pod {
   }
 
   private isPatroni = (p: { cmdline: string }) => p.cmdline.includes(this.spec.argv.join(" ")) && !p.cmdline.startsWith("/bin/sh");
-  private isPostmaster = (p: { cmdline: string }) => p.cmdline.startsWith(`${this.spec.pgBinDir}/postgres`) && p.cmdline.includes(this.spec.dataDir);
+  private isPostmaster = (p: { cmdline: string }) =>
+    [this.spec.pgBinDir, this.spec.realPgBinDir].some((d) => d !== undefined && p.cmdline.startsWith(`${d}/postgres `)) && p.cmdline.includes(this.spec.dataDir);
 
   patroniPid(): number | undefined {
     return this.members().find(this.isPatroni)?.pid;
