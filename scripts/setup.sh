@@ -26,6 +26,8 @@ declare -A NEED=(
   # --stack pg_auto_failover: pg_autoctl, and the monitor's extension for PostgreSQL 15.
   [/usr/bin/pg_autoctl]=pg-auto-failover-cli
   [/usr/share/postgresql/15/extension/pgautofailover.control]=postgresql-15-auto-failover
+  # --stack repmgr: repmgr and repmgrd for PostgreSQL 15.
+  [/usr/lib/postgresql/15/bin/repmgrd]=postgresql-15-repmgr
 )
 missing=()
 for bin in "${!NEED[@]}"; do

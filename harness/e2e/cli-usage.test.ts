@@ -26,6 +26,9 @@ describe("CLI usage errors exit 2 with a message that says how to fix them", () 
     const etcd = await cli(["etcd-quorum-loss", "--stack", "pg_auto_failover"]);
     expect(etcd.exitCode).toBe(2);
     expect(etcd.stderr).toMatch(/needs "dcs-members", which pg_auto_failover does not have/);
+    const sw = await cli(["switchover", "--stack", "repmgr"]);
+    expect(sw.exitCode).toBe(2);
+    expect(sw.stderr).toMatch(/needs "switchover", which repmgr does not have: repmgr's switchover logs into the primary over ssh/);
   });
 
   it("a stack the platform cannot run is refused before anything starts", async () => {

@@ -2,18 +2,46 @@ import { listStacks, parseStack, defaultStack } from "./patroni/versions.ts";
 import { ensurePatroni, imageStackDir } from "./patroni/install.ts";
 import { PatroniHaStack, PATRONI_CAPABILITIES } from "./patroni/stack.ts";
 import { PGAF_CAPABILITIES, PGAF_NAME, PG_AUTOCTL, PgAutoFailoverHaStack } from "./pg-auto-failover/stack.ts";
+import { REPMGR_BIN, REPMGR_CAPABILITIES, REPMGR_NAME, REPMGR_NO_SWITCHOVER, RepmgrHaStack } from "./repmgr/stack.ts";
 import type { HaStack, StackCapability } from "./types.ts";
 import { existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { EnvironmentError, UsageError } from "../util/errors.ts";
 
 /** Stacks that are not Patroni, by the name a user types. They run on the local platform. */
-const OTHER_STACKS: Record<string, { capabilities: ReadonlySet<StackCapability>; line: string }> = {
+const OTHER_STACKS: Record<string, { capabilities: ReadonlySet<StackCapability>; whyNot?: Partial<Record<StackCapability, string>>; line: string }> = {
+  [REPMGR_NAME]: {
+    capabilities: REPMGR_CAPABILITIES,
+    whyNot: {
+      switchover: REPMGR_NO_SWITCHOVER,
+      failover: "a manual promotion beside a live primary would make two primaries",
+      "agent-process": "repmgrd runs beside PostgreSQL but does not manage it; killing it alone changes nothing a client sees",
+      "dcs-members": "repmgr has no coordination service",
+    },
+    line: "repmgr 5.3 with repmgrd from Debian 12 (postgresql-15-repmgr): no consensus, no fencing, manual rejoin; local platform, installed by npm run setup",
+  },
   [PGAF_NAME]: {
     capabilities: PGAF_CAPABILITIES,
+    whyNot: { "dcs-members": "its monitor is one PostgreSQL on a host of its own, not a member on each node", "agent-process": "pg_autoctl supervises PostgreSQL as its child" },
     line: "pg_auto_failover 2.0 from Debian 12 (pg-auto-failover-cli, postgresql-15-auto-failover): a monitor on a host of its own and a keeper a member; local platform, installed by npm run setup",
   },
 };
+
+/** repmgr as installed here: its version as repmgr prints it, and the Debian package's. */
+function ensureRepmgr(): RepmgrHaStack {
+  if (!existsSync(REPMGR_BIN)) throw new EnvironmentError(`${REPMGR_NAME} needs ${REPMGR_BIN}: run \`npm run setup\` (it installs Debian 12's postgresql-15-repmgr)`);
+  const out = execFileSync(REPMGR_BIN, ["--version"], { encoding: "utf8" });
+  const version = /repmgr (\S+)/.exec(out)?.[1] ?? "unknown";
+  return new RepmgrHaStack({ version, packageVersion: debianVersion("postgresql-15-repmgr") });
+}
+
+function debianVersion(pkg: string): string | undefined {
+  try {
+    return execFileSync("dpkg-query", ["-W", "-f=${Version}", pkg], { encoding: "utf8" }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** pg_auto_failover as installed here: its version as pg_autoctl prints it, and the Debian package's. */
 function ensurePgAutoFailover(): PgAutoFailoverHaStack {
@@ -22,13 +50,7 @@ function ensurePgAutoFailover(): PgAutoFailoverHaStack {
   if (!existsSync(extension)) throw new EnvironmentError(`${PGAF_NAME}'s monitor needs the pgautofailover extension (${extension}): run \`npm run setup\` (it installs postgresql-15-auto-failover)`);
   const out = execFileSync(PG_AUTOCTL, ["--version"], { encoding: "utf8" });
   const version = /pg_autoctl version (\S+)/.exec(out)?.[1] ?? "unknown";
-  let packageVersion: string | undefined;
-  try {
-    packageVersion = execFileSync("dpkg-query", ["-W", "-f=${Version}", "pg-auto-failover-cli"], { encoding: "utf8" }).trim() || undefined;
-  } catch {
-    packageVersion = undefined;
-  }
-  return new PgAutoFailoverHaStack({ version, packageVersion });
+  return new PgAutoFailoverHaStack({ version, packageVersion: debianVersion("pg-auto-failover-cli") });
 }
 
 /**
@@ -37,6 +59,7 @@ function ensurePgAutoFailover(): PgAutoFailoverHaStack {
  */
 export async function resolveStack(name: string | undefined, opts: { log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<HaStack> {
   if (name === PGAF_NAME) return ensurePgAutoFailover();
+  if (name === REPMGR_NAME) return ensureRepmgr();
   return resolvePatroni(name, opts);
 }
 
@@ -75,9 +98,9 @@ export function checkStackName(name: string, platform?: { name: string; stacksIn
   }
 }
 
-/** What a stack can be asked to do, by its name (before it is installed or deployed). */
-export function stackCapabilities(name: string): ReadonlySet<StackCapability> {
-  return Object.hasOwn(OTHER_STACKS, name) ? OTHER_STACKS[name]!.capabilities : PATRONI_CAPABILITIES;
+/** What a stack can be asked to do, by its name (before it is installed or deployed), and why not where it cannot. */
+export function stackCapabilities(name: string): { capabilities: ReadonlySet<StackCapability>; whyNot?: Partial<Record<StackCapability, string>> } {
+  return Object.hasOwn(OTHER_STACKS, name) ? OTHER_STACKS[name]! : { capabilities: PATRONI_CAPABILITIES };
 }
 
 /** One line per known stack, for `--list-stacks`. */

@@ -73,6 +73,8 @@ export interface EffectiveProfile {
 export interface HaStack {
   readonly info: StackInfo;
   readonly capabilities: ReadonlySet<StackCapability>;
+  /** What the stack does not do by itself to become whole again after a failover, said with a recovery that failed. */
+  readonly recoveryNote?: string;
   effectiveProfile(profile: HaProfile): EffectiveProfile;
   /** Members from the first node that answers; roles normalised: "leader", "replica", "sync_standby"... */
   members(api: AgentApi, nodes: readonly string[]): Promise<Member[]>;

@@ -47,3 +47,14 @@ platformContract("local", () => localPlatform, {
   },
   leftovers: localLeftovers,
 });
+
+// repmgr: repmgrd on every member, no consensus; the same contract but the switchover, which it does over ssh.
+platformContract("local", () => localPlatform, {
+  skipReason,
+  stack: "repmgr",
+  agentVersion: async (cluster, node) => {
+    const r = await execa("ip", ["netns", "exec", (cluster as LocalCluster).netnsOf(node), "/usr/lib/postgresql/15/bin/repmgr", "--version"]);
+    return /repmgr (\S+)/.exec(r.stdout)?.[1] ?? "?";
+  },
+  leftovers: localLeftovers,
+});

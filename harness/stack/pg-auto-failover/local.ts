@@ -8,6 +8,7 @@ import type { PgAutoFailoverHaStack } from "./stack.ts";
 import { PG_AUTOCTL } from "./stack.ts";
 import { monitorSettingsSql, pgafTimings, type PgafTimings } from "./settings.ts";
 import { waitFor } from "../../util/wait.ts";
+import { commandFailed, sqlString } from "../commands.ts";
 
 const PG_PORT = 5432;
 const MONITOR = "monitor";
@@ -30,12 +31,7 @@ export function pgafEnv(n: Pick<LocalNode, "dir" | "dataDir">): Record<string, s
   };
 }
 
-function fail(what: string, r: { code: number; stdout: string; stderr: string }): never {
-  const tail = `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-8).join("\n");
-  throw new Error(`${what} exited ${r.code}:\n${tail}`);
-}
 
-const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** The monitor: a PostgreSQL with the pgautofailover extension and its `pg_autoctl run`, on a host of its own. */
 class PgafMonitor implements LocalDcs {
@@ -55,7 +51,7 @@ class PgafMonitor implements LocalDcs {
       [PG_AUTOCTL, "create", "monitor", "--pgdata", h.dataDir, "--pgport", String(PG_PORT), "--pgctl", `${this.run.pgBinDir}/pg_ctl`, "--hostname", h.address, "--auth", "scram-sha-256", "--no-ssl"],
       { env: pgafEnv(h), timeoutMs: this.run.readyTimeoutMs },
     );
-    if (r.code !== 0) fail("pg_autoctl create monitor", r);
+    if (r.code !== 0) commandFailed("pg_autoctl create monitor", r);
     this.spawn();
     // The keepers' password, and the failover timings of the profile from the first health check on.
     await waitFor({ condition: "the monitor's PostgreSQL to accept its settings", where: `host ${h.name}`, timeoutMs: this.run.readyTimeoutMs, intervalMs: 100, signal: this.run.signal }, async () => {
@@ -230,9 +226,9 @@ export class PgafLocalParts implements LocalStackParts {
       ],
       { env: pgafEnv(n), timeoutMs: this.run.readyTimeoutMs },
     );
-    if (r.code !== 0) fail(`pg_autoctl create postgres on ${n.name}`, r);
+    if (r.code !== 0) commandFailed(`pg_autoctl create postgres on ${n.name}`, r);
     const t = await n.exec([PG_AUTOCTL, "config", "set", "timeout.network_partition_timeout", String(this.timings.keeper.network_partition_timeout)], { env: pgafEnv(n) });
-    if (t.code !== 0) fail(`pg_autoctl config set on ${n.name}`, t);
+    if (t.code !== 0) commandFailed(`pg_autoctl config set on ${n.name}`, t);
     writeFileSync(marker, "");
   }
 
@@ -262,7 +258,7 @@ export class PgafLocalParts implements LocalStackParts {
     const names = Object.keys(this.timings.monitor);
     const q = `SELECT name, setting FROM pg_settings WHERE name IN (${names.map((k) => sqlString(`pgautofailover.${k}`)).join(", ")})`;
     const r = await m.exec(["psql", "-X", "-At", "-F", "=", "-d", MONITOR_DB, "-c", q], { env: pgafEnv(m) });
-    if (r.code !== 0) fail("reading the monitor's settings", r);
+    if (r.code !== 0) commandFailed("reading the monitor's settings", r);
     const got = Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("=")).map(([k, v]) => [k!.replace("pgautofailover.", ""), Number(v)]));
     const wrong = Object.entries(this.timings.monitor).filter(([k, v]) => got[k] !== v);
     if (wrong.length > 0) throw new Error(`the monitor does not run with the profile's timings: ${wrong.map(([k, v]) => `${k} is ${got[k]}, not ${v}`).join(", ")}`);
