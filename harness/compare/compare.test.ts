@@ -333,6 +333,52 @@ describe("runCompare: 2 fake stacks × 2 scenarios", () => {
   });
 });
 
+describe("runCompare --add-to: a stack added to an earlier comparison", () => {
+  const STACK3: Record<string, string> = { ...STACKS, "gamma@3.0": "gamma@3.0" };
+  const parse3 = (s: string) => {
+    const name = STACK3[s];
+    if (!name) throw new UsageError(`unknown stack "${s}"`);
+    return { name };
+  };
+
+  it("runs only the new stack, adds its column to every row, keeps the earlier runs and records both commands", async () => {
+    const first = fakeRunner(() => ({ unavailableMs: 9000 }));
+    await runCompare(["--stacks", "alpha,beta@2.0", "--scenarios", "primary-kill,switchover", "--out", out, "--quiet"], deps(first).d, signal);
+    const added = fakeRunner(() => ({ unavailableMs: 4321, lost: 7, valid: false }));
+    const x = deps(added);
+    x.d.parseStack = parse3;
+    const code = await runCompare(["--stacks", "gamma@3.0", "--scenarios", "primary-kill,switchover", "--add-to", out, "--quiet"], x.d, signal);
+    expect(code).toBe(1); // gamma's runs FAIL
+    expect(added).toHaveBeenCalledTimes(2);
+    expect(added.mock.calls.map((call) => call[0].stack)).toEqual(["gamma@3.0", "gamma@3.0"]);
+    const c = readComparison();
+    expect(c.stacks).toEqual(["alpha@1.0", "beta@2.0", "gamma@3.0"]);
+    expect(c.command).toMatch(/--stacks alpha,beta@2\.0 .* && npm run compare -- --stacks gamma@3\.0 .*--add-to /);
+    expect(cellOf(c, "primary-kill/fast", "alpha@1.0").unavailable).toBe("9.00 s (1 run)");
+    expect(cellOf(c, "primary-kill/fast", "gamma@3.0").unavailable).toBe("4.32 s (1 run)");
+    expect(existsSync(join(out, "gamma@3.0"))).toBe(true);
+    const doc = readFileSync(join(dir, "reports", "COMPARISON.md"), "utf8");
+    expect(doc).toContain("`gamma@3.0`");
+    expect(doc).toContain("`alpha@1.0`");
+  });
+
+  it("refuses, before any run, a folder with no comparison, other scenarios, a stack already there, or --out beside it", async () => {
+    const first = fakeRunner();
+    await runCompare(["--stacks", "alpha", "--scenarios", "primary-kill", "--out", out, "--quiet"], deps(first).d, signal);
+    const cases: Array<[string[], RegExp]> = [
+      [["--stacks", "beta@2.0", "--scenarios", "primary-kill", "--add-to", join(dir, "nothing")], /no comparison\.json there/],
+      [["--stacks", "beta@2.0", "--scenarios", "switchover", "--add-to", out], /its scenarios are primary-kill\/fast×1, not switchover\/fast×1/],
+      [["--stacks", "alpha", "--scenarios", "primary-kill", "--add-to", out], /alpha@1\.0 already compared there/],
+      [["--stacks", "beta@2.0", "--scenarios", "primary-kill", "--add-to", out, "--out", join(dir, "x")], /drop --out/],
+    ];
+    for (const [argv, re] of cases) {
+      const run = fakeRunner();
+      await expect(runCompare([...argv, "--quiet"], deps(run).d, signal)).rejects.toThrow(re);
+      expect(run).not.toHaveBeenCalled();
+    }
+  });
+});
+
 describe("runCompare: interruptions and machines that cannot run a stack", () => {
   it("Ctrl-C: stops after the run that was torn down, writes what was measured, returns 130, leaves COMPARISON.md alone", async () => {
     const abort = new AbortController();

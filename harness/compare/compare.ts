@@ -32,6 +32,9 @@ Options:
   --sync              synchronous replication (Patroni's synchronous_mode) for every scenario
   --out DIR           where run directories and comparison.{json,md,html} go
                       (default: reports/compare/<timestamp>/)
+  --add-to DIR        add the stacks as columns to the comparison in DIR (an earlier --out folder): its
+                      scenarios must be the ones named, its stacks stay as they were run, and the new runs,
+                      the table and its document record both commands
   --no-doc            leave reports/COMPARISON.md alone (by default its generated table is rewritten)
   --quiet             no progress lines
   -h, --help          this help
@@ -59,7 +62,7 @@ export interface CompareDeps {
   now?: () => Date;
 }
 
-const STRING_OPTIONS = new Set(["--stacks", "--scenarios", "--repeat", "--profile", "--out"]);
+const STRING_OPTIONS = new Set(["--stacks", "--scenarios", "--repeat", "--profile", "--out", "--add-to"]);
 
 function parse(argv: string[]) {
   const args = joinNegativeValues(argv, STRING_OPTIONS);
@@ -74,6 +77,7 @@ function parse(argv: string[]) {
         profile: { type: "string" },
         sync: { type: "boolean" },
         out: { type: "string" },
+        "add-to": { type: "string" },
         "no-doc": { type: "boolean" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -155,6 +159,29 @@ async function plan(o: ReturnType<typeof parse>, deps: CompareDeps): Promise<{ s
   const dup = keys.filter((k, i) => keys.indexOf(k) !== i);
   if (dup.length) throw new UsageError(`--scenarios "${o.scenarios}" brings ${[...new Set(dup)].join(", ")} more than once (a suite and a scenario it holds?): list each once`);
   return { stacks, planned };
+}
+
+/**
+ * The earlier comparison in `dir` that `stacks` are added to: its rows must be exactly the planned ones (same scenarios,
+ * profiles and repeat counts), and none of `stacks` may be in it already. UsageError otherwise.
+ */
+function addTo(dir: string, stacks: readonly string[], planned: readonly Planned[]): Comparison {
+  const file = join(dir, "comparison.json");
+  if (!existsSync(file)) throw new UsageError(`--add-to ${dir}: no comparison.json there; give the folder an earlier \`npm run compare\` wrote (its --out)`);
+  let c: Comparison;
+  try {
+    c = JSON.parse(readFileSync(file, "utf8")) as Comparison;
+  } catch (e) {
+    throw new UsageError(`--add-to ${dir}: comparison.json cannot be read: ${errorMessage(e)}`);
+  }
+  if (c.interrupted) throw new UsageError(`--add-to ${dir}: that comparison was interrupted; run it whole first`);
+  const already = stacks.filter((s) => c.stacks.includes(s));
+  if (already.length) throw new UsageError(`--add-to ${dir}: ${already.join(", ")} already compared there (it has ${c.stacks.join(", ")})`);
+  const want = planned.map((p) => `${p.key}×${p.repeat}`).join(", ");
+  const have = c.rows.map((r) => `${r.key}×${r.repeat}`).join(", ");
+  if (want !== have) throw new UsageError(`--add-to ${dir}: its scenarios are ${have}, not ${want}: name the same scenarios (or suite) and repeat count`);
+  c.outDir = dir;
+  return c;
 }
 
 /** A stack's folder under the output folder: its name, with anything but [\w@.+-] replaced. */
@@ -249,25 +276,29 @@ export async function runCompare(argv: string[], deps: CompareDeps, signal: Abor
   const now = deps.now ?? (() => new Date());
   const { stacks, planned } = await plan(o, deps);
   const startedAt = now();
-  const outDir = prepareOutDir(o.out ?? join(deps.root, "reports", "compare", timestampDir(startedAt)));
-
-  const c: Comparison = {
-    version: 1,
-    command: ["npm", "run", "compare", "--", ...argv].map(shellQuote).join(" "),
-    startedAt: startedAt.toISOString(),
-    outDir,
-    stacks,
-    interrupted: false,
-    rows: planned.map(
-      (p): Row => ({
-        key: p.key,
-        scenario: p.scenario.name,
-        profile: p.profile,
-        repeat: p.repeat,
-        cells: Object.fromEntries(stacks.map((s): [string, Cell] => [s, { stack: s, runs: [], summary: summarize([]) }])),
-      }),
-    ),
-  };
+  const command = ["npm", "run", "compare", "--", ...argv].map(shellQuote).join(" ");
+  const emptyCells = () => Object.fromEntries(stacks.map((s): [string, Cell] => [s, { stack: s, runs: [], summary: summarize([]) }]));
+  let c: Comparison;
+  if (o["add-to"] !== undefined) {
+    if (o.out !== undefined) throw new UsageError("--add-to writes into the earlier comparison's folder: drop --out");
+    c = addTo(resolve(o["add-to"]), stacks, planned);
+    c.command = `${c.command} && ${command}`;
+    for (const r of c.rows) Object.assign(r.cells, emptyCells());
+    c.stacks.push(...stacks);
+    c.interrupted = false;
+  } else {
+    const outDir = prepareOutDir(o.out ?? join(deps.root, "reports", "compare", timestampDir(startedAt)));
+    c = {
+      version: 1,
+      command,
+      startedAt: startedAt.toISOString(),
+      outDir,
+      stacks: [...stacks],
+      interrupted: false,
+      rows: planned.map((p): Row => ({ key: p.key, scenario: p.scenario.name, profile: p.profile, repeat: p.repeat, cells: emptyCells() })),
+    };
+  }
+  const outDir = c.outDir;
   const canonical = (name: string) => {
     try {
       return deps.parseStack(name).name;
@@ -352,7 +383,7 @@ export async function runCompare(argv: string[], deps: CompareDeps, signal: Abor
     deps.stdout.write(`            ${docFile} (generated table rewritten)\n`);
   }
   if (c.interrupted) return 130;
-  const allPass = c.rows.every((r) => stacks.every((s) => {
+  const allPass = c.rows.every((r) => c.stacks.every((s) => {
     const cell = r.cells[s]!;
     return !cell.skipped && cell.runs.length === r.repeat && cell.runs.every((x) => x.error === undefined && x.valid === true);
   }));
