@@ -353,7 +353,7 @@ describe("runCompare --add-to: a stack added to an earlier comparison", () => {
     expect(added.mock.calls.map((call) => call[0].stack)).toEqual(["gamma@3.0", "gamma@3.0"]);
     const c = readComparison();
     expect(c.stacks).toEqual(["alpha@1.0", "beta@2.0", "gamma@3.0"]);
-    expect(c.command).toMatch(/--stacks alpha,beta@2\.0 .* && npm run compare -- --stacks gamma@3\.0 .*--add-to /);
+    expect(c.command).toMatch(/--stacks alpha,beta@2\.0 .*; npm run compare -- --stacks gamma@3\.0 .*--add-to /);
     expect(cellOf(c, "primary-kill/fast", "alpha@1.0").unavailable).toBe("9.00 s (1 run)");
     expect(cellOf(c, "primary-kill/fast", "gamma@3.0").unavailable).toBe("4.32 s (1 run)");
     expect(existsSync(join(out, "gamma@3.0"))).toBe(true);

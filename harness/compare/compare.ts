@@ -282,7 +282,8 @@ export async function runCompare(argv: string[], deps: CompareDeps, signal: Abor
   if (o["add-to"] !== undefined) {
     if (o.out !== undefined) throw new UsageError("--add-to writes into the earlier comparison's folder: drop --out");
     c = addTo(resolve(o["add-to"]), stacks, planned);
-    c.command = `${c.command} && ${command}`;
+    // ";" and not "&&": the table is Markdown and HTML, where an ampersand is escaped.
+    c.command = `${c.command}; ${command}`;
     for (const r of c.rows) Object.assign(r.cells, emptyCells());
     c.stacks.push(...stacks);
     c.interrupted = false;
