@@ -56,7 +56,8 @@ class PgafMonitor implements LocalDcs {
     // The keepers' password, and the failover timings of the profile from the first health check on.
     await waitFor({ condition: "the monitor's PostgreSQL to accept its settings", where: `host ${h.name}`, timeoutMs: this.run.readyTimeoutMs, intervalMs: 100, signal: this.run.signal }, async () => {
       if (!this.proc?.running()) throw new Error(`pg_autoctl run on ${h.name} exited: see ${join(h.logDir, "pg_autoctl.log")}`);
-      const sql = `ALTER ROLE autoctl_node PASSWORD ${sqlString(this.password)};\n${monitorSettingsSql(this.timings)}`;
+      // The monitor logs DDL (log_statement = 'ddl'): this session must not log the password it sets.
+      const sql = `SET log_statement = 'none';\nALTER ROLE autoctl_node PASSWORD ${sqlString(this.password)};\n${monitorSettingsSql(this.timings)}`;
       const x = await h.exec(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-q", "-d", MONITOR_DB, "-f", "-"], { env: pgafEnv(h), input: sql, timeoutMs: 10_000 });
       if (x.code !== 0) throw new Error(`psql: ${x.stderr.trim()}`);
       return true;
@@ -238,7 +239,7 @@ export class PgafLocalParts implements LocalStackParts {
     await this.create(first);
     await start(first.name);
     // The primary takes the run's passwords before any standby clones it: the replication user's, and the clients'.
-    const sql = `ALTER ROLE pgautofailover_replicator PASSWORD ${sqlString(this.run.passwords.replication)};\nALTER ROLE postgres PASSWORD ${sqlString(this.run.passwords.superuser)};\n`;
+    const sql = `SET log_statement = 'none';\nALTER ROLE pgautofailover_replicator PASSWORD ${sqlString(this.run.passwords.replication)};\nALTER ROLE postgres PASSWORD ${sqlString(this.run.passwords.superuser)};\n`;
     await waitFor({ condition: "the first node to run as a single primary", where: `node ${first.name}`, timeoutMs: this.run.readyTimeoutMs, intervalMs: 100, signal: this.run.signal }, async () => {
       const x = await first.exec(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-q", "-d", "postgres", "-f", "-"], { env: pgafEnv(first), input: sql, timeoutMs: 10_000 });
       if (x.code !== 0) throw new Error(`psql: ${x.stderr.trim()}`);
@@ -274,7 +275,8 @@ export class PgafLocalParts implements LocalStackParts {
     if (existsSync(cfg)) files["pg_autoctl.cfg"] = readFileSync(cfg, "utf8").replace(/^(\s*password\s*=).*$/gm, "$1 <redacted>");
     // PostgreSQL's own log: pg_auto_failover turns its logging collector on, into the data directory.
     const logDir = join(n.dataDir, "log");
-    for (const f of existsSync(logDir) ? readdirSync(logDir) : []) files[`postgresql-${f}`] = readFileSync(join(logDir, f), "utf8");
+    // Passwords are set with statement logging off; any statement that still names one is redacted here too.
+    for (const f of existsSync(logDir) ? readdirSync(logDir) : []) files[`postgresql-${f}`] = redactPasswords(readFileSync(join(logDir, f), "utf8"));
     return files;
   }
 }
@@ -295,4 +297,9 @@ export function synchronousSettings(doc: unknown): Record<string, string> {
   visit(doc);
   if (out.number_sync_standbys === undefined) throw new Error(`pg_autoctl show settings names no number_sync_standbys: ${JSON.stringify(doc).slice(0, 300)}`);
   return out;
+}
+
+/** A log with every `PASSWORD '...'` of a statement replaced. */
+export function redactPasswords(text: string): string {
+  return text.replace(/(PASSWORD\s+)'(?:[^']|'')*'/gi, "$1'<redacted>'");
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { getProfile } from "../patroni/profiles.ts";
 import { failoverBudgetSeconds, monitorSettingsSql, normaliseNode, PGAF_DEFAULTS, pgafTimings, type PgafNodeState } from "./settings.ts";
-import { synchronousSettings } from "./local.ts";
+import { redactPasswords, synchronousSettings } from "./local.ts";
 import { PgAutoFailoverHaStack } from "./stack.ts";
 import { haproxyConfig } from "../patroni/config.ts";
 
@@ -38,7 +38,7 @@ describe("pg_auto_failover's timings for the harness's profiles", () => {
     expect(pgafTimings(getProfile("fast", { sync: true }))).toEqual(fast);
   });
 
-  it("in every profile the monitor waits longer for a demotion than an isolated primary takes to demote itself", () => {
+  it("in every profile the monitor's demote timeout is above the keepers' network partition timeout, as pg_auto_failover asks", () => {
     for (const name of ["default", "fast"]) {
       const t = pgafTimings(getProfile(name));
       expect(t.monitor.primary_demote_timeout / 1000, name).toBeGreaterThan(t.keeper.network_partition_timeout);
@@ -83,5 +83,16 @@ describe("haproxy's check where the stack has no HTTP endpoint", () => {
     expect(cfg).toContain("server n1 10.213.7.1:5432 maxconn 100 check addr 10.213.7.254 port 40001 inter 500ms");
     expect(cfg).toContain("server n2 10.213.7.2:5432 maxconn 100 check addr 10.213.7.254 port 40002 inter 500ms");
     expect(cfg).toContain("option httpchk GET /primary");
+  });
+});
+
+describe("PostgreSQL logs copied into the report", () => {
+  it("carry no password a logged statement named", () => {
+    const log = `2026-11-30 14:07:17 UTC [42] LOG:  statement: ALTER ROLE autoctl_node PASSWORD 'Se''cr3t-x';\nLOG:  checkpoint complete\nALTER USER x password  'y'`;
+    const out = redactPasswords(log);
+    expect(out).not.toContain("Se''cr3t-x");
+    expect(out).not.toContain("'y'");
+    expect(out).toContain("ALTER ROLE autoctl_node PASSWORD '<redacted>';");
+    expect(out).toContain("LOG:  checkpoint complete");
   });
 });

@@ -163,6 +163,7 @@ export class RepmgrLocalParts implements LocalStackParts {
     await start(first.name);
     await this.waitPostgres(first);
     const sql = [
+      "SET log_statement = 'none';",
       `CREATE ROLE repmgr SUPERUSER LOGIN PASSWORD ${sqlString(this.run.passwords.replication)};`,
       "CREATE DATABASE repmgr OWNER repmgr;",
       `ALTER ROLE postgres PASSWORD ${sqlString(this.run.passwords.superuser)};`,
