@@ -78,17 +78,23 @@ export async function execInNetns(
   // Inside a pod, in its PID and mount namespaces too: a pid file there names PIDs of the pod's namespace, which a
   // command outside would take for other processes (pg_autoctl then removes a live keeper's pid file as stale).
   const enter = opts.podInit !== undefined ? ["nsenter", `--target=${opts.podInit}`, "--pid", "--mount", "--net", "--"] : ["ip", "netns", "exec", netns];
-  const r = await execa(enter[0]!, [...enter.slice(1), "setpriv", `--reuid=${user}`, `--regid=${user}`, "--init-groups", "--", ...argv], {
+  // The deadline is enforced inside the namespaces too: nsenter forwards no signal to the child it forked, so killing it
+  // alone would leave the command running in the pod, holding its output open.
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const inner = ["timeout", "-s", "KILL", `${Math.max(1, Math.ceil(timeoutMs / 1000))}s`];
+  const r = await execa(enter[0]!, [...enter.slice(1), "setpriv", `--reuid=${user}`, `--regid=${user}`, "--init-groups", "--", ...inner, ...argv], {
     reject: false,
     cwd: opts.cwd ?? "/",
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", LC_ALL: "C.UTF-8", ...opts.env },
     extendEnv: false,
-    timeout: opts.timeoutMs ?? 30_000,
+    timeout: timeoutMs + 2000,
     input: opts.input,
     stdin: opts.input === undefined ? "ignore" : undefined,
   });
+  // timeout(1) says 137 for a command it killed.
+  const killed = r.timedOut || r.exitCode === 137;
   const code = typeof r.exitCode === "number" ? r.exitCode : r.timedOut ? 124 : 127;
-  const stderr = r.timedOut ? `${r.stderr}\n(killed after ${opts.timeoutMs ?? 30_000} ms)` : r.stderr;
+  const stderr = killed ? `${r.stderr}\n(killed after ${timeoutMs} ms)` : r.stderr;
   return { code, stdout: r.stdout, stderr };
 }
 

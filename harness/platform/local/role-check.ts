@@ -4,8 +4,11 @@ import pg from "pg";
 import type { Endpoint } from "../types.ts";
 import type { HaproxyCheck } from "../../stack/patroni/config.ts";
 
-/** How long one check may take: haproxy gives a check 1 s (`timeout check`). */
-const CHECK_TIMEOUT_MS = 900;
+/**
+ * How long one check may take, connection and query together: under haproxy's `timeout check 1s`, whose one failed
+ * check marks a member down (fall 1) and cuts its sessions.
+ */
+const CHECK_TIMEOUT_MS = 800;
 
 /**
  * The primary service's health check for stacks with no HTTP endpoint of their own (pg_auto_failover, repmgr): one
@@ -78,14 +81,23 @@ export class RoleCheck {
 }
 
 /** Whether the PostgreSQL at `at` takes writes now (libpq's read-write test). Throws when it cannot be asked. */
-export async function takesWrites(at: Endpoint, credentials: { user: string; password: string; database: string }): Promise<boolean> {
-  const client = new pg.Client({ host: at.host, port: at.port, ...credentials, connectionTimeoutMillis: CHECK_TIMEOUT_MS, query_timeout: CHECK_TIMEOUT_MS, application_name: "pgchaos-role-check" });
+export async function takesWrites(at: Endpoint, credentials: { user: string; password: string; database: string }, deadlineMs = CHECK_TIMEOUT_MS): Promise<boolean> {
+  const client = new pg.Client({ host: at.host, port: at.port, ...credentials, connectionTimeoutMillis: deadlineMs, query_timeout: deadlineMs, application_name: "pgchaos-role-check" });
   client.on("error", () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms`)), deadlineMs);
+  });
   try {
-    await client.connect();
-    const r = await client.query<{ transaction_read_only: string }>("SHOW transaction_read_only");
-    return r.rows[0]?.transaction_read_only === "off";
+    const ask = (async () => {
+      await client.connect();
+      const r = await client.query<{ transaction_read_only: string }>("SHOW transaction_read_only");
+      return r.rows[0]?.transaction_read_only === "off";
+    })();
+    ask.catch(() => undefined);
+    return await Promise.race([ask, deadline]);
   } finally {
+    clearTimeout(timer);
     await client.end().catch(() => undefined);
   }
 }
