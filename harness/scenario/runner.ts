@@ -183,7 +183,9 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
       if (!(e instanceof ReadinessTimeoutError)) throw e;
       run.recovered = false;
       const note = (stack as HaStack).recoveryNote;
-      const reason = note ? `${e.message} (${note})` : e.message;
+      // Said where it explains what was seen: more than one running leader.
+      const leaders = Number(/(\d+) running leaders/.exec(e.message)?.[1] ?? 0);
+      const reason = note && leaders > 1 ? `${e.message} (${note})` : e.message;
       history.record({ process: "runner", type: "info", f: "recovery", value: { recovered: false, timeoutMs: scenario.recoveryTimeoutMs, reason } });
       logger.error({ err: reason }, "cluster did not recover");
       progress.end(reason, true);

@@ -32,11 +32,14 @@ export const PGAF_DEFAULTS: PgafTimings = {
 };
 
 /**
- * The fast profile. A primary cut from the monitor and from every standby demotes itself after the keeper's
+ * The fast profile. A primary's keeper that can reach neither the monitor nor any standby demotes it after
  * network_partition_timeout; the monitor, once it judged the primary unhealthy, waits primary_demote_timeout for it to
- * report "demoted" before it promotes a standby. The demote timeout therefore stays above the partition timeout (10 s
- * over 5 s, and the monitor's own 5 s of unhealthy first): by the time a standby is promoted, an isolated old primary has
- * stopped taking writes, whichever way the partition fell. Below it, the two would overlap.
+ * report "demoted" before it promotes a standby. The demote timeout stays above the partition timeout (10 s over 5 s,
+ * after the monitor's own 5 s of unhealthy), as pg_auto_failover's documentation asks: below it, the monitor could
+ * promote before the old primary's keeper had even begun to demote it. It is no guarantee: the keeper does not count
+ * itself partitioned while a standby still shows in pg_stat_replication (a dead walsender stays there until
+ * wal_sender_timeout). What keeps a cut-off primary from acknowledging writes is the synchronous replication
+ * pg_auto_failover sets up by default.
  */
 export const PGAF_FAST: PgafTimings = {
   monitor: {
