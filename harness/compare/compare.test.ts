@@ -362,6 +362,26 @@ describe("runCompare --add-to: a stack added to an earlier comparison", () => {
     expect(doc).toContain("`alpha@1.0`");
   });
 
+  it("interrupted, leaves the earlier comparison as it was, so the same --add-to can run again", async () => {
+    await runCompare(["--stacks", "alpha", "--scenarios", "primary-kill,switchover", "--out", out, "--quiet"], deps(fakeRunner()).d, signal);
+    const before = readFileSync(join(out, "comparison.json"), "utf8");
+    const ctl = new AbortController();
+    const run = vi.fn(async (opts: CallOpts): Promise<RunResult> => {
+      const r = await fakeRun(opts, 1, {});
+      ctl.abort();
+      return r;
+    });
+    const x = deps(run);
+    x.d.parseStack = parse3;
+    expect(await runCompare(["--stacks", "gamma@3.0", "--scenarios", "primary-kill,switchover", "--add-to", out, "--quiet"], x.d, ctl.signal)).toBe(130);
+    expect(readFileSync(join(out, "comparison.json"), "utf8")).toBe(before);
+    const again = deps(fakeRunner());
+    again.d.parseStack = parse3;
+    expect(await runCompare(["--stacks", "gamma@3.0", "--scenarios", "primary-kill,switchover", "--add-to", out, "--quiet"], again.d, signal)).toBe(0);
+    expect(readComparison().stacks).toEqual(["alpha@1.0", "gamma@3.0"]);
+    expect(existsSync(join(out, "comparison.adding.json"))).toBe(false);
+  });
+
   it("refuses, before any run, a folder with no comparison, other scenarios, a stack already there, or --out beside it", async () => {
     const first = fakeRunner();
     await runCompare(["--stacks", "alpha", "--scenarios", "primary-kill", "--out", out, "--quiet"], deps(first).d, signal);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { joinNegativeValues } from "../util/argv.ts";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -34,7 +34,9 @@ Options:
                       (default: reports/compare/<timestamp>/)
   --add-to DIR        add the stacks as columns to the comparison in DIR (an earlier --out folder): its
                       scenarios must be the ones named, its stacks stay as they were run, and the new runs,
-                      the table and its document record both commands
+                      the table and its document record both commands. The earlier comparison is rewritten
+                      only once every new run is done (interrupted, it stays as it was); the exit code is
+                      over every column, the earlier ones too
   --no-doc            leave reports/COMPARISON.md alone (by default its generated table is rewritten)
   --quiet             no progress lines
   -h, --help          this help
@@ -300,6 +302,9 @@ export async function runCompare(argv: string[], deps: CompareDeps, signal: Abor
     };
   }
   const outDir = c.outDir;
+  // Added columns are written apart while they run: an interrupted --add-to leaves the earlier comparison as it was.
+  const adding = o["add-to"] !== undefined;
+  const progressFile = join(outDir, adding ? "comparison.adding.json" : "comparison.json");
   const canonical = (name: string) => {
     try {
       return deps.parseStack(name).name;
@@ -364,18 +369,23 @@ export async function runCompare(argv: string[], deps: CompareDeps, signal: Abor
             "\n",
         );
         // After every run, so a crash of the machine still leaves what was measured.
-        writeFileSync(join(outDir, "comparison.json"), JSON.stringify(c, null, 2));
+        writeFileSync(progressFile, JSON.stringify(c, null, 2));
       }
     }
   }
   if (broken.size === stacks.length && environmentError !== undefined && !c.interrupted) {
     // Nothing could run anywhere: that is the machine, not the stacks.
-    writeFileSync(join(outDir, "comparison.json"), JSON.stringify(c, null, 2));
+    writeFileSync(progressFile, JSON.stringify(c, null, 2));
     throw environmentError;
   }
 
+  if (adding && c.interrupted) {
+    deps.stdout.write(`compare: interrupted; ${join(outDir, "comparison.json")} is as it was, the added runs so far are in ${progressFile}\n`);
+    return 130;
+  }
   c.finishedAt = now().toISOString();
   const files = await writeOutputs(c);
+  if (adding) rmSync(progressFile, { force: true });
   deps.stdout.write(renderText(c));
   deps.stdout.write(`comparison: ${files.html}\n            ${files.md}\n            ${files.json}\n`);
   if (!c.interrupted && o["no-doc"] !== true) {
