@@ -115,7 +115,7 @@ describe("gate CLI", () => {
     // Two guards: the suite does not exist, and neither does the baseline.
     const bad = await gate(["--suite", "no-such-suite", "--baseline", "/nonexistent/baseline.json"]);
     expect(bad.exitCode).toBe(2);
-    expect(bad.stderr).toContain('pgchaos gate: unknown suite "no-such-suite": available suites are full, leader-key, smoke, stacks');
+    expect(bad.stderr).toContain('pgchaos gate: unknown suite "no-such-suite": available suites are full, ha-stacks, leader-key, smoke, stacks');
   }, 60_000);
 
   it("package.json runs it as `npm run gate`", () => {
