@@ -8,7 +8,7 @@ import type { PgAutoFailoverHaStack } from "./stack.ts";
 import { PG_AUTOCTL } from "./stack.ts";
 import { monitorSettingsSql, pgafTimings, type PgafTimings } from "./settings.ts";
 import { waitFor } from "../../util/wait.ts";
-import { commandFailed, sqlString } from "../commands.ts";
+import { cliAgentApi, commandFailed, sqlString } from "../commands.ts";
 
 const PG_PORT = 5432;
 const MONITOR = "monitor";
@@ -154,12 +154,10 @@ export class PgafLocalParts implements LocalStackParts {
     // The run's rewind password is not used by pg_auto_failover (it rewinds as its replication user): it serves here.
     this.monitorPassword = run.passwords.rewind;
     this.dcs = new PgafMonitor(run, () => this.monitorHost(), this.monitorPassword, this.timings);
-    this.api = async (node, req) => {
-      if (req.method !== "EXEC") throw new Error(`pg_auto_failover has no HTTP API: asked ${req.method} ${req.path} of ${node}`);
+    this.api = cliAgentApi("pg_auto_failover", (node, argv) => {
       const n = this.node(node);
-      const r = await n.exec(req.argv, { env: pgafEnv(n), timeoutMs: req.timeoutMs });
-      return { status: r.code, body: r.code === 0 ? r.stdout : `${r.stdout}${r.stderr}` };
-    };
+      return { node: n, argv, env: pgafEnv(n) };
+    });
     this.settings = {
       stack: stack.info.name,
       ha: "pg_auto_failover monitor",

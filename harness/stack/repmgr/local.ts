@@ -7,7 +7,7 @@ import type { RepmgrHaStack } from "./stack.ts";
 import { nodeId, REPMGR_BIN } from "./stack.ts";
 import { pgHba, postgresqlSettings, repmgrConf, repmgrTimings, type RepmgrTimings } from "./settings.ts";
 import { waitFor } from "../../util/wait.ts";
-import { commandFailed, sqlString } from "../commands.ts";
+import { cliAgentApi, commandFailed, sqlString } from "../commands.ts";
 
 const PG_PORT = 5432;
 
@@ -65,14 +65,11 @@ export class RepmgrLocalParts implements LocalStackParts {
     private readonly run: LocalRun,
   ) {
     this.timings = repmgrTimings(profile);
-    this.api = async (node, req) => {
-      if (req.method !== "EXEC") throw new Error(`repmgr has no HTTP API: asked ${req.method} ${req.path} of ${node}`);
+    this.api = cliAgentApi("repmgr", (node, argv) => {
       const n = this.node(node);
       // repmgr's commands get the node's configuration file.
-      const argv = req.argv[0] === REPMGR_BIN ? [...req.argv, "-f", this.conf(n)] : req.argv;
-      const r = await n.exec(argv, { timeoutMs: req.timeoutMs, env: this.env(n) });
-      return { status: r.code, body: r.code === 0 ? r.stdout : `${r.stdout}${r.stderr}` };
-    };
+      return { node: n, argv: argv[0] === REPMGR_BIN ? [...argv, "-f", this.conf(n)] : argv, env: this.env(n) };
+    });
     this.settings = {
       stack: stack.info.name,
       ha: "repmgrd on every member, no consensus, no fencing",
