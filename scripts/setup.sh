@@ -28,6 +28,8 @@ declare -A NEED=(
   [/usr/share/postgresql/15/extension/pgautofailover.control]=postgresql-15-auto-failover
   # --stack repmgr: repmgr and repmgrd for PostgreSQL 15.
   [/usr/lib/postgresql/15/bin/repmgrd]=postgresql-15-repmgr
+  # The disaster-recovery scenario: WAL archiving, backups and restores.
+  [/usr/bin/pgbackrest]=pgbackrest
 )
 missing=()
 for bin in "${!NEED[@]}"; do

@@ -26,6 +26,37 @@ export interface ClusterSpec {
   signal?: AbortSignal;
   /** What runs on the nodes; Debian 12's Patroni when absent. */
   stack?: HaStack;
+  /** Archive WAL to a backup repository of the run from the start (a scenario with a backup or a disaster). */
+  archive?: boolean;
+}
+
+/** A full backup as the repository records it. */
+export interface BackupTaken {
+  label: string;
+  startLsn: string;
+  stopLsn: string;
+  sizeBytes: number;
+  repoBytes: number;
+  ms: number;
+}
+
+/**
+ * Backups and restores of a cluster deployed with `archive` (the disaster-recovery scenario): WAL archived by every
+ * member to a repository of the run, full backups, the loss of every member's data, and the two restores.
+ */
+export interface ClusterBackups {
+  /** The backup tool and its settings, for the report. */
+  readonly settings: Record<string, unknown>;
+  /** A full backup of the primary. */
+  fullBackup(): Promise<BackupTaken>;
+  /** The archive's last WAL segment (undefined while it holds none). */
+  archiveEnd(): Promise<string | undefined>;
+  /** Every member's processes killed and its data directory emptied, and the cluster forgotten by its DCS. */
+  destroyAll(): Promise<void>;
+  /** The cluster bootstrapped again from the repository (latest backup, whole archive): starts every member. */
+  restoreLatest(): Promise<void>;
+  /** The repository restored to `target` in a scratch instance beside the cluster: its write-probe ids. */
+  restoreToTime(target: Date): Promise<{ ids: number[]; ms: number }>;
 }
 
 /** A member as the HA stack reports it. */
@@ -60,6 +91,8 @@ export interface Cluster extends AsyncDisposable {
   readonly primaryService: Endpoint;
   /** Effective HA settings for the report. */
   readonly settings: Record<string, unknown>;
+  /** Present when the cluster was deployed with `archive` on a platform and stack that keep backups. */
+  readonly backups?: ClusterBackups;
   /** Credentials for the probe role; generated per run. */
   readonly credentials: { user: string; password: string; database: string };
   endpoint(node: string): Endpoint;

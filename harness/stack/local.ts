@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Endpoint } from "../platform/types.ts";
+import type { BackupTaken, Endpoint } from "../platform/types.ts";
 import type { AgentApi } from "./types.ts";
 
 /**
@@ -35,7 +35,16 @@ export interface LocalNode {
 
 export interface LocalRun {
   runId: string;
+  /** The run's own folder on this machine (node folders are inside it), removed at teardown. */
+  workDir: string;
+  /** WAL archiving and backups to a repository of the run (a scenario with a backup or a disaster asks for them). */
+  archive: boolean;
   nodes: readonly LocalNode[];
+  /**
+   * This machine itself, outside every node's namespaces, with no address of the run (a repository host, a scratch
+   * instance on a socket): `exec` runs as the agent's user, `spawn` as root unless `user`.
+   */
+  onHost: Pick<LocalNode, "exec" | "spawn">;
   /** The hosts of the stack's own services, one per name it asked for (LocalStackParts.serviceHosts). */
   services: readonly LocalNode[];
   subnetCidr: string;
@@ -115,4 +124,32 @@ export interface LocalStackParts {
   afterBringUp(leader: string): Promise<void>;
   /** The node's configuration files for the report, secrets left out: file name to content. */
   redactedFiles(node: LocalNode): Record<string, string>;
+  /** Backups and restores, where the stack offers them and the run asked for archiving (LocalRun.archive). */
+  readonly backups?: LocalBackups;
+}
+
+/**
+ * A stack's backups on the local platform (Patroni with pgBackRest): a repository in the run's folder that every member
+ * archives its WAL to, full backups, and the two restores of a disaster recovery.
+ */
+export interface LocalBackups {
+  /** The backup tool and its settings, for the report. */
+  readonly settings: Record<string, unknown>;
+  /** Makes the repository and every member's configuration for it (once, before any member starts). */
+  prepare(owner: { uid: number; gid: number }): void;
+  /** A full backup taken on `leader`, the member that is primary now; returns what the repository says of it. */
+  fullBackup(leader: LocalNode): Promise<BackupTaken>;
+  /** The last WAL segment in the repository's archive (undefined when it holds none). */
+  archiveEnd(): Promise<string | undefined>;
+  /** Forgets the cluster in the coordination service (what `patronictl remove` deletes), so that members bootstrap anew. */
+  forget(): Promise<void>;
+  /** Rewrites every member's configuration so that a member with no data restores the repository's latest backup and all of its WAL. */
+  useRestoreBootstrap(owner: { uid: number; gid: number }): void;
+  /**
+   * Restores the repository to `target` (a time) into a scratch instance of its own beside the cluster, started on a
+   * socket only, waits for it to reach the target and promote, and returns its copy of the write-probe table's ids.
+   */
+  restoreToTime(target: Date): Promise<{ ids: number[]; ms: number; log: string }>;
+  /** Logs of its own beyond the members' (the scratch instance's), for the report: folder name to path. */
+  logDirs(): Record<string, string>;
 }

@@ -4,16 +4,16 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { assertUsableBy } from "./access.ts";
 import type { Logger } from "pino";
-import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
+import type { Cluster, ClusterBackups, ClusterSpec, Endpoint, Member } from "../types.ts";
 import { haproxyConfig, PG_PORT, type HaproxyCheck } from "../../stack/patroni/config.ts";
 import { RoleCheck } from "./role-check.ts";
 import { defaultPatroniStack } from "../../stack/patroni/default.ts";
 import type { HaStack } from "../../stack/types.ts";
-import type { LocalNode as StackNode, LocalRun, LocalStackParts } from "../../stack/local.ts";
+import type { LocalBackups, LocalNode as StackNode, LocalRun, LocalStackParts } from "../../stack/local.ts";
 import { waitFor } from "../../util/wait.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
 import { waitPatroniReady } from "../ready.ts";
-import { errorMessage } from "../../util/errors.ts";
+import { errorMessage, UsageError } from "../../util/errors.ts";
 import { newRunId, nodeName, pickSubnet, runNames, type Subnet } from "./names.ts";
 import { createTopology, linkExists, removeTopology, ruleComment, usedPrefixes } from "./net.ts";
 import { NodeNetworks } from "../node-network.ts";
@@ -23,6 +23,7 @@ import {
   readPostmasterPid,
   removeShm,
   signalAll,
+  execAs,
   execInNetns,
   spawnInNetns,
   waitGone,
@@ -107,6 +108,12 @@ export class LocalCluster implements Cluster {
     this.credentials = { user: "postgres", password: passwords.superuser, database: "postgres" };
     const run: LocalRun = {
       runId,
+      workDir,
+      archive: spec.archive ?? false,
+      onHost: {
+        exec: (argv, opts = {}) => execAs("postgres", argv, { cwd: workDir, env: opts.env, timeoutMs: opts.timeoutMs, input: opts.input }),
+        spawn: (argv, opts) => spawnInNetns({ argv, ...opts, cwd: workDir }),
+      },
       nodes: handles,
       services: serviceHandles,
       subnetCidr: subnet.cidr,
@@ -136,6 +143,37 @@ export class LocalCluster implements Cluster {
       this.byName.set(handle.name, { name: handle.name, index: i + 1, netns, address: handle.address, dir: handle.dir, dataDir: handle.dataDir, logDir: handle.logDir, handle, pod, log: log.child({ node: handle.name }) });
     });
     this.settings = this.parts.settings;
+    if (spec.archive && !this.parts.backups) throw new UsageError(`${stack.info.name} keeps no backups on the local platform: a scenario with a backup or a disaster needs Patroni`);
+    if (this.parts.backups) this.backups = this.localBackups(this.parts.backups);
+  }
+
+  readonly backups?: ClusterBackups;
+
+  private localBackups(b: LocalBackups): ClusterBackups {
+    const owner = () => ({ uid: Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), gid: Number(execFileSync("id", ["-g", "postgres"]).toString().trim()) });
+    return {
+      settings: b.settings,
+      fullBackup: async () => {
+        const leader = (await this.members()).find((m) => m.role === "leader");
+        if (!leader) throw new Error("no leader to back up: the cluster has none now");
+        return b.fullBackup(this.node(leader.name).handle);
+      },
+      archiveEnd: () => b.archiveEnd(),
+      destroyAll: async () => {
+        for (const n of this.byName.values()) await this.killNode(n.name);
+        // Every member's data, as a lost site or a deleted volume takes it; the folder itself stays, owned by postgres.
+        for (const n of this.byName.values()) {
+          for (const entry of existsSync(n.dataDir) ? readdirSync(n.dataDir) : []) rmSync(join(n.dataDir, entry), { recursive: true, force: true });
+          n.log.info("data directory emptied");
+        }
+        await b.forget();
+      },
+      restoreLatest: async () => {
+        b.useRestoreBootstrap(owner());
+        await Promise.all(this.nodes.map((n) => this.startNode(n)));
+      },
+      restoreToTime: (target) => b.restoreToTime(target),
+    };
   }
 
   /** Creates the namespaces and starts etcd, Patroni and haproxy; tears down whatever it made on failure. */
@@ -209,6 +247,7 @@ export class LocalCluster implements Cluster {
     const timeoutMs = this.spec.readyTimeoutMs ?? 60_000;
     const dcs = this.parts.dcs;
     await dcs?.startAll();
+    this.parts.backups?.prepare({ uid: pgUid, gid: pgGid });
     for (const n of this.byName.values()) this.parts.writeNodeFiles(n.handle, { uid: pgUid, gid: pgGid });
     // The agents start once the DCS has quorum. Started while etcd 3.4 still elects, Patroni 3.0.2 can read a
     // half-started member's answer as garbage ("Failed to get list of machines ... ValueError") and sleeps 5 s
@@ -561,6 +600,9 @@ export class LocalCluster implements Cluster {
       if (!existsSync(n.logDir)) continue;
       cpSync(n.logDir, join(dest, n.name), { recursive: true });
       for (const [file, text] of Object.entries(this.parts.redactedFiles(n.handle))) writeFileSync(join(dest, n.name, file), text);
+    }
+    for (const [name, dir] of Object.entries(this.parts.backups?.logDirs() ?? {})) {
+      if (existsSync(dir)) cpSync(dir, join(dest, name), { recursive: true });
     }
     for (const f of ["haproxy.log", "haproxy.cfg"]) {
       if (existsSync(join(this.workDir, f))) cpSync(join(this.workDir, f), join(dest, f));

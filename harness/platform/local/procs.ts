@@ -78,11 +78,26 @@ export async function execInNetns(
   // Inside a pod, in its PID and mount namespaces too: a pid file there names PIDs of the pod's namespace, which a
   // command outside would take for other processes (pg_autoctl then removes a live keeper's pid file as stale).
   const enter = opts.podInit !== undefined ? ["nsenter", `--target=${opts.podInit}`, "--pid", "--mount", "--net", "--"] : ["ip", "netns", "exec", netns];
+  return execEntered(enter, user, argv, opts);
+}
+
+/** Runs a command to its end on this machine (no namespace of a node) as `user`, as execInNetns does in one. */
+export function execAs(user: string, argv: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return execEntered([], user, argv, opts);
+}
+
+async function execEntered(
+  enter: string[],
+  user: string,
+  argv: string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; input?: string },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   // The deadline is enforced inside the namespaces too: nsenter forwards no signal to the child it forked, so killing it
   // alone would leave the command running in the pod, holding its output open.
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const inner = ["timeout", "-s", "KILL", `${Math.max(1, Math.ceil(timeoutMs / 1000))}s`];
-  const r = await execa(enter[0]!, [...enter.slice(1), "setpriv", `--reuid=${user}`, `--regid=${user}`, "--init-groups", "--", ...inner, ...argv], {
+  const all = [...enter, "setpriv", `--reuid=${user}`, `--regid=${user}`, "--init-groups", "--", ...inner, ...argv];
+  const r = await execa(all[0]!, all.slice(1), {
     reject: false,
     cwd: opts.cwd ?? "/",
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", LC_ALL: "C.UTF-8", ...opts.env },

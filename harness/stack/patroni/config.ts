@@ -16,6 +16,10 @@ export interface PatroniNodeInput {
   /** Settings that replace the profile's during bring-up (BRING_UP); undefined bootstraps with the profile's. */
   bringUp?: typeof BRING_UP;
   passwords: { superuser: string; replication: string; rewind: string };
+  /** Parameters that archive the member's WAL (backup.ts archiveParameters), where the run keeps backups. */
+  archive?: Record<string, string>;
+  /** A custom bootstrap that replaces initdb (backup.ts restoreBootstrap: a restore from the repository). */
+  bootstrapMethod?: Record<string, unknown>;
 }
 
 export const PG_PORT = 5432;
@@ -100,6 +104,7 @@ export function patroniConfig(n: PatroniNodeInput): Record<string, unknown> {
       // no-sync: a new cluster's data is thrown away with the run, so initdb's closing fsync of every file
       // (0.2 s of a bring-up here) protects nothing.
       initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums", "no-sync"],
+      ...n.bootstrapMethod,
     },
     postgresql: {
       listen: `${n.address}:${PG_PORT}`,
@@ -126,6 +131,7 @@ export function patroniConfig(n: PatroniNodeInput): Record<string, unknown> {
         // Probes hit read-only members ten times a second; their refused INSERTs need no statement text.
         log_min_error_statement: "fatal",
         shared_buffers: "32MB",
+        ...n.archive,
       },
     },
     // There is no /dev/watchdog on these machines (pitfall 8).

@@ -1,4 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import pino from "pino";
 import { defaultPatroniStack } from "./default.ts";
 import { getProfile } from "./profiles.ts";
@@ -21,8 +25,15 @@ const node = (i: number): LocalNode => ({
   },
 });
 
+const noProcess = () => {
+  throw new Error("no process in a unit test");
+};
+
 const run: LocalRun = {
   runId: "abc123",
+  workDir: "/var/tmp/pgchaos/abc123",
+  archive: false,
+  onHost: { exec: noProcess, spawn: noProcess },
   nodes: [node(1), node(2), node(3)],
   services: [],
   subnetCidr: "10.213.7.0/24",
@@ -70,5 +81,51 @@ describe("Patroni's parts on the local platform", () => {
     expect(p.settings).toMatchObject({ stack: "patroni@4.0.7", ttl: 20, member_slots_ttl: 1800 });
     expect(p.settings.adjustedByStack).toEqual([expect.stringMatching(/^ttl 10 → 20: Patroni 4.0.7 raises ttl below 20 to 20/)]);
     expect(parts.settings.member_slots_ttl).toBeUndefined();
+  });
+});
+
+describe("Patroni's parts with backups (the disaster-recovery scenario)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgchaos-backup-parts-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const nodes = [1, 2, 3].map((i) => ({ ...node(i), dir: join(dir, `n${i}`), dataDir: join(dir, `n${i}`, "data"), logDir: join(dir, `n${i}`, "log") }));
+  for (const n of nodes) mkdirSync(join(n.dir, "run"), { recursive: true });
+  const archived: LocalRun = { ...run, workDir: dir, archive: true, nodes };
+  const owner = { uid: process.getuid!(), gid: process.getgid!() };
+  // The default profile: its loop_wait (10 s) is not bring-up's (1 s).
+  const parts = defaultPatroniStack().local(getProfile("default"), archived);
+  const yml = (n: (typeof nodes)[number]) => parseYaml(readFileSync(join(n.dir, "patroni.yml"), "utf8")) as { bootstrap: Record<string, unknown> & { dcs: { ttl: number; loop_wait: number } }; postgresql: { parameters: Record<string, unknown> } };
+
+  it("archives every member's WAL to the run's repository through its own pgBackRest configuration", () => {
+    expect(parts.backups).toBeDefined();
+    expect(parts.programs.map((p) => p.path)).toContain("/usr/bin/pgbackrest");
+    expect(parts.settings.backups).toMatchObject({ stanza: "pgchaos" });
+    parts.backups!.prepare(owner);
+    for (const n of nodes) parts.writeNodeFiles(n, owner);
+    const p = yml(nodes[1]!).postgresql.parameters;
+    expect(p).toMatchObject({ archive_mode: "on", archive_timeout: "5s" });
+    expect(p.archive_command).toBe(`/usr/bin/pgbackrest --config=${join(dir, "n2", "pgbackrest.conf")} --stanza=pgchaos archive-push %p`);
+    const conf = readFileSync(join(dir, "n2", "pgbackrest.conf"), "utf8");
+    expect(conf).toContain(`repo1-path=${join(dir, "pgbackrest", "repo")}`);
+    expect(conf).toContain(`pg1-path=${join(dir, "n2", "data")}`);
+    // The scratch instance's configuration restores into a folder of its own, never a member's data directory.
+    expect(readFileSync(join(dir, "pgbackrest", "pgbackrest.conf"), "utf8")).toContain(`pg1-path=${join(dir, "pitr", "data")}`);
+    expect(yml(nodes[0]!).bootstrap.method).toBeUndefined();
+    expect(yml(nodes[0]!).bootstrap.dcs.loop_wait).toBe(1);
+  });
+
+  it("after a disaster, bootstraps from the repository with the profile's own timings", () => {
+    parts.backups!.useRestoreBootstrap(owner);
+    const b = yml(nodes[2]!).bootstrap;
+    expect(b.method).toBe("pgbackrest");
+    expect(b.pgbackrest).toEqual({
+      command: `/usr/bin/pgbackrest --config=${join(dir, "n3", "pgbackrest.conf")} --stanza=pgchaos --type=default restore`,
+      keep_existing_recovery_conf: true,
+      no_params: true,
+    });
+    expect(b.dcs.loop_wait).toBe(10);
+  });
+
+  it("keeps no backups when the run did not ask for archiving", () => {
+    expect(defaultPatroniStack().local(getProfile("fast"), run).backups).toBeUndefined();
   });
 });

@@ -9,6 +9,8 @@ import type { PatroniHaStack } from "./stack.ts";
 import { BRING_UP, ETCD_CLIENT_PORT, ETCD_PEER_PORT, REST_PORT, etcdArgs, patroniConfig, reportedSettings } from "./config.ts";
 import { stackSettings } from "./default.ts";
 import { waitFor } from "../../util/wait.ts";
+import { ARCHIVE_TIMEOUT_S, PGBACKREST, archiveParameters, restoreBootstrap } from "./backup.ts";
+import { PatroniBackups } from "./local-backup.ts";
 
 /** Patroni's REST API of a member, straight to its address. */
 export function restApi(restOf: (node: string) => { host: string; port: number }): AgentApi {
@@ -130,6 +132,26 @@ class LocalEtcd implements LocalDcs {
   processes(): NodeProcess[] {
     return [...this.members.values()];
   }
+
+  /**
+   * Deletes every key under `prefix` (etcd's v3 JSON gateway, on the first member that answers): with Patroni's
+   * `/service/<scope>/`, what `patronictl remove` deletes, so that members with no data bootstrap the cluster anew.
+   */
+  async deletePrefix(prefix: string): Promise<number> {
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    const errors: string[] = [];
+    for (const n of this.run.nodes) {
+      try {
+        const res = await fetch(`http://${n.address}:${ETCD_CLIENT_PORT}/v3/kv/deleterange`, { method: "POST", body: JSON.stringify({ key: b64(prefix), range_end: b64(end) }), signal: AbortSignal.timeout(2000) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+        return Number(((await res.json()) as { deleted?: string }).deleted ?? 0);
+      } catch (e) {
+        errors.push(`${n.name}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    throw new Error(`could not delete ${prefix} from etcd: ${errors.join("; ")}`);
+  }
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
@@ -151,6 +173,7 @@ export class PatroniLocalParts implements LocalStackParts {
   readonly programs: ReadonlyArray<{ path: string; what: string }>;
   readonly primaryCheck = { port: REST_PORT, path: "/primary" };
   readonly api: AgentApi;
+  readonly backups?: PatroniBackups;
   private readonly effective: HaProfile;
 
   constructor(
@@ -167,6 +190,16 @@ export class PatroniLocalParts implements LocalStackParts {
       { path: stack.installed.bin, what: `Patroni (${stack.info.name})` },
       { path: `${run.pgBinDir}/initdb`, what: "PostgreSQL's initdb" },
     ];
+    if (run.archive) {
+      const backups = new PatroniBackups(run, { forget: async () => void (await this.dcs.deletePrefix(`/service/${this.scope}/`)), rewrite: (owner) => run.nodes.forEach((n) => this.writeNodeFiles(n, owner)) }, ARCHIVE_TIMEOUT_S);
+      this.backups = backups;
+      this.settings = { ...this.settings, backups: backups.settings };
+      this.programs = [...this.programs, { path: PGBACKREST, what: "pgBackRest (npm run setup installs Debian 12's pgbackrest)" }];
+    }
+  }
+
+  private get scope(): string {
+    return `pgchaos-${this.run.runId}`;
   }
 
   private node(name: string): LocalNode {
@@ -176,8 +209,9 @@ export class PatroniLocalParts implements LocalStackParts {
   }
 
   private config(n: LocalNode, passwords: LocalRun["passwords"]) {
+    const restoring = this.backups?.restoreBootstrap ?? false;
     return patroniConfig({
-      scope: `pgchaos-${this.run.runId}`,
+      scope: this.scope,
       name: n.name,
       address: n.address,
       etcdHosts: this.run.nodes.map((m) => m.address),
@@ -188,8 +222,11 @@ export class PatroniLocalParts implements LocalStackParts {
       pgpass: join(n.dir, "pgpass"),
       binDir: this.run.pgBinDir,
       profile: this.effective,
-      bringUp: { dcs: this.stack.bringUpTimings(), parameters: BRING_UP.parameters },
+      // A restored cluster starts with the profile's own values: nothing puts them in place after a restore.
+      bringUp: restoring ? undefined : { dcs: this.stack.bringUpTimings(), parameters: BRING_UP.parameters },
       passwords,
+      archive: this.backups ? archiveParameters(this.backups.nodeConf(n)) : undefined,
+      bootstrapMethod: restoring ? restoreBootstrap(this.backups!.nodeConf(n)) : undefined,
     });
   }
 
