@@ -36,7 +36,8 @@ function newPrimaryAt(history: readonly HistoryEntry[], start: number, node: str
 }
 
 export const failover: Checker = ({ history, expect }) => {
-  const injectAt = history.findIndex((e) => e.type === "info" && faultValue(e)?.phase === "inject");
+  // The first fault that disrupts anything: a backup (the disaster-recovery scenario's first step) takes nothing away.
+  const injectAt = history.findIndex((e) => e.type === "info" && faultValue(e)?.phase === "inject" && faultValue(e)?.fault !== "backup");
   const inject = history[injectAt];
   if (!inject) return { valid: "unknown", reasons: ["no fault in history"] };
   const fault = faultValue(inject)!.fault;

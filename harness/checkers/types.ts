@@ -47,6 +47,8 @@ export interface Expectations {
   /** Whether two nodes accepting writes at once is expected (a scenario demonstrating it); otherwise a
    * split-brain window fails the verdict. */
   splitBrain?: boolean;
+  /** After a restore from backups: the most time of acknowledged writes the restore may lose (the recovery point). */
+  maxRecoveryPointMs?: number;
   /** The replication lag bound (bytes) the profile promises: Patroni's maximum_lag_on_failover. */
   maximumLagOnFailover?: number;
 }

@@ -142,6 +142,44 @@ describe.skipIf(skipClusterTests())("scenarios end to end through the CLI", () =
     }, 180_000);
   }
 
+  it("disaster-recovery: a backup, every member's data lost, a restore from the repository and one to a point in time, with the recovery point and restore time in the verdict", async () => {
+    const r = await cli(["disaster-recovery", "--out", out]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/recoveryPoint +PASS +restore lost [\d.]+ s of acknowledged writes/);
+    const runDir = onlyRunDir(out, "disaster-recovery");
+    const v = JSON.parse(readFileSync(join(runDir, "verdict.json"), "utf8"));
+    expect(v.valid, JSON.stringify(v.checks, null, 1)).toBe(true);
+    expect(v.settings.backups).toMatchObject({ stanza: "pgchaos" });
+    const rp = v.checks.recoveryPoint;
+    // The restore brought back writes from before the disaster and replayed the archive into its last segment.
+    expect(rp.recoveryPointId).toBeGreaterThan(0);
+    expect(rp.recoveryPointMs).toBeGreaterThanOrEqual(0);
+    expect(rp.archiveEnd).toMatch(/^[0-9A-F]{24}$/);
+    expect(rp.restoredToLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(rp.restoreMs).toBeGreaterThan(0);
+    expect(rp.restoreReadyMs).toBeGreaterThan(0);
+    expect(rp.backup).toMatchObject({ label: expect.stringMatching(/F$/) });
+    expect(v.checks.pointInTime).toMatchObject({ valid: true });
+    expect(v.checks.pointInTime.rows).toBeGreaterThan(0);
+    expect(v.checks.dataLoss).toMatchObject({ valid: true, lost: 0 });
+    // The restored cluster is on a new timeline, every member streaming from the restored leader.
+    expect(v.checks.divergence.valid).toBe(true);
+    expect(existsSync(join(runDir, "logs", "pitr", "postgresql.log"))).toBe(true);
+    expect(readFileSync(join(runDir, "logs", v.checks.failover.newPrimary, "patroni.log"), "utf8")).toMatch(/Running custom bootstrap script: \S*pgbackrest .*restore/);
+    expect(await leftovers()).toEqual(NOTHING);
+  }, 240_000);
+
+  it("Ctrl-C during a disaster's restore stops it, tears everything down (the scratch instance too) and exits 130", async () => {
+    const child = cli(["disaster-recovery", "--out", out]);
+    await waitForOutput(child, /✓ fault: full backup/, 120_000);
+    // The disaster comes 8 s after the backup and is held 2 s: the restore is under way after 11.
+    await new Promise((r) => setTimeout(r, 11_000));
+    const { ms, result: r } = await interrupt(child);
+    expect(r.exitCode, r.all).toBe(130);
+    expect(ms).toBeLessThan(10_000);
+    expect(await leftovers()).toEqual(NOTHING);
+  }, 240_000);
+
   it("a run killed with SIGKILL leaves things behind that --cleanup removes", async () => {
     const child = cli(["switchover", "--out", out]);
     await waitForOutput(child, /✓ deploy/, 90_000);

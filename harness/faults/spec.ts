@@ -3,6 +3,7 @@ import { killFault, partKillFault, pauseFault, stopFault, switchoverFault } from
 import { latencyFault, linkDownFault, packetLossFault, partitionFault } from "./network.ts";
 import { dcsKillFault, dcsPauseFault } from "./dcs.ts";
 import { drainFault, failoverFault, nodeFailureFault, rollingRestartFault } from "./node.ts";
+import { backupFault, disasterFault } from "./backup.ts";
 import type { Fault } from "./types.ts";
 
 const target = z.string().min(1).describe('a role ("primary", "replica", "one", "minority", "dcs-leader"...) or a node name ("n2")');
@@ -31,6 +32,14 @@ export const FaultSpec = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("latency"), target, delayMs: z.number().int().positive(), jitterMs: z.number().int().min(0).default(0) }).strict(),
   z.object({ kind: z.literal("dcs-kill"), target }).strict(),
   z.object({ kind: z.literal("dcs-pause"), target }).strict(),
+  z.object({ kind: z.literal("backup") }).strict(),
+  z
+    .object({
+      kind: z.literal("disaster"),
+      /** The point-in-time restore's target: this long before the disaster (after the backup, so a backup covers it). */
+      pitrBeforeMs: z.number().int().min(100).default(4000),
+    })
+    .strict(),
 ]);
 export type FaultSpec = z.infer<typeof FaultSpec>;
 
@@ -68,6 +77,10 @@ export function createFault(spec: FaultSpec): Fault {
       return dcsKillFault(spec.target);
     case "dcs-pause":
       return dcsPauseFault(spec.target);
+    case "backup":
+      return backupFault();
+    case "disaster":
+      return disasterFault(spec.pitrBeforeMs);
   }
 }
 
@@ -77,6 +90,10 @@ export function describeFault(spec: FaultSpec): string {
       return `switchover${spec.candidate ? ` to ${spec.candidate}` : ""}`;
     case "rolling-restart":
       return "rolling restart";
+    case "backup":
+      return "full backup";
+    case "disaster":
+      return "disaster: every member's data lost, then restored";
     case "partition":
       return `partition ${spec.shape} ${spec.target}`;
     case "packet-loss":

@@ -7,6 +7,8 @@ export interface FaultContext {
   log: Logger;
   /** Ctrl-C: waits inside inject and heal stop at once. */
   signal?: AbortSignal;
+  /** Writes an event of the nemesis into the run's history, for the checkers (a restore's result). */
+  record?(f: "backup" | "disaster" | "restore", value: Record<string, unknown>): void;
 }
 
 /**

@@ -20,7 +20,13 @@ export type OpF =
   /** A sample of the cluster's members (role, replication lag, timeline). value: ClusterSampleValue. */
   | "cluster"
   /** Whether the cluster was whole again after the last heal, and how long that took. value: RecoveryValue. */
-  | "recovery";
+  | "recovery"
+  /** A full backup the nemesis took. value: the backup as the repository records it (label, LSNs, sizes, ms). */
+  | "backup"
+  /** Every member's data destroyed. value: { archiveEnd: the archive's last WAL segment, pitrTarget: epoch ms }. */
+  | "disaster"
+  /** A restore from the repository. value: RestoreValue (checkers/restore.ts). */
+  | "restore";
 
 export interface HistoryEntry {
   /** 0-based position in the history, strictly increasing. */

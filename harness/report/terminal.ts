@@ -37,6 +37,13 @@ export function figures(name: string, c: CheckResult): string {
       return typeof c.maxLagBytes === "number" ? `replica lag before the fault ${c.maxLagBytes} bytes (maximum_lag_on_failover ${c.bound ?? "?"})` : "";
     case "recovery":
       return c.valid === true ? `whole again ${secs(c.recoveryMs)} after the last heal` : "";
+    case "recoveryPoint":
+      return (
+        `restore lost ${secs(c.recoveryPointMs)} of acknowledged writes (${c.lostAfterRecoveryPoint ?? "?"} after write ${c.recoveryPointId ?? "none"}); ` +
+        `recovery reached ${c.restoredToLsn ?? "?"}, archive ended in ${c.archiveEnd ?? "?"}; restore: writes back after ${secs(c.restoreMs)}, cluster whole after ${secs(c.restoreReadyMs)}`
+      );
+    case "pointInTime":
+      return c.target === undefined ? "" : `restore to ${String(c.target)}: ${c.rows ?? "?"} writes, the last acknowledged before it write ${c.targetWrite ?? "none"}; took ${secs(c.ms)}`;
     default:
       return "";
   }

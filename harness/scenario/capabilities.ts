@@ -19,7 +19,9 @@ export type PlatformCapability =
    */
   | "node-drain"
   /** The stack's coordination service runs as a member on each node that can be killed or paused. */
-  | "dcs-members";
+  | "dcs-members"
+  /** A backup repository of the run every member archives to, and a scratch instance beside the cluster to restore into. */
+  | "backup";
 
 interface Needs {
   platform?: PlatformCapability[];
@@ -46,6 +48,8 @@ export const FAULT_NEEDS: Record<FaultSpec["kind"], Needs> = {
   latency: { platform: ["latency"], what: "added latency" },
   "dcs-kill": { platform: ["dcs-members"], stack: ["dcs-members"], what: "killing coordination-service members" },
   "dcs-pause": { platform: ["dcs-members"], stack: ["dcs-members"], what: "pausing coordination-service members" },
+  backup: { platform: ["backup"], stack: ["backup"], what: "a full backup to a repository of the run" },
+  disaster: { platform: ["backup"], stack: ["backup"], what: "the loss of every member's data and a restore from the run's backups" },
 };
 
 export interface CapabilityHolder<C> {
@@ -83,5 +87,5 @@ export function assertCapable(scenario: string, faults: readonly FaultSpec[], pl
 }
 
 export const ALL_PLATFORM_CAPABILITIES: ReadonlySet<PlatformCapability> = new Set<PlatformCapability>([
-  "kill", "graceful-stop", "pause", "process-kill", "partition", "link-down", "packet-loss", "latency", "node-failure", "node-drain", "dcs-members",
+  "kill", "graceful-stop", "pause", "process-kill", "partition", "link-down", "packet-loss", "latency", "node-failure", "node-drain", "dcs-members", "backup",
 ]);

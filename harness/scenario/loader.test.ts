@@ -136,6 +136,22 @@ describe("parseScenario", () => {
   });
 });
 
+describe("a disaster in the schedule", () => {
+  const disaster = (schedule: unknown[]) => parseScenario({ ...minimal, schedule }, "x");
+
+  it("needs a backup before it to restore from", () => {
+    expect(usageError(() => disaster([{ fault: { kind: "disaster" } }])).message).toMatch(/- schedule\.0\.fault: a disaster needs a backup earlier in the schedule/);
+    expect(usageError(() => disaster([{ fault: { kind: "disaster" } }, { fault: { kind: "backup" }, afterMs: 9000 }])).message).toMatch(/a disaster needs a backup/);
+  });
+
+  it("needs its point-in-time target after the backup ended", () => {
+    const e = usageError(() => disaster([{ fault: { kind: "backup" }, afterMs: 3000 }, { fault: { kind: "disaster", pitrBeforeMs: 4000 } }]));
+    expect(e.message).toMatch(/schedule\.1\.fault\.pitrBeforeMs: the point-in-time target \(4000 ms before the disaster\) must fall after the backup ended, 3000 ms before it/);
+    const ok = disaster([{ fault: { kind: "backup" }, afterMs: 3000 }, { fault: { kind: "kill", target: "replica" }, holdMs: 2000 }, { fault: { kind: "disaster", pitrBeforeMs: 4000 } }]);
+    expect(ok.schedule[2]!.fault).toEqual({ kind: "disaster", pitrBeforeMs: 4000 });
+  });
+});
+
 describe("boundFor", () => {
   it("passes a number and undefined through", () => {
     expect(boundFor(30_000, "fast")).toBe(30_000);

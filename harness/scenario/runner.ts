@@ -57,6 +57,7 @@ export function expectationsFor(s: Scenario, profile: HaProfile, timeScale = 1):
   return {
     maxWriteUnavailableMs: scaled(s.expect.maxWriteUnavailableMs, profile.name, timeScale),
     lostWrites: s.expect.lostWrites,
+    maxRecoveryPointMs: s.expect.maxRecoveryPointMs,
     divergence: s.expect.divergence,
     splitBrain: s.expect.splitBrain,
     maximumLagOnFailover: profile.dcs.maximum_lag_on_failover,
@@ -109,7 +110,9 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
 
   try {
     phase("deploy");
-    cluster = await platform.deploy({ name: scenario.name, nodes: scenario.nodes, profile, runDir, keep: opts.keep, logger, signal, stack });
+    // WAL archiving must run from the start: a backup needs the WAL its start and end, a restore all of it since.
+    const archive = scenario.schedule.some((s) => s.fault.kind === "backup" || s.fault.kind === "disaster");
+    cluster = await platform.deploy({ name: scenario.name, nodes: scenario.nodes, profile, runDir, keep: opts.keep, logger, signal, stack, archive });
     settings = cluster.settings;
     runId = (cluster as { runId?: string }).runId;
     const ready = await cluster.waitReady({ timeoutMs: 10_000, reason: "steady state", signal });
@@ -143,7 +146,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     if (writer.counts.ok === 0) throw new Error(`steady state not reached: no write was acknowledged in ${scenario.warmupMs} ms of warm-up (${writer.counts.fail} failed, ${writer.counts.info} unknown)`);
     progress.end(`${writer.counts.ok} writes ok`);
 
-    const ctx = { cluster: c, log: logger.child({ phase: "fault" }), signal };
+    const ctx = { cluster: c, log: logger.child({ phase: "fault" }), signal, record: (f: "backup" | "disaster" | "restore", value: Record<string, unknown>) => history.record({ process: "nemesis", type: "info", f, value }) };
     for (const step of scenario.schedule) {
       const label = describeFault(step.fault);
       phase(`fault: ${label}`);

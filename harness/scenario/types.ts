@@ -49,11 +49,35 @@ export const ScenarioSchema = z
         divergence: z.boolean().default(false),
         /** Whether two nodes accepting writes at once is expected (false: it fails the verdict). */
         splitBrain: z.boolean().default(false),
+        /**
+         * After a restore from backups (the disaster fault): the most time of acknowledged writes the restore may lose,
+         * from the last write it brought back to the last acknowledged before the disaster.
+         */
+        maxRecoveryPointMs: z.number().int().positive().optional(),
       })
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    // A restore needs a backup taken before the disaster, and a point-in-time target after that backup ended.
+    s.schedule.forEach((step, i) => {
+      if (step.fault.kind !== "disaster") return;
+      const b = s.schedule.slice(0, i).findLastIndex((x) => x.fault.kind === "backup");
+      if (b < 0) {
+        ctx.addIssue({ code: "custom", path: ["schedule", i, "fault"], message: 'a disaster needs a backup earlier in the schedule to restore from: add a step { fault: { kind: "backup" } } before it' });
+        return;
+      }
+      const between = s.schedule.slice(b, i).reduce((ms, x, k) => ms + x.afterMs + (k === 0 ? 0 : typeof x.holdMs === "number" ? x.holdMs : Math.min(...Object.values(x.holdMs))), 0);
+      if (step.fault.pitrBeforeMs >= between) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["schedule", i, "fault", "pitrBeforeMs"],
+          message: `the point-in-time target (${step.fault.pitrBeforeMs} ms before the disaster) must fall after the backup ended, ${between} ms before it: raise the backup step's afterMs above ${step.fault.pitrBeforeMs} or lower pitrBeforeMs`,
+        });
+      }
+    });
+  });
 
 /** What a scenario file writes (defaults may be left out). */
 export type ScenarioInput = z.input<typeof ScenarioSchema>;

@@ -2,6 +2,7 @@ import type { HistoryEntry } from "../history/types.ts";
 import type { Expectations, FinalState, CheckResult, Validity } from "../checkers/types.ts";
 import { combineValidity, defaultCheckers, runCheckers } from "../checkers/index.ts";
 import { recovery } from "../checkers/recovery.ts";
+import { hasRestore, pointInTime, recoveryPoint } from "../checkers/restore.ts";
 
 export interface Verdict {
   scenario: string;
@@ -48,6 +49,11 @@ export function writeFigures(history: readonly HistoryEntry[]): Verdict["run"]["
 /** Every check of a run, from its history and final contents alone (recovery too, where the history records it). */
 export function check(history: readonly HistoryEntry[], final: FinalState, expect: Expectations) {
   const result = runCheckers(defaultCheckers, { history, final, expect });
+  if (hasRestore(history)) {
+    const restore = runCheckers({ recoveryPoint, pointInTime }, { history, final, expect });
+    Object.assign(result.checks, restore.checks);
+    result.valid = combineValidity(result.valid, restore.valid);
+  }
   const r = recovery(history);
   if (r) {
     result.checks.recovery = r;
@@ -84,6 +90,16 @@ export function evaluateExpectations(expect: Expectations, checks: Record<string
     observed: typeof d?.lost === "number" ? String(d.lost) : "not measured",
     held: known(d, () => (d!.lost as number) <= (expect.lostWrites ?? 0)),
   });
+  const rp = checks.recoveryPoint;
+  if (expect.maxRecoveryPointMs !== undefined) {
+    const ms = rp?.recoveryPointMs;
+    out.push({
+      expectation: "maxRecoveryPointMs",
+      expected: `≤ ${expect.maxRecoveryPointMs} ms of acknowledged writes lost by the restore`,
+      observed: typeof ms === "number" ? `${ms} ms (${String(rp!.lostAfterRecoveryPoint)} writes)` : "not measured",
+      held: typeof ms === "number" ? ms <= expect.maxRecoveryPointMs : "unknown",
+    });
+  }
   const dv = checks.divergence;
   out.push({
     expectation: "divergence",

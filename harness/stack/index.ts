@@ -17,12 +17,17 @@ const OTHER_STACKS: Record<string, { capabilities: ReadonlySet<StackCapability>;
       failover: "a manual promotion beside a live primary would make two primaries",
       "agent-process": "repmgrd runs beside PostgreSQL but does not manage it; killing it alone changes nothing a client sees",
       "dcs-members": "repmgr has no coordination service",
+      backup: "backups and restores are wired for Patroni (pgBackRest and its custom bootstrap) only, for now",
     },
     line: "repmgr 5.3 with repmgrd from Debian 12 (postgresql-15-repmgr): no consensus, no fencing, manual rejoin; local platform, installed by npm run setup",
   },
   [PGAF_NAME]: {
     capabilities: PGAF_CAPABILITIES,
-    whyNot: { "dcs-members": "its monitor is one PostgreSQL on a host of its own, not a member on each node", "agent-process": "pg_autoctl supervises PostgreSQL as its child" },
+    whyNot: {
+      "dcs-members": "its monitor is one PostgreSQL on a host of its own, not a member on each node",
+      "agent-process": "pg_autoctl supervises PostgreSQL as its child",
+      backup: "backups and restores are wired for Patroni (pgBackRest and its custom bootstrap) only, for now",
+    },
     line: "pg_auto_failover 2.0 from Debian 12 (pg-auto-failover-cli, postgresql-15-auto-failover): a monitor on a host of its own and a keeper a member; local platform, installed by npm run setup",
   },
 };

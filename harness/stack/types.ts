@@ -14,7 +14,9 @@ export type StackCapability =
   /** A manual failover to a named replica through the stack's own API. */
   | "failover"
   /** Its HA agent and PostgreSQL are separate processes that can be killed or paused apart. */
-  | "agent-process";
+  | "agent-process"
+  /** Backups with WAL archiving, and a bootstrap that restores a lost cluster from them (Patroni with pgBackRest). */
+  | "backup";
 
 /** What a run reports about the stack it ran, in scenario.json, verdict.json and every report. */
 export interface StackInfo {

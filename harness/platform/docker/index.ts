@@ -25,7 +25,10 @@ export function makeDockerPlatform(opts: { reach?: ReachMode } = {}): Platform {
     name: "docker",
     stacksInImage: true,
     capabilities: CAPABILITIES,
-    whyNot: { "node-drain": "the docker platform has no scheduler to drain a node of: use kind, minikube or kube" },
+    whyNot: {
+      "node-drain": "the docker platform has no scheduler to drain a node of: use kind, minikube or kube",
+      backup: "backups and restores run on the local platform only, for now: the member image carries no pgBackRest",
+    },
     async preflight() {
       const daemonAnswers = process.env.DOCKER_HOST !== undefined || (await runningDaemonSocket()) !== undefined;
       if (!daemonAnswers && !existsSync(DOCKERD)) throw new EnvironmentError("the docker platform needs Docker: `npm run setup` installs docker.io (pgchaos starts dockerd itself), or start your Docker and set DOCKER_HOST");

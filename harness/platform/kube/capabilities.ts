@@ -1,9 +1,10 @@
 import { ALL_PLATFORM_CAPABILITIES, type PlatformCapability } from "../../scenario/capabilities.ts";
 
 /** Patroni on Kubernetes keeps its state in Kubernetes objects: there is no DCS member on a node to kill or pause. */
-export const KUBE_CAPABILITIES: ReadonlySet<PlatformCapability> = new Set([...ALL_PLATFORM_CAPABILITIES].filter((c) => c !== "dcs-members"));
+export const KUBE_CAPABILITIES: ReadonlySet<PlatformCapability> = new Set([...ALL_PLATFORM_CAPABILITIES].filter((c) => c !== "dcs-members" && c !== "backup"));
 
 export const KUBE_WHY_NOT: Partial<Record<PlatformCapability, string>> = {
+  backup: "backups and restores run on the local platform only, for now: its members share this machine's filesystem with the repository",
   "dcs-members": "Patroni there keeps its leader lock in Kubernetes objects (the API server is the DCS); cut a pod from the API server with the primary-dcs-isolate scenario instead",
 };
 
@@ -62,6 +63,7 @@ const NO_NETWORK_AGENT =
 /** Why `--platform kube` lacks what it lacks, for the refusal before deploy. */
 export function contextWhyNot(o: ContextPlatformOptions): Partial<Record<PlatformCapability, string>> {
   return {
+    backup: KUBE_WHY_NOT.backup,
     partition: NO_NETWORK_AGENT,
     "link-down": NO_NETWORK_AGENT,
     "packet-loss": NO_NETWORK_AGENT,
