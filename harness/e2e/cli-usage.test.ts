@@ -29,6 +29,17 @@ describe("CLI usage errors exit 2 with a message that says how to fix them", () 
     const sw = await cli(["switchover", "--stack", "repmgr"]);
     expect(sw.exitCode).toBe(2);
     expect(sw.stderr).toMatch(/needs "switchover", which repmgr does not have: repmgr's switchover logs into the primary over ssh/);
+    const dcs = await cli(["dcs-loss", "--stack", "repmgr"]);
+    expect(dcs.exitCode).toBe(2);
+    expect(dcs.stderr).toMatch(/dcs-loss fault \(losing the whole coordination service\) needs "dcs", which repmgr does not have: repmgr has no coordination service/);
+    for (const stack of ["repmgr", "pg_auto_failover"]) {
+      const dr = await cli(["disaster-recovery", "--stack", stack]);
+      expect(dr.exitCode).toBe(2);
+      expect(dr.stderr).toMatch(new RegExp(`backup fault \\(a full backup to a repository of the run\\) needs "backup", which ${stack} does not have: backups and restores are wired for Patroni`));
+    }
+    const docker = await cli(["disaster-recovery", "--platform", "docker"]);
+    expect(docker.exitCode).toBe(2);
+    expect(docker.stderr).toMatch(/needs "backup", which the docker platform does not offer: backups and restores run on the local platform only/);
   });
 
   it("a stack the platform cannot run is refused before anything starts", async () => {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { killFault, partKillFault, pauseFault, stopFault, switchoverFault } from "./process.ts";
 import { latencyFault, linkDownFault, packetLossFault, partitionFault } from "./network.ts";
-import { dcsKillFault, dcsPauseFault } from "./dcs.ts";
+import { dcsKillFault, dcsLossFault, dcsPauseFault } from "./dcs.ts";
 import { drainFault, failoverFault, nodeFailureFault, rollingRestartFault } from "./node.ts";
 import { backupFault, disasterFault } from "./backup.ts";
 import type { Fault } from "./types.ts";
@@ -32,6 +32,7 @@ export const FaultSpec = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("latency"), target, delayMs: z.number().int().positive(), jitterMs: z.number().int().min(0).default(0) }).strict(),
   z.object({ kind: z.literal("dcs-kill"), target }).strict(),
   z.object({ kind: z.literal("dcs-pause"), target }).strict(),
+  z.object({ kind: z.literal("dcs-loss") }).strict(),
   z.object({ kind: z.literal("backup") }).strict(),
   z
     .object({
@@ -77,6 +78,8 @@ export function createFault(spec: FaultSpec): Fault {
       return dcsKillFault(spec.target);
     case "dcs-pause":
       return dcsPauseFault(spec.target);
+    case "dcs-loss":
+      return dcsLossFault();
     case "backup":
       return backupFault();
     case "disaster":
@@ -90,6 +93,8 @@ export function describeFault(spec: FaultSpec): string {
       return `switchover${spec.candidate ? ` to ${spec.candidate}` : ""}`;
     case "rolling-restart":
       return "rolling restart";
+    case "dcs-loss":
+      return "the whole coordination service lost";
     case "backup":
       return "full backup";
     case "disaster":

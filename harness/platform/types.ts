@@ -143,6 +143,8 @@ export interface Cluster extends AsyncDisposable {
 
   /** The node whose DCS member leads the DCS now. */
   dcsLeader(): Promise<string | undefined>;
+  /** The hosts the DCS runs on (every member's node for etcd beside Patroni; pg_auto_failover's monitor host). */
+  dcsHosts?(): readonly string[];
   killDcs(node: string): Promise<void>;
   startDcs(node: string): Promise<void>;
   pauseDcs(node: string): Promise<void>;

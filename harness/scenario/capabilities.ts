@@ -48,6 +48,7 @@ export const FAULT_NEEDS: Record<FaultSpec["kind"], Needs> = {
   latency: { platform: ["latency"], what: "added latency" },
   "dcs-kill": { platform: ["dcs-members"], stack: ["dcs-members"], what: "killing coordination-service members" },
   "dcs-pause": { platform: ["dcs-members"], stack: ["dcs-members"], what: "pausing coordination-service members" },
+  "dcs-loss": { platform: ["dcs-members"], stack: ["dcs"], what: "losing the whole coordination service" },
   backup: { platform: ["backup"], stack: ["backup"], what: "a full backup to a repository of the run" },
   disaster: { platform: ["backup"], stack: ["backup"], what: "the loss of every member's data and a restore from the run's backups" },
 };

@@ -17,6 +17,7 @@ const OTHER_STACKS: Record<string, { capabilities: ReadonlySet<StackCapability>;
       failover: "a manual promotion beside a live primary would make two primaries",
       "agent-process": "repmgrd runs beside PostgreSQL but does not manage it; killing it alone changes nothing a client sees",
       "dcs-members": "repmgr has no coordination service",
+      dcs: "repmgr has no coordination service: repmgrd on each node decides alone",
       backup: "backups and restores are wired for Patroni (pgBackRest and its custom bootstrap) only, for now",
     },
     line: "repmgr 5.3 with repmgrd from Debian 12 (postgresql-15-repmgr): no consensus, no fencing, manual rejoin; local platform, installed by npm run setup",

@@ -68,6 +68,8 @@ export interface LocalDcs {
   waitQuorum(): Promise<void>;
   /** The node whose member leads now. */
   leader(): Promise<string | undefined>;
+  /** The hosts it runs on: every member's node (etcd), or a service host of its own (pg_auto_failover's monitor). */
+  hosts(): string[];
   kill(node: string): Promise<void>;
   /** Starts a killed member again on its data (no-op while it runs). */
   start(node: string): Promise<void>;

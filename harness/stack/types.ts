@@ -16,7 +16,9 @@ export type StackCapability =
   /** Its HA agent and PostgreSQL are separate processes that can be killed or paused apart. */
   | "agent-process"
   /** Backups with WAL archiving, and a bootstrap that restores a lost cluster from them (Patroni with pgBackRest). */
-  | "backup";
+  | "backup"
+  /** A coordination service at all (etcd beside Patroni, pg_auto_failover's monitor), which can be lost as a whole. */
+  | "dcs";
 
 /** What a run reports about the stack it ran, in scenario.json, verdict.json and every report. */
 export interface StackInfo {

@@ -45,6 +45,7 @@ describe("what the kube platform offers, and refuses before deploy", () => {
     }
     expect(verdicts).toEqual({
       bridge: "refused",
+      "dcs-loss": "refused",
       "disaster-recovery": "refused",
       "etcd-leader-kill": "refused",
       "etcd-pause": "refused",

@@ -558,6 +558,10 @@ export class LocalCluster implements Cluster {
     return dcs;
   }
 
+  dcsHosts(): readonly string[] {
+    return this.parts.dcs?.hosts() ?? [];
+  }
+
   async killDcs(node: string): Promise<void> {
     this.host(node);
     await this.dcs("killing a DCS member").kill(node);

@@ -102,6 +102,10 @@ class LocalEtcd implements LocalDcs {
     );
   }
 
+  hosts(): string[] {
+    return this.run.nodes.map((n) => n.name);
+  }
+
   /** The node whose etcd member leads the DCS, asked of every member that answers. */
   async leader(): Promise<string | undefined> {
     return etcdLeader(this.run.nodes);

@@ -25,7 +25,7 @@ interface StatusJson {
 }
 
 /** What Patroni with etcd can be asked to do, whatever its version. */
-export const PATRONI_CAPABILITIES: ReadonlySet<StackCapability> = new Set<StackCapability>(["dcs-members", "switchover", "failover", "agent-process", "backup"]);
+export const PATRONI_CAPABILITIES: ReadonlySet<StackCapability> = new Set<StackCapability>(["dcs", "dcs-members", "switchover", "failover", "agent-process", "backup"]);
 
 /**
  * Patroni of one version (versions.ts), installed here (install.ts) and, on the container platforms, copied into the

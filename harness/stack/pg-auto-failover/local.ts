@@ -72,6 +72,10 @@ class PgafMonitor implements LocalDcs {
 
   async waitQuorum(): Promise<void> {}
 
+  hosts(): string[] {
+    return [this.host().name];
+  }
+
   /** The monitor's host while its PostgreSQL accepts the keepers' role. */
   async leader(): Promise<string | undefined> {
     const h = this.host();

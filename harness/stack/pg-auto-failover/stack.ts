@@ -8,7 +8,7 @@ import { errorMessage } from "../../util/errors.ts";
 import { waitFor } from "../../util/wait.ts";
 
 /** What pg_auto_failover can be asked to do: switchover and a promotion of a named node through the monitor. */
-export const PGAF_CAPABILITIES: ReadonlySet<StackCapability> = new Set<StackCapability>(["switchover", "failover"]);
+export const PGAF_CAPABILITIES: ReadonlySet<StackCapability> = new Set<StackCapability>(["dcs", "switchover", "failover"]);
 
 export const PGAF_NAME = "pg_auto_failover";
 
