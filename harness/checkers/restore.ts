@@ -27,9 +27,15 @@ export interface RestoreValue {
   ids?: IdRanges;
   /** Why the point-in-time restore failed, where it did. */
   error?: string;
+  /** The wall clock minus the history's clock when the target was chosen (ms): PostgreSQL got the target on the wall clock. */
+  clockOffsetMs?: number;
 }
 
-/** The harness's clock and PostgreSQL's commit timestamps are read from two clocks of this machine: writes this close to the target are not judged. */
+/**
+ * The history's times and PostgreSQL's commit timestamps are read from two clocks of this machine, whose difference is
+ * recorded when the target is chosen and may drift a little since: writes this close to the target (plus that
+ * difference) are not judged.
+ */
 export const CLOCK_TOLERANCE_MS = 5;
 
 const WAL_SEGMENT_BYTES = 16n * 1024n * 1024n;
@@ -83,14 +89,15 @@ export interface RecoveryPoint {
 }
 
 /**
- * The recovery point of the latest restore in the history, against `present` (the ids the restored cluster holds);
- * undefined when the history has no restore. Write ids increase with time (one write at a time).
+ * The recovery point of the restore in the history (a scenario has one disaster), against `present` (the ids the
+ * restored cluster holds); undefined when the history has no restore. Write ids increase with time (one write at a time).
  */
 export function recoveryPointOf(history: readonly HistoryEntry[], present: ReadonlySet<number>): RecoveryPoint | undefined {
   const { start } = restoreEntries(history);
   if (!start) return undefined;
   const times = writeTimes(history);
-  const before = [...times.entries()].filter(([, w]) => w.ackAt !== undefined && w.invokeAt < start.time).sort((a, b) => a[0] - b[0]);
+  // Acknowledged before the restore began: a write acknowledged later was served by the restored cluster.
+  const before = [...times.entries()].filter(([, w]) => w.ackAt !== undefined && w.ackAt < start.time).sort((a, b) => a[0] - b[0]);
   const kept = before.filter(([id]) => present.has(id));
   const pointEntry = kept.at(-1);
   const lastEntry = before.at(-1);
@@ -170,13 +177,15 @@ export function recoveryPoint({ history, final, expect }: CheckInput): CheckResu
   // Against the archive's last segment: recovery must have replayed into it. The restored leader's timeline history says
   // where it left the timeline the writes were on before the disaster.
   const timeline = rp.lastAcknowledged?.timeline;
-  if (!disaster?.archiveEnd) {
+  const seg = disaster?.archiveEnd ? segmentStart(disaster.archiveEnd) : undefined;
+  if (!disaster?.archiveEnd || !seg) {
     reasons.push("the archive held no WAL segment after the disaster: nothing was archived");
   } else if (timeline === undefined || found.leader.timelineHistory === undefined) {
     unknown = "the restored leader's timeline history or the disaster's timeline is unknown: cannot tell where recovery ended";
+  } else if (seg.timeline !== timeline) {
+    unknown = `the archive's last segment ${disaster.archiveEnd} is on timeline ${seg.timeline}, the last write before the disaster on timeline ${timeline}: cannot tell where recovery ended`;
   } else {
     const end = switchPoint(found.leader.timelineHistory, timeline);
-    const seg = segmentStart(disaster.archiveEnd);
     if (end === undefined) {
       unknown = `the restored leader's timeline history has no line for timeline ${timeline}: cannot tell where recovery ended`;
     } else {
@@ -197,6 +206,7 @@ export function pointInTime({ history }: CheckInput): CheckResult {
   if (last?.v.error !== undefined) return { valid: false, reasons: [`the point-in-time restore failed: ${last.v.error}`] };
   if (!last || last.v.target === undefined || !last.v.ids) return { valid: "unknown", reasons: ["no point-in-time restore was recorded (it did not run)"] };
   const target = last.v.target;
+  const tolerance = CLOCK_TOLERANCE_MS + Math.abs(last.v.clockOffsetMs ?? 0);
   const present = rangesToSet(last.v.ids);
   const times = writeTimes(history);
   const missing: number[] = [];
@@ -204,7 +214,7 @@ export function pointInTime({ history }: CheckInput): CheckResult {
   let chosen: ({ id: number } & WriteTimes) | undefined;
   let undecided = 0;
   for (const [id, w] of [...times.entries()].sort((a, b) => a[0] - b[0])) {
-    const near = Math.abs(w.invokeAt - target) <= CLOCK_TOLERANCE_MS || (w.ackAt !== undefined && Math.abs(w.ackAt - target) <= CLOCK_TOLERANCE_MS);
+    const near = Math.abs(w.invokeAt - target) <= tolerance || (w.ackAt !== undefined && Math.abs(w.ackAt - target) <= tolerance);
     if (near) {
       undecided++;
       continue;
@@ -223,6 +233,7 @@ export function pointInTime({ history }: CheckInput): CheckResult {
     targetWriteAcknowledgedMsBefore: chosen ? Math.round(target - chosen.ackAt!) : undefined,
     rows: present.size,
     undecided,
+    toleranceMs: tolerance,
     ms: last.v.ms,
   };
   const reasons: string[] = [];

@@ -6,6 +6,7 @@ import { execa } from "execa";
 import { cli, interrupt, privateCheckout, ROOT, waitForOutput } from "./cli-run.ts";
 import { leftovers, NOTHING, skipClusterTests } from "../testing/leftovers.ts";
 import { readHistory } from "../history/reader.ts";
+import { WORK_ROOT } from "../platform/local/state.ts";
 import type { FaultEventValue } from "../history/types.ts";
 
 function onlyRunDir(out: string, scenario: string): string {
@@ -169,11 +170,16 @@ describe.skipIf(skipClusterTests())("scenarios end to end through the CLI", () =
     expect(await leftovers()).toEqual(NOTHING);
   }, 240_000);
 
-  it("Ctrl-C during a disaster's restore stops it, tears everything down (the scratch instance too) and exits 130", async () => {
+  it("Ctrl-C while the point-in-time restore's scratch instance runs stops it, tears everything down and exits 130", async () => {
     const child = cli(["disaster-recovery", "--out", out]);
     await waitForOutput(child, /✓ fault: full backup/, 120_000);
-    // The disaster comes 8 s after the backup and is held 2 s: the restore is under way after 11.
-    await new Promise((r) => setTimeout(r, 11_000));
+    // The scratch instance's postmaster.pid, once the cluster is back: <work root>/<run id>/pitr/data/postmaster.pid.
+    const scratchRunning = () => readdirSync(WORK_ROOT).some((id) => existsSync(join(WORK_ROOT, id, "pitr", "data", "postmaster.pid")));
+    const t0 = Date.now();
+    while (!scratchRunning()) {
+      expect(Date.now() - t0, "the scratch instance never started").toBeLessThan(90_000);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const { ms, result: r } = await interrupt(child);
     expect(r.exitCode, r.all).toBe(130);
     expect(ms).toBeLessThan(10_000);

@@ -28,11 +28,11 @@ export function backupFault(): Fault {
  * The whole cluster lost: every member's processes killed and its data directory emptied, and the cluster forgotten
  * by its DCS, as after the loss of a site. The heal is the disaster recovery: the cluster is bootstrapped again from
  * the repository (latest backup and the whole archive), and once it is whole, the repository is restored to a point in
- * time (`pitrBeforeMs` before the disaster) into a scratch instance beside it, as one does to get back what a bad
+ * time (`pitrBeforeMs` before the disaster, which must lie in WAL the archive got) into a scratch instance beside it, as one does to get back what a bad
  * statement destroyed. The history gets what the checkers need: the disaster, the archive's end, both restores.
  */
 export function disasterFault(pitrBeforeMs: number): Fault {
-  let injected: { target: number } | undefined;
+  let injected: { target: number; wall: number; clockOffsetMs: number } | undefined;
   let healed = false;
   return {
     kind: "disaster",
@@ -40,10 +40,13 @@ export function disasterFault(pitrBeforeMs: number): Fault {
     resolve: async (ctx) => [...ctx.cluster.nodes],
     async inject(ctx) {
       const b = backupsOf(ctx);
-      // Chosen before anything is destroyed: a point the writes of the run passed, on the history's clock (the checker
-      // compares it with the writes' times there).
-      const target = performance.timeOrigin + performance.now() - pitrBeforeMs;
-      injected = { target };
+      // Chosen before anything is destroyed: a point the writes of the run passed. PostgreSQL compares it with its commit
+      // timestamps (the wall clock), the checker with the writes' times in the history (performance.now()'s clock): the
+      // two readings are taken together, and their difference recorded.
+      const wall = Date.now();
+      const history = performance.timeOrigin + performance.now();
+      const target = history - pitrBeforeMs;
+      injected = { target, wall: wall - pitrBeforeMs, clockOffsetMs: Math.round((wall - history) * 1000) / 1000 };
       await b.destroyAll();
       // What the repository holds is all that is left: every segment a member had not archived died with it.
       const archiveEnd = await b.archiveEnd();
@@ -63,13 +66,13 @@ export function disasterFault(pitrBeforeMs: number): Fault {
       ctx.log.info({ leader: ready.leader, ms: Date.now() - startedAt }, "cluster restored from the repository");
       // A point-in-time restore that fails fails its check, with the reason; the restored cluster is still judged.
       try {
-        const pitr = await b.restoreToTime(new Date(injected.target));
-        ctx.record?.("restore", { kind: "point-in-time", target: injected.target, ids: toRanges(pitr.ids), ms: pitr.ms });
+        const pitr = await b.restoreToTime(new Date(injected.wall));
+        ctx.record?.("restore", { kind: "point-in-time", target: injected.target, clockOffsetMs: injected.clockOffsetMs, ids: toRanges(pitr.ids), ms: pitr.ms });
         ctx.log.info({ target: new Date(injected.target).toISOString(), rows: pitr.ids.length, ms: pitr.ms }, "point-in-time restore read");
       } catch (e) {
         if (ctx.signal?.aborted) throw e;
         const error = e instanceof Error ? e.message : String(e);
-        ctx.record?.("restore", { kind: "point-in-time", target: injected.target, error });
+        ctx.record?.("restore", { kind: "point-in-time", target: injected.target, clockOffsetMs: injected.clockOffsetMs, error });
         ctx.log.error({ err: error }, "point-in-time restore failed");
       }
     },

@@ -37,8 +37,15 @@ export const FaultSpec = z.discriminatedUnion("kind", [
   z
     .object({
       kind: z.literal("disaster"),
-      /** The point-in-time restore's target: this long before the disaster (after the backup, so a backup covers it). */
-      pitrBeforeMs: z.number().int().min(100).default(4000),
+      /**
+       * The point-in-time restore's target: this long before the disaster. After the backup (so a backup covers it), and
+       * in WAL the archive got before the disaster: the archive runs up to archive_timeout (5 s) behind the writes.
+       */
+      pitrBeforeMs: z
+        .number()
+        .int()
+        .min(7000, "the point-in-time target must lie in WAL the archive got before the disaster, which runs up to archive_timeout (5 s) behind the writes: give pitrBeforeMs 7000 or more")
+        .default(8000),
     })
     .strict(),
 ]);

@@ -139,16 +139,23 @@ describe("parseScenario", () => {
 describe("a disaster in the schedule", () => {
   const disaster = (schedule: unknown[]) => parseScenario({ ...minimal, schedule }, "x");
 
-  it("needs a backup before it to restore from", () => {
+  it("needs a backup before it to restore from, and is alone", () => {
     expect(usageError(() => disaster([{ fault: { kind: "disaster" } }])).message).toMatch(/- schedule\.0\.fault: a disaster needs a backup earlier in the schedule/);
     expect(usageError(() => disaster([{ fault: { kind: "disaster" } }, { fault: { kind: "backup" }, afterMs: 9000 }])).message).toMatch(/a disaster needs a backup/);
+    const two = [{ fault: { kind: "backup" }, afterMs: 9000 }, { fault: { kind: "disaster" } }, { fault: { kind: "backup" }, afterMs: 9000 }, { fault: { kind: "disaster" } }];
+    expect(usageError(() => disaster(two)).message).toMatch(/- schedule\.3\.fault: a scenario has at most one disaster/);
   });
 
-  it("needs its point-in-time target after the backup ended", () => {
-    const e = usageError(() => disaster([{ fault: { kind: "backup" }, afterMs: 3000 }, { fault: { kind: "disaster", pitrBeforeMs: 4000 } }]));
-    expect(e.message).toMatch(/schedule\.1\.fault\.pitrBeforeMs: the point-in-time target \(4000 ms before the disaster\) must fall after the backup ended, 3000 ms before it/);
-    const ok = disaster([{ fault: { kind: "backup" }, afterMs: 3000 }, { fault: { kind: "kill", target: "replica" }, holdMs: 2000 }, { fault: { kind: "disaster", pitrBeforeMs: 4000 } }]);
-    expect(ok.schedule[2]!.fault).toEqual({ kind: "disaster", pitrBeforeMs: 4000 });
+  it("needs its point-in-time target in archived WAL, after the backup ended", () => {
+    expect(usageError(() => disaster([{ fault: { kind: "backup" }, afterMs: 9000 }, { fault: { kind: "disaster", pitrBeforeMs: 4000 } }])).message).toMatch(
+      /schedule\.1\.fault\.pitrBeforeMs: the point-in-time target must lie in WAL the archive got .* give pitrBeforeMs 7000 or more/,
+    );
+    const e = usageError(() => disaster([{ fault: { kind: "backup" }, afterMs: 3000 }, { fault: { kind: "disaster" } }]));
+    expect(e.message).toMatch(/schedule\.1\.fault\.pitrBeforeMs: the point-in-time target \(8000 ms before the disaster\) must fall after the backup ended, 3000 ms before it/);
+    // The backup's own hold, and the steps between, count; a per-profile hold counts at its shortest.
+    const ok = disaster([{ fault: { kind: "backup" }, holdMs: 3000, afterMs: 3000 }, { fault: { kind: "kill", target: "replica" }, holdMs: { fast: 3000, default: 9000 } }, { fault: { kind: "disaster" } }]);
+    expect(ok.schedule[2]!.fault).toEqual({ kind: "disaster", pitrBeforeMs: 8000 });
+    expect(usageError(() => disaster([{ fault: { kind: "backup" }, holdMs: {}, afterMs: 3000 }, { fault: { kind: "disaster" } }])).message).toMatch(/must fall after the backup ended, 3000 ms before it/);
   });
 });
 

@@ -61,6 +61,12 @@ export const ScenarioSchema = z
   .strict()
   .superRefine((s, ctx) => {
     // A restore needs a backup taken before the disaster, and a point-in-time target after that backup ended.
+    const disasters = s.schedule.flatMap((x, i) => (x.fault.kind === "disaster" ? [i] : []));
+    if (disasters.length > 1) {
+      ctx.addIssue({ code: "custom", path: ["schedule", disasters[1]!, "fault"], message: "a scenario has at most one disaster: its checks judge one restore" });
+    }
+    // The shortest a step's hold can be (holds may differ per profile).
+    const shortest = (h: number | Record<string, number>) => (typeof h === "number" ? h : Object.values(h).length === 0 ? 0 : Math.min(...Object.values(h)));
     s.schedule.forEach((step, i) => {
       if (step.fault.kind !== "disaster") return;
       const b = s.schedule.slice(0, i).findLastIndex((x) => x.fault.kind === "backup");
@@ -68,7 +74,8 @@ export const ScenarioSchema = z
         ctx.addIssue({ code: "custom", path: ["schedule", i, "fault"], message: 'a disaster needs a backup earlier in the schedule to restore from: add a step { fault: { kind: "backup" } } before it' });
         return;
       }
-      const between = s.schedule.slice(b, i).reduce((ms, x, k) => ms + x.afterMs + (k === 0 ? 0 : typeof x.holdMs === "number" ? x.holdMs : Math.min(...Object.values(x.holdMs))), 0);
+      // From the backup's end: its own hold and pause, then every step's up to the disaster.
+      const between = s.schedule.slice(b, i).reduce((ms, x) => ms + shortest(x.holdMs) + x.afterMs, 0);
       if (step.fault.pitrBeforeMs >= between) {
         ctx.addIssue({
           code: "custom",

@@ -154,4 +154,6 @@ export interface LocalBackups {
   restoreToTime(target: Date): Promise<{ ids: number[]; ms: number; log: string }>;
   /** Logs of its own beyond the members' (the scratch instance's), for the report: folder name to path. */
   logDirs(): Record<string, string>;
+  /** Data directories of its own beyond the members' (the scratch instance's): teardown looks for shared memory they left. */
+  dataDirs(): string[];
 }

@@ -112,7 +112,10 @@ export class LocalCluster implements Cluster {
       archive: spec.archive ?? false,
       onHost: {
         exec: (argv, opts = {}) => execAs("postgres", argv, { cwd: workDir, env: opts.env, timeoutMs: opts.timeoutMs, input: opts.input }),
-        spawn: (argv, opts) => spawnInNetns({ argv, ...opts, cwd: workDir }),
+        spawn: (argv, opts) => {
+          this.assertNotTornDown(argv[0]!);
+          return spawnInNetns({ argv, ...opts, cwd: workDir });
+        },
       },
       nodes: handles,
       services: serviceHandles,
@@ -636,7 +639,7 @@ export class LocalCluster implements Cluster {
     if (unreaped.length > 0) this.log.warn({ unreaped }, "children not reaped 2 s after SIGKILL");
     // After the kill, not before: a postmaster that was starting (a heal under way at Ctrl-C) may have made
     // its segment after any earlier look at postmaster.pid.
-    const shm = await removeOrphanSegments({ creators: pids, dataDirs: this.hosts().map((n) => n.dataDir) });
+    const shm = await removeOrphanSegments({ creators: pids, dataDirs: [...this.hosts().map((n) => n.dataDir), ...(this.parts.backups?.dataDirs() ?? [])] });
     if (shm > 0) this.log.info({ segments: shm }, "shared memory segments removed");
     await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not copy node logs"));
     const st = this.state();

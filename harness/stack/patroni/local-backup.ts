@@ -60,6 +60,10 @@ export class PatroniBackups implements LocalBackups {
     return { pitr: this.scratch.log };
   }
 
+  dataDirs(): string[] {
+    return [this.scratch.data];
+  }
+
   prepare(owner: Owner): void {
     for (const d of [this.root, this.paths.repo, this.paths.lock, this.scratch.dir, this.scratch.log]) {
       mkdirSync(d, { recursive: true, mode: 0o750 });
@@ -150,27 +154,31 @@ export class PatroniBackups implements LocalBackups {
       const ids = r.stdout.split("\n").filter((l) => l.trim() !== "").map(Number);
       return { ids, ms: Math.round(performance.now() - started), log: logFile };
     } finally {
-      await stop(pg);
-      rmSync(s.data, { recursive: true, force: true });
+      // A postmaster that had to be SIGKILLed leaves its shared memory segment, keyed on its data directory: teardown
+      // finds it there, so the folder stays until then.
+      if (await stop(pg)) rmSync(s.data, { recursive: true, force: true });
     }
   }
 }
 
-/** A fast shutdown (SIGINT), then SIGKILL if it is still there after 15 s. */
-async function stop(p: { pid: number; running(): boolean; exited: Promise<unknown> }): Promise<void> {
-  if (!p.running()) return;
+/**
+ * A fast shutdown (SIGINT), then SIGKILL if it is still there after 15 s. True when it shut down by itself (or had
+ * exited already), false when it had to be killed.
+ */
+async function stop(p: { pid: number; running(): boolean; exited: Promise<{ signal: NodeJS.Signals | null }> }): Promise<boolean> {
+  if (!p.running()) return (await p.exited).signal !== "SIGKILL";
   try {
     process.kill(p.pid, "SIGINT");
   } catch {
-    return;
+    return true;
   }
   const done = await Promise.race([p.exited.then(() => true), sleep(15_000).then(() => false)]);
-  if (!done && p.running()) {
-    try {
-      process.kill(p.pid, "SIGKILL");
-    } catch {
-      // Gone meanwhile.
-    }
-    await Promise.race([p.exited, sleep(5000)]);
+  if (done || !p.running()) return true;
+  try {
+    process.kill(p.pid, "SIGKILL");
+  } catch {
+    // Gone meanwhile.
   }
+  await Promise.race([p.exited, sleep(5000)]);
+  return false;
 }

@@ -109,6 +109,12 @@ describe("Patroni's parts with backups (the disaster-recovery scenario)", () => 
     expect(conf).toContain(`pg1-path=${join(dir, "n2", "data")}`);
     // The scratch instance's configuration restores into a folder of its own, never a member's data directory.
     expect(readFileSync(join(dir, "pgbackrest", "pgbackrest.conf"), "utf8")).toContain(`pg1-path=${join(dir, "pitr", "data")}`);
+    // Every folder pgBackRest writes to (repository, locks, logs, spool) is in the run's folder, which teardown removes.
+    for (const conf of [join(dir, "pgbackrest", "pgbackrest.conf"), ...nodes.map((n) => join(n.dir, "pgbackrest.conf"))]) {
+      const paths = [...readFileSync(conf, "utf8").matchAll(/^[a-z0-9-]*-path=(.*)$/gm)].map((m) => m[1]!);
+      expect(paths.length).toBeGreaterThanOrEqual(6);
+      for (const p of paths) expect(p.startsWith(`${dir}/`), `${conf}: ${p}`).toBe(true);
+    }
     expect(yml(nodes[0]!).bootstrap.method).toBeUndefined();
     expect(yml(nodes[0]!).bootstrap.dcs.loop_wait).toBe(1);
   });
