@@ -13,7 +13,7 @@ export default defineScenario({
   recoveryTimeoutMs: 120_000,
   expect: {
     // Archiving by segment loses what the last, unfinished segment held: up to archive_timeout (5 s) plus one
-    // archive-push; measured here 2.9 to 3.9 s (median 3.4 s, 5 runs, reports/FINDINGS.md finding 12). The bound leaves
+    // archive-push; measured here 1.7 to 2.5 s (median 2.3 s, 5 runs, reports/FINDINGS.md finding 12). The bound leaves
     // 3 s of margin, and is shorter than the 12 s between the backup and the disaster: archiving that stopped after the
     // backup fails it.
     maxRecoveryPointMs: 8000,

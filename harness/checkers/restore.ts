@@ -206,7 +206,7 @@ export function pointInTime({ history }: CheckInput): CheckResult {
   if (last?.v.error !== undefined) return { valid: false, reasons: [`the point-in-time restore failed: ${last.v.error}`] };
   if (!last || last.v.target === undefined || !last.v.ids) return { valid: "unknown", reasons: ["no point-in-time restore was recorded (it did not run)"] };
   const target = last.v.target;
-  const tolerance = CLOCK_TOLERANCE_MS + Math.abs(last.v.clockOffsetMs ?? 0);
+  const tolerance = Math.round((CLOCK_TOLERANCE_MS + Math.abs(last.v.clockOffsetMs ?? 0)) * 1000) / 1000;
   const present = rangesToSet(last.v.ids);
   const times = writeTimes(history);
   const missing: number[] = [];
