@@ -6,7 +6,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { connect, createServer, type Server } from "node:net";
 import { LocalForwarder, type PodForward } from "../forward.ts";
-import { podBehindService, roundRobin } from "./forward.ts";
+import { apiPortForward, podBehindService, roundRobin } from "./forward.ts";
+import { KubeConfig } from "@kubernetes/client-node";
+import { PassThrough } from "node:stream";
 
 const servers: Server[] = [];
 const forwarders: LocalForwarder[] = [];
@@ -205,5 +207,39 @@ describe("the pod behind a Service", () => {
     const rr = roundRobin();
     const two = [slice({ pod: "pg-2" }, { pod: "pg-0" })];
     expect([1, 2, 3].map(() => (podBehindService("pg-primary", two, rr) as { pod: string }).pod)).toEqual(["pg-0", "pg-2", "pg-0"]);
+  });
+});
+
+describe("the API server's port-forward, through client-node", () => {
+  /**
+   * A stand-in for client-node's WebSocket handler that speaks the kubelet's channel protocol: each channel's first
+   * frame is the port number (2 bytes, little-endian), then data on channel 0 and errors on channel 1.
+   */
+  function kubelet() {
+    const ws = { closed: false, sent: [] as Buffer[], protocol: "v4.channel.k8s.io", close() { this.closed = true; }, send(b: Buffer) { this.sent.push(b); }, on() {} };
+    let deliver: ((channel: number, data: Buffer) => boolean) | undefined;
+    const handler = {
+      connect: async (_path: string, _t: unknown, binary: (channel: number, data: Buffer) => boolean) => {
+        deliver = binary;
+        return ws;
+      },
+    };
+    const port = Buffer.from([0x38, 0x15]); // 5432
+    return { ws, handler, frame: (channel: number, data: Buffer) => deliver!(channel, data), port };
+  }
+
+  it("keeps the connection when the error channel's first frame, the port number, comes after the tunnel opened", async () => {
+    const k = kubelet();
+    const forward = await apiPortForward(new KubeConfig(), k.handler as never);
+    const output = new PassThrough();
+    await forward("ns", "pg-0", 5432, { input: new PassThrough(), output });
+    k.frame(0, k.port);
+    k.frame(1, k.port);
+    expect(k.ws.closed).toBe(false);
+    k.frame(0, Buffer.from("R"));
+    expect(output.read()?.toString()).toBe("R");
+    // An error from the kubelet (nothing listens in the pod) ends it.
+    k.frame(1, Buffer.from("error forwarding port 5432: connection refused"));
+    expect(k.ws.closed).toBe(true);
   });
 });
