@@ -1,0 +1,98 @@
+/**
+ * `npm run kind:cluster -- up [--stack NAME]` and `npm run kind:cluster -- down`: kind as a provisioner for
+ * `--platform kube`, which runs on any cluster a kubeconfig context reaches and assumes nothing of its nodes.
+ *
+ * `up` creates the kind cluster `pgchaos-kube` from kind-config.yaml (with this checkout's node image where
+ * `npm run kind:image` built one, else kind's kindest/node), builds the member image of the stack and loads it into the
+ * nodes, writes the cluster's kubeconfig, and prints the environment a run needs. The Docker daemon it started (where
+ * none ran) keeps running for the cluster. `down` deletes the cluster and its kubeconfig, and stops that daemon when no
+ * other run uses it. Exit 0 done, 1 failed, 2 on bad arguments or a machine that cannot run kind.
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import pino from "pino";
+import { ensureDaemon } from "../harness/platform/docker/daemon.ts";
+import { kindNodeSetup } from "../harness/platform/kube/kind-node.ts";
+import { kindRuntime } from "../harness/platform/kube/kind.ts";
+import { kubeProblems, machineFacts } from "../harness/platform/kube/preflight.ts";
+import { patroniOnly } from "../harness/stack/patroni/stack.ts";
+import { describeStack } from "../harness/stack/index.ts";
+import { EnvironmentError, UsageError, errorMessage } from "../harness/util/errors.ts";
+
+const USAGE = "usage: npm run kind:cluster -- up [--stack patroni@VERSION] | down";
+const KUBE_KIND_CLUSTER = "pgchaos-kube";
+
+/** Where `up` writes the cluster's kubeconfig: beside the other caches of pgchaos. */
+function kubeconfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.PGCHAOS_CACHE ?? "/var/cache/pgchaos", `kind-${KUBE_KIND_CLUSTER}.kubeconfig`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let action: string | undefined;
+  let stackName = "patroni";
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: { stack: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    action = positionals[0];
+    if (positionals.length !== 1 || (action !== "up" && action !== "down")) throw new UsageError(`say up or down${positionals.length > 0 ? `, not ${positionals.join(" ")}` : ""}`);
+    if (values.stack) {
+      if (action === "down") throw new UsageError("--stack goes with up");
+      stackName = values.stack;
+    }
+  } catch (e) {
+    console.error(`kind:cluster: ${errorMessage(e)}\n${USAGE}`);
+    return 2;
+  }
+  const problems = kubeProblems("kind", await machineFacts("kind"));
+  if (problems.length > 0) {
+    console.error(`kind:cluster: this machine cannot run kind:\n  - ${problems.join("\n  - ")}`);
+    return 2;
+  }
+  const log = pino({ level: "info" }, pino.destination(2));
+  let daemon: Awaited<ReturnType<typeof ensureDaemon>>;
+  try {
+    daemon = await ensureDaemon();
+  } catch (e) {
+    console.error(`kind:cluster: ${errorMessage(e)}`);
+    return e instanceof EnvironmentError ? 2 : 1;
+  }
+  process.env.DOCKER_HOST ??= daemon.host;
+  try {
+    const runtime = kindRuntime({ clusterName: KUBE_KIND_CLUSTER, reuse: true, members: 3, setup: await kindNodeSetup(daemon.host) });
+    if (action === "down") {
+      if (await runtime.clusterExists()) await runtime.deleteCluster(log);
+      rmSync(kubeconfigPath(), { force: true });
+      await daemon.stop();
+      console.error(`kind cluster ${KUBE_KIND_CLUSTER} deleted`);
+      return 0;
+    }
+    let stack;
+    try {
+      stack = patroniOnly(describeStack(stackName, "kind"), "kind")!;
+    } catch (e) {
+      console.error(`kind:cluster: ${errorMessage(e)}`);
+      return 2;
+    }
+    const { clients } = await runtime.ensureCluster(log);
+    const image = await runtime.buildImage!(stack, log);
+    await runtime.loadImage(image, log);
+    const kubeconfig = kubeconfigPath();
+    mkdirSync(join(kubeconfig, ".."), { recursive: true });
+    writeFileSync(kubeconfig, clients.kc.exportConfig(), { mode: 0o600 });
+    // The cluster runs on the daemon: its lease stays with the cluster until `down`.
+    console.log(`KUBECONFIG=${kubeconfig}`);
+    console.log(`PGCHAOS_KUBE_IMAGE=${image}`);
+    console.error(`\nrun a scenario on it:\n  KUBECONFIG=${kubeconfig} PGCHAOS_KUBE_IMAGE=${image} npm run scenario -- primary-kill --platform kube --context kind-${KUBE_KIND_CLUSTER}\nand delete it with: npm run kind:cluster -- down`);
+    return 0;
+  } catch (e) {
+    console.error(`kind:cluster: ${errorMessage(e)}`);
+    await daemon.stop().catch(() => undefined);
+    return 1;
+  }
+}
+
+process.exit(await main(process.argv.slice(2)));
