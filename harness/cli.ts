@@ -33,6 +33,7 @@ Usage:
         [--platform kind|minikube]         ... in that cluster instead: run namespaces, cordons, stopped
                                            nodes, or the whole cluster if a crashed run created it
         [--platform kube --context NAME]   ... in the cluster of that kubeconfig context (never deleted)
+        [--namespace NS]                   ... and the objects crashed runs left in that namespace of yours
 
 Options:
   --platform NAME  where the cluster runs: local (default; network namespaces on this machine), docker (containers

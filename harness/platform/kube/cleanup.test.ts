@@ -83,9 +83,9 @@ describe("kubeCleanupPlan", () => {
 
 describe("describeKubeCleanup", () => {
   it("says what was done, or that there was nothing", () => {
-    expect(describeKubeCleanup("kind", { cluster: "absent", namespaces: [], skipped: [], uncordoned: [], booted: [] })).toEqual(["no kind cluster of pgchaos's to clean up"]);
-    expect(describeKubeCleanup("kind", { cluster: "kept", namespaces: [], skipped: [], uncordoned: [], booted: [] })).toEqual(["nothing to clean up in the kind cluster"]);
-    expect(describeKubeCleanup("kind", { cluster: "kept", namespaces: ["pgchaos-ab12"], skipped: [], uncordoned: ["w1"], booted: ["w2"] })).toEqual([
+    expect(describeKubeCleanup("kind", { cluster: "absent", namespaces: [], runs: [], skipped: [], uncordoned: [], booted: [] })).toEqual(["no kind cluster of pgchaos's to clean up"]);
+    expect(describeKubeCleanup("kind", { cluster: "kept", namespaces: [], runs: [], skipped: [], uncordoned: [], booted: [] })).toEqual(["nothing to clean up in the kind cluster"]);
+    expect(describeKubeCleanup("kind", { cluster: "kept", namespaces: ["pgchaos-ab12"], runs: [], skipped: [], uncordoned: ["w1"], booted: ["w2"] })).toEqual([
       "started node container(s) again: w2",
       "uncordoned: w1",
       "deleted namespace(s): pgchaos-ab12",
@@ -144,6 +144,29 @@ describe("cleanupKube carries the plan out in a safe order (recorded API calls: 
     const { calls, target } = fakeCluster([{ metadata: { name: "pgchaos-ab12", labels: { [MARKS.run]: "ab12" }, annotations: ownerAnnotations(true, 2 ** 22 + 7) } }], []);
     expect((await cleanupKube(target, { log })).cluster).toBe("deleted");
     expect(calls).toEqual(["delete cluster"]);
+  });
+
+  it("in a namespace of the user's, deletes the objects of a dead run by its mark, and leaves a live run's alone", async () => {
+    const { calls, target } = fakeCluster([], []);
+    const marks: Obj[] = [
+      { metadata: { name: "pgchaos-run-ab12", labels: { [MARKS.run]: "ab12" }, annotations: gone } },
+      { metadata: { name: "pgchaos-run-cd34", labels: { [MARKS.run]: "cd34" }, annotations: ownerAnnotations(false, process.ppid) } },
+      // Not a run's mark: a ConfigMap of the user's that happens to carry the managed-by label.
+      { metadata: { name: "settings", labels: { [MARKS.run]: "ef56" }, annotations: gone } },
+    ];
+    const clients = (await target.existingClients()) as unknown as { core: Record<string, unknown> };
+    clients.core.listNamespacedConfigMap = async ({ namespace }: { namespace: string }) => (namespace === "team-a" ? { items: marks } : { items: [] });
+    const inNamespace = {
+      ...target,
+      existingClients: async () => clients as unknown as KubeClients,
+      namespace: "team-a",
+      deleteRunObjects: async (_c: KubeClients, ns: string, run: string) => void calls.push(`delete run ${run} in ${ns}`),
+    };
+    const r = await cleanupKube(inNamespace, { log });
+    expect(calls).toEqual(["delete run ab12 in team-a"]);
+    expect(r.runs).toEqual(["ab12"]);
+    expect(r.skipped).toEqual([{ namespace: "team-a", why: `run cd34 there: its pgchaos process ${process.ppid} is alive (use --force)` }]);
+    expect(describeKubeCleanup("kube", r)).toEqual([`left namespace team-a alone: run cd34 there: its pgchaos process ${process.ppid} is alive (use --force)`, "deleted the objects of crashed run(s) ab12 in the given namespace"]);
   });
 
   it("touches nothing when there is no cluster", async () => {

@@ -9,6 +9,7 @@ import { processExists } from "../../util/pid.ts";
 import type { Logger } from "pino";
 import { apiMessage, awaitNamespaceGone, requestNamespaceDeletion, type KubeClients } from "./client.ts";
 import { cordonPatch } from "./eviction.ts";
+import { RUN_MARK_PREFIX } from "./namespace.ts";
 
 export const MARKS = {
   ownerHost: "pgchaos.io/owner-host",
@@ -107,11 +108,17 @@ export interface KubeCleanupTarget {
   /** Starts a stopped node container (no-op when it runs). */
   bootNode(nodeName: string): Promise<void>;
   deleteCluster(log: Logger): Promise<void>;
+  /** A namespace of the user's that runs were given (`--namespace`): their objects are cleaned up there, run by run. */
+  namespace?: string;
+  /** Deletes one run's objects in a namespace it did not create. */
+  deleteRunObjects?(c: KubeClients, namespace: string, runId: string): Promise<void>;
 }
 
 export interface KubeCleanupReport {
   cluster: "absent" | "deleted" | "kept";
   namespaces: string[];
+  /** Runs whose objects were deleted in the user's namespace (`--namespace`). */
+  runs: string[];
   skipped: Array<{ namespace: string; why: string }>;
   uncordoned: string[];
   booted: string[];
@@ -119,7 +126,7 @@ export interface KubeCleanupReport {
 
 /** Carries out kubeCleanupPlan on the platform's cluster. */
 export async function cleanupKube(target: KubeCleanupTarget, opts: { force?: boolean; log: Logger }): Promise<KubeCleanupReport> {
-  const report: KubeCleanupReport = { cluster: "absent", namespaces: [], skipped: [], uncordoned: [], booted: [] };
+  const report: KubeCleanupReport = { cluster: "absent", namespaces: [], runs: [], skipped: [], uncordoned: [], booted: [] };
   const c = await target.existingClients();
   if (!c) return report;
   report.cluster = "kept";
@@ -128,10 +135,23 @@ export async function cleanupKube(target: KubeCleanupTarget, opts: { force?: boo
     labels: o.metadata?.labels,
     annotations: o.metadata?.annotations,
   });
+  // Runs in a namespace of the user's, by the marks each left there (namespace.ts runMarkName); judged as namespaces are.
+  if (target.namespace && target.deleteRunObjects) {
+    const marks = (await c.core.listNamespacedConfigMap({ namespace: target.namespace, labelSelector: MANAGED_SELECTOR })).items
+      .map(toMarked)
+      .filter((m) => m.name.startsWith(RUN_MARK_PREFIX) && m.labels?.[MARKS.run] !== undefined);
+    const runs = kubeCleanupPlan({ namespaces: marks, nodes: [], host: hostname(), alive: processExists, force: opts.force });
+    report.skipped.push(...runs.skipped.map((s) => ({ namespace: target.namespace!, why: `run ${s.namespace.slice(RUN_MARK_PREFIX.length)} there: ${s.why}` })));
+    for (const mark of runs.namespaces) {
+      const runId = mark.slice(RUN_MARK_PREFIX.length);
+      await target.deleteRunObjects(c, target.namespace, runId);
+      report.runs.push(runId);
+    }
+  }
   const namespaces = (await c.core.listNamespace({ labelSelector: MANAGED_SELECTOR })).items.map(toMarked);
   const nodes = (await c.core.listNode()).items.map(toMarked);
   const plan = kubeCleanupPlan({ namespaces, nodes, host: hostname(), alive: processExists, force: opts.force });
-  report.skipped = plan.skipped;
+  report.skipped.push(...plan.skipped);
 
   // Dead nodes first: pods bound to them would keep their namespace terminating forever.
   for (const name of plan.boot) {
@@ -166,6 +186,8 @@ export function describeKubeCleanup(platform: string, r: KubeCleanupReport): str
   if (r.booted.length > 0) out.push(`started node container(s) again: ${r.booted.join(", ")}`);
   if (r.cluster === "deleted") return [...out, `deleted the ${platform} cluster a crashed run had created (namespaces ${r.namespaces.join(", ") || "none"})`];
   if (r.uncordoned.length > 0) out.push(`uncordoned: ${r.uncordoned.join(", ")}`);
-  out.push(r.namespaces.length > 0 ? `deleted namespace(s): ${r.namespaces.join(", ")}` : `nothing to clean up in the ${platform} cluster`);
+  if (r.runs.length > 0) out.push(`deleted the objects of crashed run(s) ${r.runs.join(", ")} in the given namespace`);
+  if (r.namespaces.length > 0) out.push(`deleted namespace(s): ${r.namespaces.join(", ")}`);
+  else if (r.runs.length === 0) out.push(`nothing to clean up in the ${platform} cluster`);
   return out;
 }

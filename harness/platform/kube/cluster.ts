@@ -61,7 +61,7 @@ import { defaultPatroniStack } from "../../stack/patroni/default.ts";
 import { assertNodePortReachable, imagePullProblem } from "./runtime-common.ts";
 import { LocalForwarder, type PodForward } from "../forward.ts";
 import { podBehindService, roundRobin } from "./forward.ts";
-import { namespaceClaimProblem, runObjectsPlan, selectorOf, type RunObjects } from "./namespace.ts";
+import { namespaceClaimProblem, runMarkName, runObjectsPlan, selectorOf, type RunObjects } from "./namespace.ts";
 import { checkPodPatroni, PatroniMismatchError, podAgentApi, type PodExec } from "./stack.ts";
 import { annotationOps, MARKS, ownerAnnotations, type KubeCleanupTarget } from "./cleanup.ts";
 import { membersFromPods, primaryLabelled } from "./targets.ts";
@@ -136,9 +136,34 @@ export interface KubeRuntime {
 }
 
 /** What `--cleanup` needs of a runtime: its cluster if any, and a way to power a node container back on. */
+/** Names of the objects of one step of runObjectsPlan that exist in `namespace`. */
+async function listRunObjects(c: KubeClients, namespace: string, step: RunObjects): Promise<string[]> {
+  const list = await c.objects.list(step.apiVersion, step.kind, namespace, undefined, undefined, undefined, undefined, step.labelSelector);
+  return list.items.map((o) => o.metadata?.name ?? "").filter(Boolean);
+}
+
+/** Deletes run `runId`'s objects in a namespace it did not create, one by one (namespace.ts runObjectsPlan), and waits for its pods to go. */
+export async function deleteRunObjects(c: KubeClients, namespace: string, runId: string): Promise<void> {
+  for (const step of runObjectsPlan(runId, NAME)) {
+    for (const name of await listRunObjects(c, namespace, step)) {
+      try {
+        await c.objects.delete({ apiVersion: step.apiVersion, kind: step.kind, metadata: { name, namespace } }, undefined, undefined, undefined, undefined, "Foreground");
+      } catch (e) {
+        if (!isNotFound(e)) throw new Error(`deleting ${step.kind} ${namespace}/${name}: ${apiMessage(e)}`);
+      }
+    }
+  }
+  await waitFor({ condition: `the run's pods gone`, where: `namespace ${namespace}`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
+    const left = await c.core.listNamespacedPod({ namespace, labelSelector: `${MARKS.run}=${runId}` });
+    return left.items.length === 0;
+  });
+}
+
 export function cleanupTarget(runtime: KubeRuntime): KubeCleanupTarget {
   return {
     platform: runtime.platform,
+    namespace: runtime.namespace,
+    deleteRunObjects: (c, namespace, runId) => deleteRunObjects(c, namespace, runId),
     existingClients: () => runtime.existingClients(),
     async bootNode(nodeName: string) {
       if (!runtime.nodeContainer) throw new Error(`node ${nodeName} is marked powered off by a run, but the ${runtime.platform} platform cannot power nodes on: start it from its provider`);
@@ -295,6 +320,9 @@ export class KubeCluster implements Cluster {
       await this.c.core.createNamespace({ body: { apiVersion: "v1", kind: "Namespace", metadata: { name: this.namespace, labels, annotations } } });
     } else {
       await this.claimNamespace();
+      // Not with Patroni's scope labels: Patroni lists its ConfigMaps by them.
+      const markLabels = { "app.kubernetes.io/managed-by": "pgchaos", [MARKS.run]: this.runId };
+      await this.c.core.createNamespacedConfigMap({ namespace: this.namespace, body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: runMarkName(this.runId), labels: markLabels, annotations } } });
     }
     this.manifests = renderManifests({
       name: NAME,
@@ -1088,26 +1116,13 @@ export class KubeCluster implements Cluster {
   }
 
   /** Names of the objects of one step of runObjectsPlan that exist. */
-  private async listObjects(step: RunObjects): Promise<string[]> {
-    const list = await this.c.objects.list(step.apiVersion, step.kind, this.namespace, undefined, undefined, undefined, undefined, step.labelSelector);
-    return list.items.map((o) => o.metadata?.name ?? "").filter(Boolean);
+  private listObjects(step: RunObjects): Promise<string[]> {
+    return listRunObjects(this.c, this.namespace, step);
   }
 
   /** `--namespace`: deletes the run's objects one by one (namespace.ts runObjectsPlan), and waits for its pods to go. */
-  private async deleteRunObjects(): Promise<void> {
-    for (const step of runObjectsPlan(this.runId, NAME)) {
-      for (const name of await this.listObjects(step)) {
-        try {
-          await this.c.objects.delete({ apiVersion: step.apiVersion, kind: step.kind, metadata: { name, namespace: this.namespace } }, undefined, undefined, undefined, undefined, "Foreground");
-        } catch (e) {
-          if (!isNotFound(e)) throw new Error(`deleting ${step.kind} ${this.namespace}/${name}: ${apiMessage(e)}`);
-        }
-      }
-    }
-    await waitFor({ condition: `the run's pods gone`, where: `namespace ${this.namespace}`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
-      const left = await this.c.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `${MARKS.run}=${this.runId}` });
-      return left.items.length === 0;
-    });
+  private deleteRunObjects(): Promise<void> {
+    return deleteRunObjects(this.c, this.namespace, this.runId);
   }
 
   async teardown(): Promise<{ ms: number }> {

@@ -16,6 +16,14 @@ export interface RunObjects {
   why: string;
 }
 
+/**
+ * The ConfigMap a run makes in a namespace it did not create, carrying its owner marks (cleanup.ts ownerAnnotations) and
+ * its run label: `--cleanup --namespace NS` tells a crashed run's objects from a live run's by it. Teardown deletes it
+ * with the run's other ConfigMaps.
+ */
+export const RUN_MARK_PREFIX = "pgchaos-run-";
+export const runMarkName = (runId: string) => `${RUN_MARK_PREFIX}${runId}`;
+
 export const selectorOf = (labels: Record<string, string>) =>
   Object.entries(labels)
     .map(([k, v]) => `${k}=${v}`)
@@ -27,7 +35,7 @@ export function namespaceClaimProblem(namespace: string, scope: string, found: {
   if (what.length === 0) return undefined;
   return (
     `namespace ${namespace} already holds a pgchaos cluster (${what.slice(0, 6).join(", ")}${what.length > 6 ? ", ..." : ""}, labelled ${selectorOf(patroniLabels(scope))}): ` +
-    "another run's, or what a crashed run left. Two would share Patroni's scope and leader lock: use another namespace, or let the run create its own (leave out --namespace)"
+    "another run's, or what a crashed run left (`--cleanup --platform kube --context NAME --namespace NS` removes a crashed run's). Two would share Patroni's scope and leader lock: use another namespace, or let the run create its own (leave out --namespace)"
   );
 }
 

@@ -1,0 +1,72 @@
+/**
+ * `--platform kube` through the CLI on a real cluster reached by context, in a namespace of the user's: a run killed
+ * there leaves its objects, which `--cleanup --namespace NS` removes, touching nothing else in the namespace. It runs
+ * only when asked, as kube.contract.test.ts does (PGCHAOS_PLATFORM=kube, PGCHAOS_KUBE_CONTEXT, PGCHAOS_KUBE_IMAGE,
+ * KUBECONFIG: `.ci/run`'s kube tier, on a kind cluster it provisions).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cli, waitForOutput } from "./cli-run.ts";
+import { contextEnvOptions } from "../platform/kube/kube.ts";
+import { loadContext } from "../platform/kube/context.ts";
+import { makeClients, type KubeClients } from "../platform/kube/client.ts";
+import { MANAGED_SELECTOR } from "../platform/kube/cleanup.ts";
+
+const asked = process.env.PGCHAOS_PLATFORM === "kube";
+if (!asked) console.warn("skipping the kube CLI tests on a real cluster: set PGCHAOS_PLATFORM=kube, PGCHAOS_KUBE_CONTEXT and PGCHAOS_KUBE_IMAGE to run them");
+
+describe.skipIf(!asked)("--platform kube through the CLI, in a namespace of the user's", () => {
+  const namespace = `pgchaos-user-${process.pid}`;
+  const context = contextEnvOptions().context ?? "";
+  let c: KubeClients;
+  let out: string;
+
+  beforeAll(async () => {
+    const loaded = await loadContext({ context });
+    if ("problem" in loaded) throw new Error(loaded.problem);
+    c = makeClients({ kubeConfig: loaded.kc });
+    out = mkdtempSync(join(tmpdir(), "pgchaos-kube-e2e-"));
+    await c.core.createNamespace({ body: { metadata: { name: namespace } } });
+    // Something of the user's, which no run or cleanup may touch.
+    await c.core.createNamespacedConfigMap({ namespace, body: { metadata: { name: "users-settings", labels: { team: "a" } }, data: { k: "v" } } });
+  });
+
+  afterAll(async () => {
+    await c?.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+    if (out) rmSync(out, { recursive: true, force: true });
+  });
+
+  const ours = async () => {
+    const [cms, pods, sts, svcs] = await Promise.all([
+      c.core.listNamespacedConfigMap({ namespace }),
+      c.core.listNamespacedPod({ namespace, labelSelector: MANAGED_SELECTOR }),
+      c.objects.list("apps/v1", "StatefulSet", namespace),
+      c.core.listNamespacedService({ namespace }),
+    ]);
+    return [
+      ...cms.items.map((x) => `ConfigMap ${x.metadata?.name}`).filter((x) => x !== "ConfigMap users-settings" && x !== "ConfigMap kube-root-ca.crt"),
+      ...pods.items.map((x) => `Pod ${x.metadata?.name}`),
+      ...sts.items.map((x) => `StatefulSet ${x.metadata?.name}`),
+      ...svcs.items.map((x) => `Service ${x.metadata?.name}`),
+    ].sort();
+  };
+
+  it("a run killed there leaves its objects; --cleanup --namespace removes them and nothing of the user's", async () => {
+    const child = cli(["switchover", "--platform", "kube", "--context", context, "--namespace", namespace, "--out", out]);
+    await waitForOutput(child, /✓ deploy/, 300_000);
+    child.kill("SIGKILL");
+    await child;
+    expect((await ours()).length).toBeGreaterThan(0);
+    const r = await cli(["--cleanup", "--platform", "kube", "--context", context, "--namespace", namespace]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/deleted the objects of crashed run\(s\) \w+ in the given namespace/);
+    expect(await ours()).toEqual([]);
+    const kept = await c.core.readNamespacedConfigMap({ name: "users-settings", namespace });
+    expect(kept.data).toEqual({ k: "v" });
+    // Nothing is left to clean.
+    const again = await cli(["--cleanup", "--platform", "kube", "--context", context, "--namespace", namespace]);
+    expect(again.stdout).toMatch(/nothing to clean up in the kube cluster/);
+  }, 420_000);
+});
