@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import pino from "pino";
-import { ensureDaemon } from "../harness/platform/docker/daemon.ts";
+import { ensureDaemon, keepDaemon } from "../harness/platform/docker/daemon.ts";
 import { kindNodeSetup } from "../harness/platform/kube/kind-node.ts";
 import { kindRuntime } from "../harness/platform/kube/kind.ts";
 import { kubeProblems, machineFacts } from "../harness/platform/kube/preflight.ts";
@@ -47,6 +47,16 @@ async function main(argv: string[]): Promise<number> {
     console.error(`kind:cluster: ${errorMessage(e)}\n${USAGE}`);
     return 2;
   }
+  // The stack first: nothing is started for a name that cannot run on kind.
+  let stack;
+  if (action === "up") {
+    try {
+      stack = patroniOnly(describeStack(stackName, "kind"), "kind")!;
+    } catch (e) {
+      console.error(`kind:cluster: ${errorMessage(e)}`);
+      return 2;
+    }
+  }
   const problems = kubeProblems("kind", await machineFacts("kind"));
   if (problems.length > 0) {
     console.error(`kind:cluster: this machine cannot run kind:\n  - ${problems.join("\n  - ")}`);
@@ -61,37 +71,45 @@ async function main(argv: string[]): Promise<number> {
     return e instanceof EnvironmentError ? 2 : 1;
   }
   process.env.DOCKER_HOST ??= daemon.host;
-  try {
-    const runtime = kindRuntime({ clusterName: KUBE_KIND_CLUSTER, reuse: true, members: 3, setup: await kindNodeSetup(daemon.host) });
-    if (action === "down") {
-      if (await runtime.clusterExists()) await runtime.deleteCluster(log);
-      rmSync(kubeconfigPath(), { force: true });
-      await daemon.stop();
-      console.error(`kind cluster ${KUBE_KIND_CLUSTER} deleted`);
-      return 0;
-    }
-    let stack;
+  const runtime = kindRuntime({ clusterName: KUBE_KIND_CLUSTER, reuse: true, members: 3, setup: await kindNodeSetup(daemon.host) });
+  if (action === "down") {
     try {
-      stack = patroniOnly(describeStack(stackName, "kind"), "kind")!;
+      const existed = await runtime.clusterExists();
+      if (existed) await runtime.deleteCluster(log);
+      rmSync(kubeconfigPath(), { force: true });
+      console.error(existed ? `kind cluster ${KUBE_KIND_CLUSTER} deleted` : `no kind cluster ${KUBE_KIND_CLUSTER} to delete`);
+      return 0;
     } catch (e) {
       console.error(`kind:cluster: ${errorMessage(e)}`);
-      return 2;
+      return 1;
+    } finally {
+      // The cluster no longer holds the daemon: the last user stops it.
+      keepDaemon(daemon, KUBE_KIND_CLUSTER, false);
+      await daemon.stop();
     }
-    const { clients } = await runtime.ensureCluster(log);
-    const image = await runtime.buildImage!(stack, log);
+  }
+  let created = false;
+  try {
+    const ensured = await runtime.ensureCluster(log);
+    created = ensured.created;
+    const image = await runtime.buildImage!(stack!, log);
     await runtime.loadImage(image, log);
     const kubeconfig = kubeconfigPath();
     mkdirSync(join(kubeconfig, ".."), { recursive: true });
-    writeFileSync(kubeconfig, clients.kc.exportConfig(), { mode: 0o600 });
-    // The cluster runs on the daemon: its lease stays with the cluster until `down`.
+    writeFileSync(kubeconfig, ensured.clients.kc.exportConfig(), { mode: 0o600 });
+    // The cluster runs on the daemon: it holds a lease of its own until `down`, so that no other run stops the daemon under it.
+    keepDaemon(daemon, KUBE_KIND_CLUSTER, true);
     console.log(`KUBECONFIG=${kubeconfig}`);
     console.log(`PGCHAOS_KUBE_IMAGE=${image}`);
     console.error(`\nrun a scenario on it:\n  KUBECONFIG=${kubeconfig} PGCHAOS_KUBE_IMAGE=${image} npm run scenario -- primary-kill --platform kube --context kind-${KUBE_KIND_CLUSTER}\nand delete it with: npm run kind:cluster -- down`);
     return 0;
   } catch (e) {
     console.error(`kind:cluster: ${errorMessage(e)}`);
-    await daemon.stop().catch(() => undefined);
+    // A cluster this command made and could not finish is not left behind.
+    if (created) await runtime.deleteCluster(log).catch((de: unknown) => console.error(`kind:cluster: could not delete the half-made cluster (${errorMessage(de)}): npm run kind:cluster -- down`));
     return 1;
+  } finally {
+    await daemon.stop();
   }
 }
 

@@ -12,7 +12,7 @@ import { cli, waitForOutput } from "./cli-run.ts";
 import { contextEnvOptions } from "../platform/kube/kube.ts";
 import { loadContext } from "../platform/kube/context.ts";
 import { makeClients, type KubeClients } from "../platform/kube/client.ts";
-import { MANAGED_SELECTOR } from "../platform/kube/cleanup.ts";
+import { runObjectsPlan } from "../platform/kube/namespace.ts";
 
 const asked = process.env.PGCHAOS_PLATFORM === "kube";
 if (!asked) console.warn("skipping the kube CLI tests on a real cluster: set PGCHAOS_PLATFORM=kube, PGCHAOS_KUBE_CONTEXT and PGCHAOS_KUBE_IMAGE to run them");
@@ -38,19 +38,16 @@ describe.skipIf(!asked)("--platform kube through the CLI, in a namespace of the 
     if (out) rmSync(out, { recursive: true, force: true });
   });
 
+  /** Every object of the kinds a run makes, in the namespace, but the user's ConfigMap and what Kubernetes puts in every namespace. */
   const ours = async () => {
-    const [cms, pods, sts, svcs] = await Promise.all([
-      c.core.listNamespacedConfigMap({ namespace }),
-      c.core.listNamespacedPod({ namespace, labelSelector: MANAGED_SELECTOR }),
-      c.objects.list("apps/v1", "StatefulSet", namespace),
-      c.core.listNamespacedService({ namespace }),
-    ]);
-    return [
-      ...cms.items.map((x) => `ConfigMap ${x.metadata?.name}`).filter((x) => x !== "ConfigMap users-settings" && x !== "ConfigMap kube-root-ca.crt"),
-      ...pods.items.map((x) => `Pod ${x.metadata?.name}`),
-      ...sts.items.map((x) => `StatefulSet ${x.metadata?.name}`),
-      ...svcs.items.map((x) => `Service ${x.metadata?.name}`),
-    ].sort();
+    const kinds = [...new Map(runObjectsPlan("x", "pg").map((s) => [`${s.apiVersion} ${s.kind}`, s])).values()];
+    const found: string[] = [];
+    for (const k of [...kinds, { apiVersion: "v1", kind: "Pod" }]) {
+      const items = (await c.objects.list(k.apiVersion, k.kind, namespace)).items;
+      for (const o of items) found.push(`${k.kind} ${o.metadata?.name}`);
+    }
+    const kubernetes = new Set(["ConfigMap users-settings", "ConfigMap kube-root-ca.crt", "ServiceAccount default"]);
+    return found.filter((x) => !kubernetes.has(x)).sort();
   };
 
   it("a run killed there leaves its objects; --cleanup --namespace removes them and nothing of the user's", async () => {

@@ -131,6 +131,21 @@ function commOf(pid: number): string | undefined {
   }
 }
 
+/**
+ * Keeps a daemon of ours running for `what` after this process exits (`keep`), or gives that up (`!keep`): the next
+ * run's stop then stops it when no other lease is live. A no-op where the daemon is not ours.
+ */
+export function keepDaemon(daemon: Daemon, what: string, keep: boolean): void {
+  if (daemon.host !== `unix://${OWN_DAEMON.socket}`) return;
+  const lease = join(OWN_DAEMON.users, `keep-${what}`);
+  if (keep) {
+    mkdirSync(OWN_DAEMON.users, { recursive: true, mode: 0o700 });
+    writeFileSync(lease, "");
+  } else {
+    rmSync(lease, { force: true });
+  }
+}
+
 function takeLease(): string {
   mkdirSync(OWN_DAEMON.users, { recursive: true, mode: 0o700 });
   const lease = join(OWN_DAEMON.users, `${process.pid}-${randomBytes(4).toString("hex")}`);
@@ -138,10 +153,15 @@ function takeLease(): string {
   return lease;
 }
 
-/** Leases whose process lives; a dead process's lease (a crashed run) is removed. */
+/**
+ * Leases whose process lives; a dead process's lease (a crashed run) is removed. A lease named `keep-<what>` belongs to
+ * no process: something that outlives the command that made it (a kind cluster of `npm run kind:cluster`) holds it
+ * until it is given up (keepDaemon).
+ */
 function liveLeases(): string[] {
   const files = existsSync(OWN_DAEMON.users) ? readdirSync(OWN_DAEMON.users) : [];
   return files.filter((f) => {
+    if (f.startsWith("keep-")) return true;
     if (processExists(Number(f.split("-")[0]))) return true;
     rmSync(join(OWN_DAEMON.users, f), { force: true });
     return false;

@@ -146,27 +146,72 @@ describe("cleanupKube carries the plan out in a safe order (recorded API calls: 
     expect(calls).toEqual(["delete cluster"]);
   });
 
-  it("in a namespace of the user's, deletes the objects of a dead run by its mark, and leaves a live run's alone", async () => {
-    const { calls, target } = fakeCluster([], []);
-    const marks: Obj[] = [
-      { metadata: { name: "pgchaos-run-ab12", labels: { [MARKS.run]: "ab12" }, annotations: gone } },
-      { metadata: { name: "pgchaos-run-cd34", labels: { [MARKS.run]: "cd34" }, annotations: ownerAnnotations(false, process.ppid) } },
-      // Not a run's mark: a ConfigMap of the user's that happens to carry the managed-by label.
-      { metadata: { name: "settings", labels: { [MARKS.run]: "ef56" }, annotations: gone } },
-    ];
-    const clients = (await target.existingClients()) as unknown as { core: Record<string, unknown> };
-    clients.core.listNamespacedConfigMap = async ({ namespace }: { namespace: string }) => (namespace === "team-a" ? { items: marks } : { items: [] });
+  /** The fake cluster with a namespace of the user's, `team-a`, holding `configMaps` (listed by label selector as the API does). */
+  function withUserNamespace(configMaps: Obj[], nodes: Obj[] = [], denied: string[] = []) {
+    const { calls, target } = fakeCluster([], nodes);
+    const selected = (selector: string) => (o: Obj) =>
+      selector.split(",").every((term) => {
+        const [k, v] = term.split("=");
+        return v === undefined ? o.metadata.labels?.[k!] !== undefined : o.metadata.labels?.[k!] === v;
+      });
+    const forbidden = () => Object.assign(new Error("forbidden"), { code: 403 });
+    const core = {
+      ...(target as unknown as { core: Record<string, unknown> }),
+      readNamespace: async ({ name }: { name: string }) => {
+        if (name !== "team-a") throw Object.assign(new Error("not found"), { code: 404 });
+        return {};
+      },
+      listNamespacedConfigMap: async ({ namespace, labelSelector }: { namespace: string; labelSelector: string }) => ({ items: namespace === "team-a" ? configMaps.filter(selected(labelSelector)) : [] }),
+      listNamespace: async () => {
+        if (denied.includes("namespaces")) throw forbidden();
+        return { items: [] };
+      },
+      listNode: async () => {
+        if (denied.includes("nodes")) throw forbidden();
+        return { items: nodes };
+      },
+      patchNode: async ({ name, body }: { name: string; body: unknown }) => void calls.push(`patch ${name} ${JSON.stringify(body)}`),
+    };
     const inNamespace = {
       ...target,
-      existingClients: async () => clients as unknown as KubeClients,
+      existingClients: async () => ({ core }) as unknown as KubeClients,
       namespace: "team-a",
       deleteRunObjects: async (_c: KubeClients, ns: string, run: string) => void calls.push(`delete run ${run} in ${ns}`),
     };
-    const r = await cleanupKube(inNamespace, { log });
+    return { calls, target: inNamespace };
+  }
+  const mark = (run: string, annotations: Record<string, string>): Obj => ({ metadata: { name: `pgchaos-run-${run}`, labels: { [MARKS.runMark]: run, "app.kubernetes.io/managed-by": "pgchaos" }, annotations } });
+  const alive = ownerAnnotations(false, process.ppid);
+
+  it("in a namespace of the user's, deletes the objects of a dead run by its mark, and leaves a live run's alone", async () => {
+    const { calls, target } = withUserNamespace([
+      mark("ab12", gone),
+      mark("cd34", alive),
+      // Not a run's mark: a ConfigMap of the user's with pgchaos's labels and a dead owner.
+      { metadata: { name: "settings", labels: { [MARKS.run]: "ef56", "app.kubernetes.io/managed-by": "pgchaos" }, annotations: gone } },
+    ]);
+    const r = await cleanupKube(target, { log });
     expect(calls).toEqual(["delete run ab12 in team-a"]);
     expect(r.runs).toEqual(["ab12"]);
-    expect(r.skipped).toEqual([{ namespace: "team-a", why: `run cd34 there: its pgchaos process ${process.ppid} is alive (use --force)` }]);
-    expect(describeKubeCleanup("kube", r)).toEqual([`left namespace team-a alone: run cd34 there: its pgchaos process ${process.ppid} is alive (use --force)`, "deleted the objects of crashed run(s) ab12 in the given namespace"]);
+    expect(describeKubeCleanup("kube", r)).toEqual([
+      `left run cd34 in namespace team-a alone: its pgchaos process ${process.ppid} is alive (use --force)`,
+      "deleted the objects of crashed run(s) ab12 in namespace team-a",
+    ]);
+  });
+
+  it("keeps the nodes a live run in the user's namespace cordoned, and says what a user with one namespace could not look at", async () => {
+    const { calls, target } = withUserNamespace([mark("cd34", alive)], [{ metadata: { name: "w1", annotations: { [MARKS.cordonedBy]: "cd34" } } }]);
+    expect((await cleanupKube(target, { log })).uncordoned).toEqual([]);
+    expect(calls).toEqual([]);
+    const limited = withUserNamespace([mark("ab12", gone)], [], ["namespaces", "nodes"]);
+    const r = await cleanupKube(limited.target, { log });
+    expect(limited.calls).toEqual(["delete run ab12 in team-a"]);
+    expect(r.notes).toEqual([expect.stringMatching(/^could not list namespaces \(.*\): run namespaces and node marks were not looked at$/), expect.stringMatching(/^could not list nodes/)]);
+  });
+
+  it("refuses a namespace that does not exist, naming it", async () => {
+    const { target } = withUserNamespace([]);
+    await expect(cleanupKube({ ...target, namespace: "team-b" }, { log })).rejects.toThrow("namespace team-b does not exist in the kind cluster: check --namespace");
   });
 
   it("touches nothing when there is no cluster", async () => {

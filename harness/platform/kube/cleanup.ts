@@ -7,7 +7,8 @@
 import { hostname } from "node:os";
 import { processExists } from "../../util/pid.ts";
 import type { Logger } from "pino";
-import { apiMessage, awaitNamespaceGone, requestNamespaceDeletion, type KubeClients } from "./client.ts";
+import { apiMessage, awaitNamespaceGone, requestNamespaceDeletion, statusOf, type KubeClients } from "./client.ts";
+import { EnvironmentError } from "../../util/errors.ts";
 import { cordonPatch } from "./eviction.ts";
 import { RUN_MARK_PREFIX } from "./namespace.ts";
 
@@ -21,6 +22,8 @@ export const MARKS = {
   /** On a node whose container a node-failure fault killed: the run id. */
   failedBy: "pgchaos.io/failed-by",
   run: "pgchaos.io/run",
+  /** On the ConfigMap a run leaves in a namespace of the user's (namespace.ts runMarkName): its run id. */
+  runMark: "pgchaos.io/run-mark",
 } as const;
 
 export const MANAGED_SELECTOR = "app.kubernetes.io/managed-by=pgchaos";
@@ -69,9 +72,11 @@ export function kubeCleanupPlan(input: {
   host: string;
   alive: (pid: number) => boolean;
   force?: boolean;
+  /** Runs known to be alive besides those of the namespaces (runs in a namespace of the user's): their node marks stay. */
+  liveRuns?: Iterable<string>;
 }): KubeCleanupPlan {
   const plan: KubeCleanupPlan = { deleteCluster: false, namespaces: [], skipped: [], uncordon: [], boot: [] };
-  const liveRuns = new Set<string>();
+  const liveRuns = new Set<string>(input.liveRuns ?? []);
   const stale: MarkedObject[] = [];
   for (const ns of input.namespaces) {
     const a = ns.annotations ?? {};
@@ -117,9 +122,13 @@ export interface KubeCleanupTarget {
 export interface KubeCleanupReport {
   cluster: "absent" | "deleted" | "kept";
   namespaces: string[];
-  /** Runs whose objects were deleted in the user's namespace (`--namespace`). */
+  /** Runs whose objects were deleted in the user's namespace (`--namespace`), and that namespace. */
   runs: string[];
-  skipped: Array<{ namespace: string; why: string }>;
+  runsNamespace?: string;
+  /** What was left alone: a run namespace, or a run in the user's namespace (`run`). */
+  skipped: Array<{ namespace: string; run?: string; why: string }>;
+  /** What could not be looked at, and why (a user with rights in one namespace only). */
+  notes?: string[];
   uncordoned: string[];
   booted: string[];
 }
@@ -136,21 +145,47 @@ export async function cleanupKube(target: KubeCleanupTarget, opts: { force?: boo
     annotations: o.metadata?.annotations,
   });
   // Runs in a namespace of the user's, by the marks each left there (namespace.ts runMarkName); judged as namespaces are.
+  const liveRuns: string[] = [];
   if (target.namespace && target.deleteRunObjects) {
-    const marks = (await c.core.listNamespacedConfigMap({ namespace: target.namespace, labelSelector: MANAGED_SELECTOR })).items
-      .map(toMarked)
-      .filter((m) => m.name.startsWith(RUN_MARK_PREFIX) && m.labels?.[MARKS.run] !== undefined);
+    const ns = target.namespace;
+    try {
+      await c.core.readNamespace({ name: ns });
+    } catch (e) {
+      if (statusOf(e) === 404) throw new EnvironmentError(`namespace ${ns} does not exist in the ${target.platform} cluster: check --namespace`);
+      // 403: a user who may not read namespaces may still list ConfigMaps in their own.
+    }
+    let marks: MarkedObject[];
+    try {
+      marks = (await c.core.listNamespacedConfigMap({ namespace: ns, labelSelector: MARKS.runMark })).items.map(toMarked);
+    } catch (e) {
+      throw new EnvironmentError(`cannot look for runs in namespace ${ns}: ${apiMessage(e)} (cleanup lists ConfigMaps there, and deletes a crashed run's objects)`);
+    }
     const runs = kubeCleanupPlan({ namespaces: marks, nodes: [], host: hostname(), alive: processExists, force: opts.force });
-    report.skipped.push(...runs.skipped.map((s) => ({ namespace: target.namespace!, why: `run ${s.namespace.slice(RUN_MARK_PREFIX.length)} there: ${s.why}` })));
+    const runOf = (mark: string) => marks.find((m) => m.name === mark)?.labels?.[MARKS.runMark] ?? mark.slice(RUN_MARK_PREFIX.length);
+    for (const s of runs.skipped) {
+      report.skipped.push({ namespace: ns, run: runOf(s.namespace), why: s.why });
+      liveRuns.push(runOf(s.namespace));
+    }
     for (const mark of runs.namespaces) {
-      const runId = mark.slice(RUN_MARK_PREFIX.length);
-      await target.deleteRunObjects(c, target.namespace, runId);
+      const runId = runOf(mark);
+      await target.deleteRunObjects(c, ns, runId);
       report.runs.push(runId);
+      report.runsNamespace = ns;
     }
   }
-  const namespaces = (await c.core.listNamespace({ labelSelector: MANAGED_SELECTOR })).items.map(toMarked);
-  const nodes = (await c.core.listNode()).items.map(toMarked);
-  const plan = kubeCleanupPlan({ namespaces, nodes, host: hostname(), alive: processExists, force: opts.force });
+  // A user with rights in one namespace may not list namespaces or nodes: what they cannot see, they did not make.
+  const listed = async <T>(what: string, list: () => Promise<T[]>): Promise<T[]> => {
+    try {
+      return await list();
+    } catch (e) {
+      if (!target.namespace || statusOf(e) !== 403) throw e;
+      (report.notes ??= []).push(`could not list ${what} (${apiMessage(e)}): run namespaces and node marks were not looked at`);
+      return [];
+    }
+  };
+  const namespaces = await listed("namespaces", async () => (await c.core.listNamespace({ labelSelector: MANAGED_SELECTOR })).items.map(toMarked));
+  const nodes = await listed("nodes", async () => (await c.core.listNode()).items.map(toMarked));
+  const plan = kubeCleanupPlan({ namespaces, nodes, host: hostname(), alive: processExists, force: opts.force, liveRuns });
   report.skipped.push(...plan.skipped);
 
   // Dead nodes first: pods bound to them would keep their namespace terminating forever.
@@ -181,12 +216,15 @@ export async function cleanupKube(target: KubeCleanupTarget, opts: { force?: boo
 
 /** One line for the CLI. */
 export function describeKubeCleanup(platform: string, r: KubeCleanupReport): string[] {
-  const out = r.skipped.map((s) => `left namespace ${s.namespace} alone: ${s.why}`);
+  const out = [
+    ...(r.notes ?? []),
+    ...r.skipped.map((s) => (s.run ? `left run ${s.run} in namespace ${s.namespace} alone: ${s.why}` : `left namespace ${s.namespace} alone: ${s.why}`)),
+  ];
   if (r.cluster === "absent") return [...out, `no ${platform} cluster of pgchaos's to clean up`];
   if (r.booted.length > 0) out.push(`started node container(s) again: ${r.booted.join(", ")}`);
   if (r.cluster === "deleted") return [...out, `deleted the ${platform} cluster a crashed run had created (namespaces ${r.namespaces.join(", ") || "none"})`];
   if (r.uncordoned.length > 0) out.push(`uncordoned: ${r.uncordoned.join(", ")}`);
-  if (r.runs.length > 0) out.push(`deleted the objects of crashed run(s) ${r.runs.join(", ")} in the given namespace`);
+  if (r.runs.length > 0) out.push(`deleted the objects of crashed run(s) ${r.runs.join(", ")} in namespace ${r.runsNamespace ?? "?"}`);
   if (r.namespaces.length > 0) out.push(`deleted namespace(s): ${r.namespaces.join(", ")}`);
   else if (r.runs.length === 0) out.push(`nothing to clean up in the ${platform} cluster`);
   return out;

@@ -321,7 +321,7 @@ export class KubeCluster implements Cluster {
     } else {
       await this.claimNamespace();
       // Not with Patroni's scope labels: Patroni lists its ConfigMaps by them.
-      const markLabels = { "app.kubernetes.io/managed-by": "pgchaos", [MARKS.run]: this.runId };
+      const markLabels = { "app.kubernetes.io/managed-by": "pgchaos", [MARKS.runMark]: this.runId };
       await this.c.core.createNamespacedConfigMap({ namespace: this.namespace, body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: runMarkName(this.runId), labels: markLabels, annotations } } });
     }
     this.manifests = renderManifests({
@@ -379,17 +379,20 @@ export class KubeCluster implements Cluster {
     const labelSelector = selectorOf(patroniLabels(NAME));
     let pods: string[];
     let configMaps: string[];
+    let marks: string[];
     try {
-      const [p, cm] = await Promise.all([
+      const [p, cm, mk] = await Promise.all([
         this.c.core.listNamespacedPod({ namespace: this.namespace, labelSelector }),
         this.c.core.listNamespacedConfigMap({ namespace: this.namespace, labelSelector }),
+        this.c.core.listNamespacedConfigMap({ namespace: this.namespace, labelSelector: MARKS.runMark }),
       ]);
       pods = p.items.map((x) => x.metadata?.name ?? "");
       configMaps = cm.items.map((x) => x.metadata?.name ?? "");
+      marks = mk.items.map((x) => x.metadata?.name ?? "");
     } catch (e) {
       throw new EnvironmentError(`namespace ${this.namespace} cannot be used: ${apiMessage(e)} (the run lists, creates and deletes pods, Services, ConfigMaps, Secrets, a StatefulSet and RBAC objects there)`);
     }
-    const problem = namespaceClaimProblem(this.namespace, NAME, { pods, configMaps });
+    const problem = namespaceClaimProblem(this.namespace, NAME, { pods, configMaps, marks });
     if (problem) throw new EnvironmentError(problem);
   }
 

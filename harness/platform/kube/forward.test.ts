@@ -242,4 +242,13 @@ describe("the API server's port-forward, through client-node", () => {
     k.frame(1, Buffer.from("error forwarding port 5432: connection refused"));
     expect(k.ws.closed).toBe(true);
   });
+
+  it("ends the connection on an error that comes in one frame with the port number", async () => {
+    const k = kubelet();
+    const forward = await apiPortForward(new KubeConfig(), k.handler as never);
+    await forward("ns", "pg-0", 5432, { input: new PassThrough(), output: new PassThrough() });
+    k.frame(0, k.port);
+    k.frame(1, Buffer.concat([k.port, Buffer.from("error forwarding port 5432")]));
+    expect(k.ws.closed).toBe(true);
+  });
 });

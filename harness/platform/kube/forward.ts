@@ -74,11 +74,17 @@ export async function apiPortForward(
   const pf = new PortForward(kc, true, handler);
   return async (namespace, pod, port, io) => {
     let ws: { close(): void } | undefined;
-    const err = errorChannel(() => ws?.close());
+    // An error before the socket is ours (a refused dial reported at once) closes it as soon as it is.
+    let failed = false;
+    const err = errorChannel(() => {
+      failed = true;
+      ws?.close();
+    });
     const opened = await pf.portForward(namespace, pod, [port], io.output, err, io.input);
     const socket = typeof opened === "function" ? opened() : opened;
     if (!socket) throw new Error(`no port-forward connection to ${namespace}/${pod}`);
     ws = socket;
+    if (failed) socket.close();
     const closed = new Promise<void>((resolve) => {
       socket.on("close", () => resolve());
       socket.on("error", () => resolve());

@@ -205,12 +205,18 @@ describe("a namespace of the user's (--namespace)", () => {
     expect(namespaceClaimProblem("team-a", "pg", { pods: ["pg-0"], configMaps: ["pg-leader", "pg-config"] })).toMatch(
       /^namespace team-a already holds a pgchaos cluster \(pod pg-0, ConfigMap pg-leader, ConfigMap pg-config, labelled application=pgchaos,cluster-name=pg\)/,
     );
+    // Another run's mark alone (a run killed before its pods existed): cleaning that run up deletes the scope's ConfigMaps.
+    expect(namespaceClaimProblem("team-a", "pg", { pods: [], configMaps: [], marks: ["pgchaos-run-ab12"] })).toMatch(
+      /already holds a pgchaos cluster \(ConfigMap pgchaos-run-ab12 \(a run's mark\).*`--cleanup --platform kube --context NAME --namespace NS` removes a crashed run's/,
+    );
   });
 
   it("loses only the run's objects at teardown: every selector names the run or Patroni's scope, none the namespace", () => {
     const plan = runObjectsPlan("ab12cd34", "pg");
-    expect(plan.map((s) => s.kind)).toEqual(["StatefulSet", "PodDisruptionBudget", "Service", "PersistentVolumeClaim", "ConfigMap", "ConfigMap", "Secret", "RoleBinding", "Role", "ServiceAccount"]);
-    for (const s of plan) expect(s.labelSelector === `${MARKS.run}=ab12cd34` || s.labelSelector === "application=pgchaos,cluster-name=pg", s.kind).toBe(true);
+    expect(plan.map((s) => s.kind)).toEqual(["StatefulSet", "PodDisruptionBudget", "Service", "PersistentVolumeClaim", "ConfigMap", "ConfigMap", "Secret", "RoleBinding", "Role", "ServiceAccount", "ConfigMap"]);
+    for (const s of plan) expect([`${MARKS.run}=ab12cd34`, "application=pgchaos,cluster-name=pg", `${MARKS.runMark}=ab12cd34`], s.kind).toContain(s.labelSelector);
+    // The run's mark goes last: what a teardown that fails halfway leaves stays marked for --cleanup.
+    expect(plan.at(-1)!.labelSelector).toBe(`${MARKS.runMark}=ab12cd34`);
     expect(plan.some((s) => s.kind === "Namespace")).toBe(false);
   });
 });
@@ -263,6 +269,8 @@ function standIn(namespace: string) {
   const objects = {
     async list(apiVersion: string, kind: string, ns: string, _p: unknown, _e: unknown, _x: unknown, _f: unknown, labelSelector: string) {
       log.push(`list ${kind} ${ns} ${labelSelector}`);
+      // The run's mark (its own selector) is the one ConfigMap of that name.
+      if (kind === "ConfigMap" && labelSelector.startsWith(`${MARKS.runMark}=`)) return { items: [{ metadata: { name: `pgchaos-run-${labelSelector.split("=")[1]}` } }] };
       return { items: (listed[kind] ?? []).map((name) => ({ metadata: { name } })) };
     },
     async delete(o: { kind: string; metadata: { name: string; namespace: string } }) {
@@ -336,8 +344,9 @@ describe("the cluster on a cluster reached by context", () => {
       "delete ConfigMap team-a/pg-patroni-yml",
       "delete ConfigMap team-a/pg-patroni-yml",
       "delete Secret team-a/pg-credentials",
+      "delete ConfigMap team-a/pgchaos-run-ab12cd34",
     ]);
-    for (const l of s.log.filter((x) => x.startsWith("list "))) expect(l).toMatch(/ team-a (pgchaos\.io\/run=ab12cd34|application=pgchaos,cluster-name=pg)$/);
+    for (const l of s.log.filter((x) => x.startsWith("list "))) expect(l).toMatch(/ team-a (pgchaos\.io\/run=ab12cd34|application=pgchaos,cluster-name=pg|pgchaos\.io\/run-mark=ab12cd34)$/);
   });
 });
 

@@ -18,8 +18,9 @@ export interface RunObjects {
 
 /**
  * The ConfigMap a run makes in a namespace it did not create, carrying its owner marks (cleanup.ts ownerAnnotations) and
- * its run label: `--cleanup --namespace NS` tells a crashed run's objects from a live run's by it. Teardown deletes it
- * with the run's other ConfigMaps.
+ * its run id under MARKS.runMark (not the run label, nor Patroni's scope labels): `--cleanup --namespace NS` tells a
+ * crashed run's objects from a live run's by it, and a second run is refused while it exists. Teardown deletes it last,
+ * so that what a failed teardown leaves is still marked.
  */
 export const RUN_MARK_PREFIX = "pgchaos-run-";
 export const runMarkName = (runId: string) => `${RUN_MARK_PREFIX}${runId}`;
@@ -30,8 +31,9 @@ export const selectorOf = (labels: Record<string, string>) =>
     .join(",");
 
 /** Why a pgchaos cluster of scope `scope` cannot be made in `namespace`, from what is found there; undefined when it can. */
-export function namespaceClaimProblem(namespace: string, scope: string, found: { pods: readonly string[]; configMaps: readonly string[] }): string | undefined {
-  const what = [...found.pods.map((p) => `pod ${p}`), ...found.configMaps.map((c) => `ConfigMap ${c}`)];
+export function namespaceClaimProblem(namespace: string, scope: string, found: { pods: readonly string[]; configMaps: readonly string[]; marks?: readonly string[] }): string | undefined {
+  // Another run's mark, even alone (a run killed before its pods existed): cleanup of that run deletes the scope's ConfigMaps.
+  const what = [...(found.marks ?? []).map((m) => `ConfigMap ${m} (a run's mark)`), ...found.pods.map((p) => `pod ${p}`), ...found.configMaps.map((c) => `ConfigMap ${c}`)];
   if (what.length === 0) return undefined;
   return (
     `namespace ${namespace} already holds a pgchaos cluster (${what.slice(0, 6).join(", ")}${what.length > 6 ? ", ..." : ""}, labelled ${selectorOf(patroniLabels(scope))}): ` +
@@ -63,5 +65,6 @@ export function runObjectsPlan(runId: string, scope: string): RunObjects[] {
     { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", labelSelector: run, why: applied },
     { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", labelSelector: run, why: applied },
     { apiVersion: "v1", kind: "ServiceAccount", labelSelector: run, why: applied },
+    { apiVersion: "v1", kind: "ConfigMap", labelSelector: `${MARKS.runMark}=${runId}`, why: "the run's mark (runMarkName), last: what a failed teardown leaves stays marked" },
   ];
 }
