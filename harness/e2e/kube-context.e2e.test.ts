@@ -58,7 +58,8 @@ describe.skipIf(!asked)("--platform kube through the CLI, in a namespace of the 
     expect((await ours()).length).toBeGreaterThan(0);
     const r = await cli(["--cleanup", "--platform", "kube", "--context", context, "--namespace", namespace]);
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stdout).toMatch(/deleted the objects of crashed run\(s\) \w+ in the given namespace/);
+    expect(r.stdout).toContain(`in namespace ${namespace}`);
+    expect(r.stdout).toMatch(/deleted the objects of crashed run\(s\) \w+ in namespace /);
     expect(await ours()).toEqual([]);
     const kept = await c.core.readNamespacedConfigMap({ name: "users-settings", namespace });
     expect(kept.data).toEqual({ k: "v" });
