@@ -52,6 +52,11 @@ interface LocalNode {
 
 const SERVICE_PORT = 5432;
 
+/** Removes what a folder holds, keeping the folder itself (its owner and mode); nothing when it does not exist. */
+function emptyDir(dir: string): void {
+  for (const entry of existsSync(dir) ? readdirSync(dir) : []) rmSync(join(dir, entry), { recursive: true, force: true });
+}
+
 export class LocalCluster implements Cluster {
   readonly platform = "local";
   readonly nodes: readonly string[];
@@ -153,7 +158,6 @@ export class LocalCluster implements Cluster {
   readonly backups?: ClusterBackups;
 
   private localBackups(b: LocalBackups): ClusterBackups {
-    const owner = () => ({ uid: Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), gid: Number(execFileSync("id", ["-g", "postgres"]).toString().trim()) });
     return {
       settings: b.settings,
       fullBackup: async () => {
@@ -166,13 +170,13 @@ export class LocalCluster implements Cluster {
         for (const n of this.byName.values()) await this.killNode(n.name);
         // Every member's data, as a lost site or a deleted volume takes it; the folder itself stays, owned by postgres.
         for (const n of this.byName.values()) {
-          for (const entry of existsSync(n.dataDir) ? readdirSync(n.dataDir) : []) rmSync(join(n.dataDir, entry), { recursive: true, force: true });
+          emptyDir(n.dataDir);
           n.log.info("data directory emptied");
         }
         await b.forget();
       },
       restoreLatest: async () => {
-        b.useRestoreBootstrap(owner());
+        b.useRestoreBootstrap(this.agentOwner());
         await Promise.all(this.nodes.map((n) => this.startNode(n)));
       },
       restoreToTime: (target) => b.restoreToTime(target),
@@ -218,8 +222,7 @@ export class LocalCluster implements Cluster {
   private async start(): Promise<void> {
     // Record first: a crash from here on leaves something `--cleanup` can find.
     writeState(this.state());
-    const pgUid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
-    const pgGid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+    const { uid: pgUid, gid: pgGid } = this.agentOwner();
     mkdirSync(this.workDir, { recursive: true });
     // Whatever the umask: the postgres user must get through the work folders to its node's own.
     for (const d of [dirname(this.workDir), this.workDir]) chmodSync(d, 0o755);
@@ -285,6 +288,14 @@ export class LocalCluster implements Cluster {
     await this.parts.afterBringUp(leader);
   }
 
+  private owner?: { uid: number; gid: number };
+
+  /** The postgres user's uid and gid, which own the agents' files (asked of the system once). */
+  private agentOwner(): { uid: number; gid: number } {
+    this.owner ??= { uid: Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), gid: Number(execFileSync("id", ["-g", "postgres"]).toString().trim()) };
+    return this.owner;
+  }
+
   /** Nothing is started once teardown began: a fault still running after Ctrl-C must not leave a process. */
   private assertNotTornDown(what: string): void {
     if (this.tornDown) throw new Error(`not starting ${what}: the cluster is being torn down`);
@@ -294,8 +305,7 @@ export class LocalCluster implements Cluster {
     this.assertNotTornDown(`the pod of ${n.name}`);
     // A new pod gets its folders like a container's /run: empty (see LocalStackParts.nodeFolders).
     for (const f of this.parts.nodeFolders.filter((x) => x.ephemeral)) {
-      const dir = join(n.dir, f.name);
-      for (const entry of existsSync(dir) ? readdirSync(dir) : []) rmSync(join(dir, entry), { recursive: true, force: true });
+      emptyDir(join(n.dir, f.name));
     }
     // And the postmaster.pid a killed pod left is stale by construction (nothing of it runs), but names a PID of its
     // namespace that this pod's hands out again at once: PostgreSQL (started by repmgr's pg_ctl, or pg_autoctl) would
