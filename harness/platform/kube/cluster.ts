@@ -142,21 +142,39 @@ async function listRunObjects(c: KubeClients, namespace: string, step: RunObject
   return list.items.map((o) => o.metadata?.name ?? "").filter(Boolean);
 }
 
-/** Deletes run `runId`'s objects in a namespace it did not create, one by one (namespace.ts runObjectsPlan), and waits for its pods to go. */
+/**
+ * Deletes run `runId`'s objects in a namespace it did not create, one by one (namespace.ts runObjectsPlan), and waits
+ * until they are gone, not only asked to go: a foreground deletion leaves the object in place, marked, until the garbage
+ * collector has removed what it owns (a StatefulSet's pods, a Service's EndpointSlices), which takes seconds on a busy
+ * cluster. The run's mark goes last, once the rest is gone, so that whatever an interrupted cleanup leaves stays marked.
+ */
 export async function deleteRunObjects(c: KubeClients, namespace: string, runId: string): Promise<void> {
-  for (const step of runObjectsPlan(runId, NAME)) {
-    for (const name of await listRunObjects(c, namespace, step)) {
-      try {
-        await c.objects.delete({ apiVersion: step.apiVersion, kind: step.kind, metadata: { name, namespace } }, undefined, undefined, undefined, undefined, "Foreground");
-      } catch (e) {
-        if (!isNotFound(e)) throw new Error(`deleting ${step.kind} ${namespace}/${name}: ${apiMessage(e)}`);
+  const plan = runObjectsPlan(runId, NAME);
+  const isMark = (step: RunObjects) => step.labelSelector.startsWith(`${MARKS.runMark}=`);
+  const mark = plan.filter(isMark);
+  const rest = plan.filter((step) => !isMark(step));
+  const deleteAll = async (steps: RunObjects[]) => {
+    for (const step of steps) {
+      for (const name of await listRunObjects(c, namespace, step)) {
+        try {
+          await c.objects.delete({ apiVersion: step.apiVersion, kind: step.kind, metadata: { name, namespace } }, undefined, undefined, undefined, undefined, "Foreground");
+        } catch (e) {
+          if (!isNotFound(e)) throw new Error(`deleting ${step.kind} ${namespace}/${name}: ${apiMessage(e)}`);
+        }
       }
     }
-  }
-  await waitFor({ condition: `the run's pods gone`, where: `namespace ${namespace}`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
-    const left = await c.core.listNamespacedPod({ namespace, labelSelector: `${MARKS.run}=${runId}` });
-    return left.items.length === 0;
-  });
+  };
+  const awaitGone = (steps: RunObjects[], what: string) =>
+    waitFor({ condition: what, where: `namespace ${namespace}`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
+      const pods = await c.core.listNamespacedPod({ namespace, labelSelector: `${MARKS.run}=${runId}` });
+      if (pods.items.length > 0) return false;
+      for (const step of steps) if ((await listRunObjects(c, namespace, step)).length > 0) return false;
+      return true;
+    });
+  await deleteAll(rest);
+  await awaitGone(rest, "the run's pods and objects gone");
+  await deleteAll(mark);
+  await awaitGone(mark, "the run's mark gone");
 }
 
 export function cleanupTarget(runtime: KubeRuntime): KubeCleanupTarget {
@@ -1123,7 +1141,7 @@ export class KubeCluster implements Cluster {
     return listRunObjects(this.c, this.namespace, step);
   }
 
-  /** `--namespace`: deletes the run's objects one by one (namespace.ts runObjectsPlan), and waits for its pods to go. */
+  /** `--namespace`: deletes the run's objects one by one (namespace.ts runObjectsPlan), and waits for them to be gone. */
   private deleteRunObjects(): Promise<void> {
     return deleteRunObjects(this.c, this.namespace, this.runId);
   }

@@ -20,7 +20,7 @@ import { EnvironmentError } from "../../util/errors.ts";
 import type { ClusterSpec } from "../types.ts";
 import { contextCapabilities, contextFaultSemantics, contextWhyNot } from "./capabilities.ts";
 import type { ExecResult, KubeClients } from "./client.ts";
-import { KubeCluster, type KubeRuntime } from "./cluster.ts";
+import { deleteRunObjects, KubeCluster, type KubeRuntime } from "./cluster.ts";
 import { TEST_IMAGE, testStack } from "./test-stack.ts";
 import { contextEnvOptions, contextNodeProblem, contextOptionProblems, contextPreflight, contextRuntime, makeContextPlatform } from "./kube.ts";
 import { MARKS } from "./cleanup.ts";
@@ -221,6 +221,63 @@ describe("a namespace of the user's (--namespace)", () => {
   });
 });
 
+describe("deleting a run's objects in a namespace of the user's", () => {
+  /**
+   * A stand-in API that deletes as Kubernetes does in the foreground: an object asked to go stays listed, marked, for
+   * `lingers` more lists (the garbage collector removing what it owns), the StatefulSet's pods as long.
+   */
+  function foregroundApi(runId: string, lingers: number) {
+    const run = `${MARKS.run}=${runId}`;
+    type Obj = { kind: string; name: string; selector: string; listsLeft?: number };
+    const objects: Obj[] = [
+      { kind: "StatefulSet", name: "pg", selector: run },
+      { kind: "Service", name: "pg", selector: run },
+      { kind: "Service", name: "pg-0-direct", selector: run },
+      { kind: "ConfigMap", name: "pg-leader", selector: "application=pgchaos,cluster-name=pg" },
+      { kind: "ConfigMap", name: "users-settings", selector: "team=a" },
+      { kind: "ConfigMap", name: `pgchaos-run-${runId}`, selector: `${MARKS.runMark}=${runId}` },
+    ];
+    const pods = [{ name: "pg-0" }, { name: "pg-1" }];
+    const events: string[] = [];
+    const tick = (o: Obj) => o.listsLeft === undefined || o.listsLeft-- > 0;
+    const objectsApi = {
+      async list(_apiVersion: string, kind: string, _ns: string, ...rest: unknown[]) {
+        const selector = rest[4] as string;
+        const items = objects.filter((o) => o.kind === kind && o.selector === selector && tick(o));
+        for (const o of objects.filter((o) => o.listsLeft !== undefined && o.listsLeft < 0)) objects.splice(objects.indexOf(o), 1);
+        return { items: items.map((o) => ({ metadata: { name: o.name } })) };
+      },
+      async delete(obj: { kind: string; metadata: { name: string } }, ...rest: unknown[]) {
+        const o = objects.find((x) => x.kind === obj.kind && x.name === obj.metadata.name);
+        if (!o) throw Object.assign(new Error("not found"), { code: 404 });
+        events.push(`delete ${o.kind} ${o.name} (${String(rest[4])}), ${objects.filter((x) => x.listsLeft === undefined && x !== o && x.selector !== "team=a").length} others not yet asked to go`);
+        o.listsLeft ??= lingers;
+      },
+    };
+    // Lists of the pods left once their StatefulSet was asked to go.
+    let podLists = 0;
+    const core = {
+      async listNamespacedPod() {
+        const asked = !objects.some((o) => o.kind === "StatefulSet" && o.listsLeft === undefined);
+        return { items: asked && podLists++ >= lingers ? [] : pods.map((p) => ({ metadata: p })) };
+      },
+    };
+    const left = () => objects.filter((o) => o.selector !== "team=a").map((o) => `${o.kind} ${o.name}`);
+    return { c: { core, objects: objectsApi } as unknown as KubeClients, events, left, all: () => objects.map((o) => `${o.kind} ${o.name}`) };
+  }
+
+  it("returns once the objects are gone, not only asked to go, and deletes the run's mark after all the rest", async () => {
+    const api = foregroundApi("ab12", 2);
+    await deleteRunObjects(api.c, "team-a", "ab12");
+    expect(api.left()).toEqual([]);
+    // The user's ConfigMap is untouched.
+    expect(api.all()).toEqual(["ConfigMap users-settings"]);
+    // Foreground deletion throughout; the mark last, when nothing else of the run was left to ask.
+    expect(api.events.every((e) => e.includes("(Foreground)"))).toBe(true);
+    expect(api.events.at(-1)).toMatch(/^delete ConfigMap pgchaos-run-ab12 \(Foreground\), 0 others not yet asked to go$/);
+  }, 30_000);
+});
+
 /** A stand-in API for a cluster reached by context: one member pod, its node shared with others. */
 function standIn(namespace: string) {
   const log: string[] = [];
@@ -266,15 +323,17 @@ function standIn(namespace: string) {
     },
   };
   const listed: Record<string, string[]> = { StatefulSet: ["pg"], Service: ["pg", "pg-primary"], ConfigMap: ["pg-patroni-yml"], Secret: ["pg-credentials"] };
+  const deleted = new Set<string>();
   const objects = {
     async list(apiVersion: string, kind: string, ns: string, _p: unknown, _e: unknown, _x: unknown, _f: unknown, labelSelector: string) {
       log.push(`list ${kind} ${ns} ${labelSelector}`);
       // The run's mark (its own selector) is the one ConfigMap of that name.
-      if (kind === "ConfigMap" && labelSelector.startsWith(`${MARKS.runMark}=`)) return { items: [{ metadata: { name: `pgchaos-run-${labelSelector.split("=")[1]}` } }] };
-      return { items: (listed[kind] ?? []).map((name) => ({ metadata: { name } })) };
+      const names = kind === "ConfigMap" && labelSelector.startsWith(`${MARKS.runMark}=`) ? [`pgchaos-run-${labelSelector.split("=")[1]}`] : (listed[kind] ?? []);
+      return { items: names.filter((name) => !deleted.has(`${kind} ${name}`)).map((name) => ({ metadata: { name } })) };
     },
     async delete(o: { kind: string; metadata: { name: string; namespace: string } }) {
       log.push(`delete ${o.kind} ${o.metadata.namespace}/${o.metadata.name}`);
+      deleted.add(`${o.kind} ${o.metadata.name}`);
       return {};
     },
   };
@@ -341,7 +400,6 @@ describe("the cluster on a cluster reached by context", () => {
       "delete StatefulSet team-a/pg",
       "delete Service team-a/pg",
       "delete Service team-a/pg-primary",
-      "delete ConfigMap team-a/pg-patroni-yml",
       "delete ConfigMap team-a/pg-patroni-yml",
       "delete Secret team-a/pg-credentials",
       "delete ConfigMap team-a/pgchaos-run-ab12cd34",
