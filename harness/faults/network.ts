@@ -43,6 +43,18 @@ function rulesFor(ctx: FaultContext, shape: PartitionShape, nodes: string[]): { 
   return { rules: c.partitionRules?.(g) ?? grudgeRules(g, (n) => c.addressOf(n), c.clientsAddress, c.ruleTag), description: describeGrudge(g) };
 }
 
+/** The rules node by node, in the order the nodes first appear; each node's at once where the platform can (iptablesBatch). */
+export async function applyRules(ctx: FaultContext, rules: readonly NodeCommand[]): Promise<void> {
+  const c = ctx.cluster;
+  if (!c.iptablesBatch) {
+    for (const r of rules) await c.iptables(r.node, r.args);
+    return;
+  }
+  const byNode = new Map<string, string[][]>();
+  for (const r of rules) byNode.set(r.node, [...(byNode.get(r.node) ?? []), r.args]);
+  for (const [node, args] of byNode) await c.iptablesBatch(node, args);
+}
+
 async function clearAll(ctx: FaultContext): Promise<void> {
   await ctx.cluster.clearRules();
 }
@@ -55,7 +67,7 @@ export function partitionFault(shape: PartitionShape, target: Target): Fault {
     resolve: (ctx) => resolveNow(ctx, target),
     async inject(ctx, nodes) {
       const { rules, description } = rulesFor(ctx, shape, nodes);
-      for (const r of rules) await ctx.cluster.iptables(r.node, r.args);
+      await applyRules(ctx, rules);
       return { shape, grudge: description, rules: rules.length };
     },
     heal: clearAll,

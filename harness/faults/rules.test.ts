@@ -6,6 +6,7 @@ import {
   dcsCutRules,
   deleteArgs,
   grudgeRules,
+  iptablesRestoreArgv,
   linkDownCommand,
   linkUpCommand,
   lossRules,
@@ -63,6 +64,21 @@ describe("grudgeRules", () => {
     for (const r of grudgeRules(isolate("n1", three, { clients: true }), addressOf, CLIENT_ADDR, TAG)) {
       expect(splitRule(r.args.join(" "))).toEqual(r.args);
     }
+  });
+});
+
+describe("iptablesRestoreArgv", () => {
+  it("appends every rule in one commit, the lines passed as arguments, never parsed by the shell", () => {
+    const argv = iptablesRestoreArgv([["-A", "INPUT", "-s", "10.0.0.2", "-j", "DROP"], ["-A", "OUTPUT", "-d", "10.0.0.2", "-j", "DROP"]]);
+    expect(argv.slice(0, 4)).toEqual(["sh", "-c", 'printf "%s\\n" "$@" | iptables-restore -w --noflush', "sh"]);
+    expect(argv.slice(4)).toEqual(["*filter", "-A INPUT -s 10.0.0.2 -j DROP", "-A OUTPUT -d 10.0.0.2 -j DROP", "COMMIT"]);
+  });
+
+  it("refuses what the restore format would misread, and nothing to do", () => {
+    expect(() => iptablesRestoreArgv([])).toThrow(/no rules/);
+    expect(() => iptablesRestoreArgv([["-D", "INPUT", "-j", "DROP"]])).toThrow(/expected an "-A <chain> \.\.\." rule/);
+    expect(() => iptablesRestoreArgv([["-A", "INPUT", "-m", "comment", "--comment", "two words", "-j", "DROP"]])).toThrow(/cannot go into iptables-restore unquoted/);
+    expect(() => iptablesRestoreArgv([["-A", "INPUT", "-j", "DROP #"]])).toThrow(/unquoted/);
   });
 });
 

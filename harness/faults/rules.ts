@@ -61,6 +61,21 @@ export function grudgeRules(g: Grudge, addressOf: (node: string) => string, clie
   return out;
 }
 
+/**
+ * A shell command line that appends `rules` (each an `-A <chain> ...` argument vector) to the filter table in one
+ * iptables-restore commit (--noflush: nothing else is touched), so that they take effect together. The lines go as
+ * arguments, never through the shell's parser; a word the restore format cannot carry unquoted is refused.
+ */
+export function iptablesRestoreArgv(rules: readonly (readonly string[])[]): string[] {
+  if (rules.length === 0) throw new Error("no rules to restore");
+  const lines = rules.map((args) => {
+    if (args[0] !== "-A" || args.length < 2) throw new Error(`expected an "-A <chain> ..." rule, got ${JSON.stringify(args.join(" "))}`);
+    for (const a of args) if (a === "" || /[\s"'\\#]/.test(a)) throw new Error(`rule word ${JSON.stringify(a)} cannot go into iptables-restore unquoted`);
+    return args.join(" ");
+  });
+  return ["sh", "-c", 'printf "%s\\n" "$@" | iptables-restore -w --noflush', "sh", "*filter", ...lines, "COMMIT"];
+}
+
 function withCommand(args: readonly string[], command: "-D" | "-C"): string[] {
   if (args[0] !== "-A" || args.length < 2) throw new Error(`expected an "-A <chain> ..." rule, got ${JSON.stringify(args.join(" "))}`);
   return [command, ...args.slice(1)];

@@ -24,8 +24,8 @@ export interface ForwarderOptions {
   what: string;
   namespace: string;
   port: number;
-  /** The pod a new connection goes to, or why there is none (then the connection is closed at once). */
-  target: () => Promise<{ pod: string } | { none: string }>;
+  /** The pod a new connection goes to (at its `port`, `port` above unless given), or why there is none (then the connection is closed at once). */
+  target: () => Promise<{ pod: string; port?: number } | { none: string }>;
   forward: PodForward;
   /** Told when a connection could not be carried (no target, the forward failed). */
   onRefused?: (why: string) => void;
@@ -40,6 +40,7 @@ export interface ForwarderOptions {
 
 interface SpareTunnel {
   pod: string;
+  port: number;
   input: PassThrough;
   output: PassThrough;
   tunnel: { close(): void; closed: Promise<void> };
@@ -90,8 +91,9 @@ export class LocalForwarder {
       if ("none" in t) return undefined;
       const input = new PassThrough();
       const output = new PassThrough();
-      const tunnel = await this.opts.forward(this.opts.namespace, t.pod, this.opts.port, { input, output });
-      const s: SpareTunnel = { pod: t.pod, input, output, tunnel, dead: false };
+      const port = t.port ?? this.opts.port;
+      const tunnel = await this.opts.forward(this.opts.namespace, t.pod, port, { input, output });
+      const s: SpareTunnel = { pod: t.pod, port, input, output, tunnel, dead: false };
       void tunnel.closed.then(() => (s.dead = true));
       if (this.closing) tunnel.close();
       return s;
@@ -99,11 +101,11 @@ export class LocalForwarder {
   }
 
   /**
-   * The spare tunnel when it leads to `pod` and still runs, with a new one opened in its place. One that died (its
+   * The spare tunnel when it leads to `pod` at `port` and still runs, with a new one opened in its place. One that died (its
    * container was killed or paused by a fault) is not replaced at once: the next connection opens one, so a member
    * that stays down costs one failed tunnel and a half per connection, not two.
    */
-  private async takeSpare(pod: string): Promise<SpareTunnel | undefined> {
+  private async takeSpare(pod: string, port: number): Promise<SpareTunnel | undefined> {
     // Claimed before any await: two connections at once never share one tunnel.
     const claimed = this.spare;
     this.spare = undefined;
@@ -112,7 +114,7 @@ export class LocalForwarder {
       return undefined;
     }
     const s = await claimed;
-    if (s && !s.dead && s.pod === pod) {
+    if (s && !s.dead && s.pod === pod && s.port === port) {
       this.openSpare();
       return s;
     }
@@ -129,10 +131,12 @@ export class LocalForwarder {
     });
     socket.on("error", () => socket.destroy());
     let pod: string;
+    let port: number;
     try {
       const t = await this.opts.target();
       if ("none" in t) throw new Error(t.none);
       pod = t.pod;
+      port = t.port ?? this.opts.port;
     } catch (e) {
       this.refuse(socket, `no pod for ${this.opts.what}: ${(e as Error).message}`);
       return;
@@ -141,14 +145,14 @@ export class LocalForwarder {
     // What the pod sends goes to the client through `output`, which notes who answered.
     let output: PassThrough;
     let tunnel: { close(): void; closed: Promise<void> };
-    const spare = await this.takeSpare(pod);
+    const spare = await this.takeSpare(pod, port);
     if (spare) {
       ({ output, tunnel } = spare);
       socket.pipe(spare.input);
     } else {
       output = new PassThrough();
       try {
-        tunnel = await this.opts.forward(this.opts.namespace, pod, this.opts.port, { input: socket, output });
+        tunnel = await this.opts.forward(this.opts.namespace, pod, port, { input: socket, output });
       } catch (e) {
         this.refuse(socket, `port-forward to ${pod} for ${this.opts.what} failed: ${(e as Error).message}`);
         return;

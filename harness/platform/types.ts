@@ -28,6 +28,11 @@ export interface ClusterSpec {
   stack?: HaStack;
   /** Archive WAL to a backup repository of the run from the start (a scenario with a backup or a disaster). */
   archive?: boolean;
+  /**
+   * The scenario injects network faults (partitions, packet loss): a platform that needs an agent of its own for them
+   * (`--platform kube`: kube/net-agent.ts) starts it with the cluster.
+   */
+  networkFaults?: boolean;
 }
 
 /** A full backup as the repository records it. */
@@ -132,6 +137,12 @@ export interface Cluster extends AsyncDisposable {
   readonly clientsAddress: string;
   /** `iptables ARGS` inside the node's network namespace. */
   iptables(node: string, args: string[]): Promise<void>;
+  /**
+   * Several `-A` rules on one node at once (iptables-restore --noflush: one commit), where each command costs a round
+   * trip (an exec into a pod or a node container): a partition then cuts a node from its peers and from the clients
+   * at the same instant, instead of letting clients write for a while to a node already cut from its replicas.
+   */
+  iptablesBatch?(node: string, rules: string[][]): Promise<void>;
   /** Removes every tagged rule on the node (every node when none is named); returns how many. */
   clearRules(node?: string): Promise<number>;
   listRules(): Promise<string[]>;

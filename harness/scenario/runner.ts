@@ -112,7 +112,8 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     phase("deploy");
     // WAL archiving must run from the start: a backup needs the WAL its start and end, a restore all of it since.
     const archive = scenario.schedule.some((s) => s.fault.kind === "backup" || s.fault.kind === "disaster");
-    cluster = await platform.deploy({ name: scenario.name, nodes: scenario.nodes, profile, runDir, keep: opts.keep, logger, signal, stack, archive });
+    const networkFaults = scenario.schedule.some((s) => s.fault.kind.startsWith("partition") || s.fault.kind === "packet-loss");
+    cluster = await platform.deploy({ name: scenario.name, nodes: scenario.nodes, profile, runDir, keep: opts.keep, logger, signal, stack, archive, networkFaults });
     settings = cluster.settings;
     runId = (cluster as { runId?: string }).runId;
     const ready = await cluster.waitReady({ timeoutMs: 10_000, reason: "steady state", signal });

@@ -47,27 +47,25 @@ export interface ContextPlatformOptions {
  * the pod's eviction (its node is not cordoned); a drain cordons the node, only with --allow-node-faults.
  */
 export function contextCapabilities(o: ContextPlatformOptions): ReadonlySet<PlatformCapability> {
-  const caps: PlatformCapability[] = ["kill", "graceful-stop", "pause", "process-kill"];
+  // Partitions and packet loss through the network agent the run adds to its own pods (net-agent.ts).
+  const caps: PlatformCapability[] = ["kill", "graceful-stop", "pause", "process-kill", "partition", "packet-loss"];
   if (o.allowNodeFaults) caps.push("node-drain");
   return new Set(caps);
 }
 
-/** What an in-cluster agent would have to do for the network faults, and that there is none yet. */
-const NO_NETWORK_AGENT =
-  "it needs iptables, ip or tc inside the member's pod network namespace, which on kind and minikube pgchaos enters from the node's container " +
-  "(nsenter from the node's pid). On a cluster reached by context the nodes are not containers of this host, and pgchaos has no agent in the cluster yet " +
-  "(an ephemeral container with NET_ADMIN in the member's pod, as xk6-disruptor injects, or a privileged DaemonSet, as Chaos Mesh runs; either needs a " +
-  "namespace whose Pod Security admits NET_ADMIN). Besides, the harness reaches members by port-forward there, which enters a pod on its loopback, " +
-  "so a partition could not cut \"the clients\" apart from the node probes. Run it on kind or minikube";
+/** Why the faults on the pod's link are not offered where clients come by port-forward. */
+const LINK_FAULT_BY_PORT_FORWARD =
+  "it acts on the pod's link (eth0), and on a cluster reached by context the harness's clients do not come over that link: they come by " +
+  "port-forward, which enters the pod on its loopback. The fault would slow or cut the members' replication and the API server but not the clients, " +
+  "which is not the fault the other platforms measure. Partitions and packet loss do run here (through the network agent, net-agent.ts); " +
+  "for this one use kind or minikube";
 
 /** Why `--platform kube` lacks what it lacks, for the refusal before deploy. */
 export function contextWhyNot(o: ContextPlatformOptions): Partial<Record<PlatformCapability, string>> {
   return {
     backup: KUBE_WHY_NOT.backup,
-    partition: NO_NETWORK_AGENT,
-    "link-down": NO_NETWORK_AGENT,
-    "packet-loss": NO_NETWORK_AGENT,
-    latency: NO_NETWORK_AGENT,
+    "link-down": LINK_FAULT_BY_PORT_FORWARD,
+    latency: LINK_FAULT_BY_PORT_FORWARD,
     "node-failure": o.allowNodeFaults
       ? "powering a node off needs its provider (a cloud API, or an agent on the node that stops its kubelet and container runtime); pgchaos has neither " +
         "for a cluster reached by context, --allow-node-faults or not. Run it on kind or minikube, whose nodes are containers of this host"
@@ -91,7 +89,13 @@ export function contextFaultSemantics(o: ContextPlatformOptions): Readonly<Recor
     ...(o.allowNodeFaults ? { drain: KUBE_FAULT_SEMANTICS.drain! } : {}),
     clients:
       "the harness reaches the primary by port-forward through the API server, to the pod the leader Service's EndpointSlices name at each new connection; " +
-      "node probes reach each member's pod by port-forward, which enters the pod on its loopback (beside the database). " +
+      "node probes reach each member's pod by port-forward, which enters the pod on its loopback (beside the database), through the network agent's relay where the run has one. " +
       "PostgreSQL sees every such connection come from 127.0.0.1, so a write is credited to the pod that answered through the primary's forward",
+    partition:
+      "iptables rules in the pods' network namespaces, run by the network agent: an ephemeral container (pgchaos-net, NET_ADMIN, the member's image) the run adds to each of its pods. " +
+      "Peers are cut by pod address as on kind; a member cut from a majority is also cut from the API server (the DCS). " +
+      "The clients are cut where the port-forward enters the pod: the container runtime's connections (uid 0) to PostgreSQL on the pod's loopback; node probes go through the agent's relay (uid nobody), which stays open",
+    "partition dcs-isolate": KUBE_FAULT_SEMANTICS["partition dcs-isolate"]!,
+    "packet-loss": "random drops of incoming packets in the pod's network namespace (iptables statistic), by the network agent: peers, the API server and the port-forwarded clients alike",
   };
 }

@@ -33,7 +33,7 @@ import { stackSettings } from "../../stack/patroni/default.ts";
 import { patroniOnly, type PatroniHaStack } from "../../stack/patroni/stack.ts";
 import type { AgentApi, EffectiveProfile } from "../../stack/types.ts";
 import type { Grudge } from "../../faults/grudge.ts";
-import type { NodeCommand } from "../../faults/rules.ts";
+import { iptablesRestoreArgv, type NodeCommand } from "../../faults/rules.ts";
 import { waitFor } from "../../util/wait.ts";
 import { assertReplicasStreaming, oneRunningLeader } from "../ready.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
@@ -60,6 +60,7 @@ import {
 import { defaultPatroniStack } from "../../stack/patroni/default.ts";
 import { assertNodePortReachable, imagePullProblem } from "./runtime-common.ts";
 import { LocalForwarder, type PodForward } from "../forward.ts";
+import { agentState, NET_AGENT, RELAY_PORT, withNetAgent } from "./net-agent.ts";
 import { podBehindService, roundRobin } from "./forward.ts";
 import { namespaceClaimProblem, runMarkName, runObjectsPlan, selectorOf, type RunObjects } from "./namespace.ts";
 import { checkPodPatroni, PatroniMismatchError, podAgentApi, type PodExec } from "./stack.ts";
@@ -257,6 +258,8 @@ export class KubeCluster implements Cluster {
   /** Nodes this run cordoned, by the member whose drain cordoned them. */
   private readonly cordoned = new Map<string, string>();
   private readonly savedRoutes = new Map<string, IpRoute[]>();
+  /** Uids of the pods whose network agent runs (net-agent.ts; `--platform kube` with network faults). */
+  private readonly agentPods = new Set<string>();
   /** Members whose node container a node-failure fault killed, with that container. */
   private readonly failedHosts = new Map<string, string>();
   private tornDown = false;
@@ -288,7 +291,7 @@ export class KubeCluster implements Cluster {
     this.platform = runtime.platform;
     this.stack = stack;
     this.effective = stack.effectiveProfile(spec.profile);
-    this.exec = exec ?? ((node, argv, timeoutMs) => execInPod(this.c, { namespace: this.namespace, pod: node, container: CONTAINER }, argv, timeoutMs));
+    this.exec = exec ?? ((node, argv, timeoutMs, container) => execInPod(this.c, { namespace: this.namespace, pod: node, container: container ?? CONTAINER }, argv, timeoutMs));
     this.agent = podAgentApi((node, argv, timeoutMs) => this.podExec(node, argv, timeoutMs));
     this.namespace = runtime.namespace ?? `pgchaos-${runId}`;
     this.ownNamespace = runtime.namespace === undefined;
@@ -369,9 +372,9 @@ export class KubeCluster implements Cluster {
       await assertNodePortReachable(this.nodePortHost, this.ports.primary, `the ${this.platform} cluster's leader Service`);
       this.clientsIp = await this.runtime.clientsAddress!(this.c);
     }
-    // The `kubernetes` Service is only needed by partitions, which need node access (and may not be readable by a
-    // user with one namespace).
-    if (this.runtime.nodeContainer) this.api = await this.apiServerAddress();
+    // The `kubernetes` Service is only needed by partitions, which need node access or the network agent (and may not
+    // be readable by a user with one namespace).
+    if (this.runtime.nodeContainer || this.usesNetAgent) this.api = await this.apiServerAddress();
     await this.releaseAll(timeoutMs);
     // As soon as the first pod runs: an image whose Patroni is not the run's (PGCHAOS_KUBE_IMAGE) would otherwise show
     // as a leader Service that never routes (Patroni 3 labels its leader master, 4 primary).
@@ -429,7 +432,10 @@ export class KubeCluster implements Cluster {
         podBehindService(svc, (await this.c.discovery.listNamespacedEndpointSlice({ namespace: this.namespace, labelSelector: `kubernetes.io/service-name=${svc}` })).items, pick),
     });
     for (const n of this.nodes) {
-      this.memberForwards.push(await LocalForwarder.open({ what: `member ${n}`, namespace: this.namespace, port: PG_PORT, forward, onRefused, target: async () => ({ pod: n }) }));
+      // Through the network agent's relay where the pod has one: a partition's cut of the clients (the port-forward's
+      // own dials to PostgreSQL) must not blind the node probes (net-agent.ts).
+      const target = async () => ({ pod: n, port: this.agentRunning(n) ? RELAY_PORT : PG_PORT });
+      this.memberForwards.push(await LocalForwarder.open({ what: `member ${n}`, namespace: this.namespace, port: PG_PORT, forward, onRefused, target }));
     }
   }
 
@@ -447,9 +453,75 @@ export class KubeCluster implements Cluster {
 
   private noNodeAccess(op: string): Error {
     return new Error(
-      `${op}: the ${this.platform} platform does not enter the cluster's nodes (they are not containers of this host, and pgchaos has no agent in the cluster); ` +
-        "the faults that need it are refused before deploy (harness/platform/kube/capabilities.ts)",
+      `${op}: the ${this.platform} platform does not enter the cluster's nodes (they are not containers of this host)` +
+        (this.usesNetAgent ? "" : ", and this run added no network agent to its pods (only a scenario with partitions or packet loss does)") +
+        "; the faults that need it are refused before deploy (harness/platform/kube/capabilities.ts)",
     );
+  }
+
+  /**
+   * Whether commands in the pods' network namespaces go through the network agent (net-agent.ts): on a cluster
+   * reached by context, in a run whose scenario injects network faults.
+   */
+  private get usesNetAgent(): boolean {
+    return !this.runtime.nodeContainer && this.spec.networkFaults === true;
+  }
+
+  /** Whether the member's current pod (as members() last saw it) has a running network agent. */
+  private agentRunning(node: string): boolean {
+    const uid = this.pods.get(node)?.uid;
+    return uid !== undefined && this.agentPods.has(uid);
+  }
+
+  /** Whether the member's pod, now, has a running network agent (learnt, not added). */
+  private async hasNetAgent(node: string): Promise<boolean> {
+    const pod = await this.c.core.readNamespacedPod({ name: node, namespace: this.namespace }).catch(() => undefined);
+    if (!pod || agentState(pod).state !== "running") return false;
+    this.agentPods.add(pod.metadata?.uid ?? "");
+    return true;
+  }
+
+  /**
+   * Adds the network agent to the member's current pod (the ephemeralcontainers subresource) unless it runs there
+   * already, and waits for it to run. A pod recreated by a fault is a new pod, without it: waitReady adds it again.
+   */
+  private async ensureNetAgent(node: string): Promise<void> {
+    const where = `pod ${node} in namespace ${this.namespace}`;
+    const read = async () => {
+      try {
+        return await this.c.core.readNamespacedPod({ name: node, namespace: this.namespace });
+      } catch (e) {
+        throw new Error(`reading ${where}: ${apiMessage(e)}`);
+      }
+    };
+    let pod = await read();
+    const uid = pod.metadata?.uid ?? "";
+    if (this.agentPods.has(uid)) return;
+    if (agentState(pod).state === "absent") {
+      try {
+        pod = await this.c.core.replaceNamespacedPodEphemeralcontainers({ name: node, namespace: this.namespace, body: withNetAgent(pod, this.image, PG_PORT) });
+      } catch (e) {
+        const status = statusOf(e);
+        throw new EnvironmentError(
+          `cannot add the network agent (ephemeral container ${NET_AGENT}, NET_ADMIN) to ${where}: ${apiMessage(e)}` +
+            (status === 403
+              ? ". Network faults on a cluster reached by context need the right to update pods/ephemeralcontainers in the namespace, and a Pod Security level that admits NET_ADMIN (privileged); ask for both, or run the scenario on kind or minikube"
+              : ""),
+        );
+      }
+      this.log.info({ node, uid }, "network agent added");
+    }
+    await waitFor({ condition: `network agent ${NET_AGENT} running`, where, timeoutMs: 120_000, intervalMs: 500, signal: this.spec.signal }, async () => {
+      const p = await read();
+      if (p.metadata?.uid !== uid) throw new AbortError(new Error(`${where} was replaced while its network agent started`));
+      const st = agentState(p);
+      if (st.state === "terminated") throw new AbortError(new Error(`the network agent of ${where} ended: ${st.why}`));
+      if (st.state === "waiting" && /ErrImagePull|ImagePullBackOff|InvalidImageName|CreateContainerConfigError|CreateContainerError/.test(st.why)) {
+        throw new AbortError(new Error(`the network agent of ${where} cannot start: ${st.why}`));
+      }
+      return st.state === "running";
+    });
+    this.agentPods.add(uid);
   }
 
   /** The `kubernetes` Service and its endpoints, which a DCS cut drops (rules.ts). */
@@ -914,6 +986,12 @@ export class KubeCluster implements Cluster {
   }
 
   private async inPodNetns(node: string, argv: string[], what: string): Promise<string> {
+    if (this.usesNetAgent) {
+      await this.ensureNetAgent(node);
+      const r = await this.exec(node, argv, 30_000, NET_AGENT);
+      if (r.exitCode !== 0) throw new Error(`${what} in the pod of ${node} (network agent): ${(r.stderr || r.stdout).trim()}`);
+      return r.stdout;
+    }
     const { container, sandbox } = await this.sandboxOf(node);
     const full = nodeNsenterArgv(container, sandbox.pid, argv);
     const r = await execa(full[0]!, full.slice(1), { reject: false, timeout: 30_000 });
@@ -922,17 +1000,28 @@ export class KubeCluster implements Cluster {
   }
 
   async iptables(node: string, args: string[]): Promise<void> {
+    if (this.usesNetAgent) {
+      await this.inPodNetns(node, ["iptables", "-w", ...args], `iptables ${args.join(" ")}`);
+      return;
+    }
     const { container, sandbox } = await this.sandboxOf(node);
     const full = iptablesArgv(container, sandbox.pid, args);
     const r = await execa(full[0]!, full.slice(1), { reject: false, timeout: 30_000 });
     if (r.exitCode !== 0) throw new Error(`iptables ${args.join(" ")} in the pod of ${node}: ${r.stderr.trim()}`);
   }
 
+  /** The node's rules in one iptables-restore commit (one exec instead of one per rule: faults/network.ts applyRules). */
+  async iptablesBatch(node: string, rules: string[][]): Promise<void> {
+    await this.inPodNetns(node, iptablesRestoreArgv(rules), `adding ${rules.length} rule(s) with iptables-restore`);
+  }
+
   async clearRules(node?: string): Promise<number> {
-    // Without node access no rule can have been added.
-    if (!this.runtime.nodeContainer) return 0;
+    // Without node access or the network agent no rule can have been added.
+    if (!this.runtime.nodeContainer && !this.usesNetAgent) return 0;
     let removed = 0;
     for (const n of node ? [node] : this.nodes) {
+      // A pod without the agent holds no rule of ours: the agent is what adds them.
+      if (this.usesNetAgent && !(await this.hasNetAgent(n))) continue;
       let listing: string;
       try {
         listing = await this.inPodNetns(n, ["iptables", "-w", "-S"], "listing rules");
@@ -950,9 +1039,10 @@ export class KubeCluster implements Cluster {
   }
 
   async listRules(): Promise<string[]> {
-    if (!this.runtime.nodeContainer) return [];
+    if (!this.runtime.nodeContainer && !this.usesNetAgent) return [];
     const out: string[] = [];
     for (const n of this.nodes) {
+      if (this.usesNetAgent && !(await this.hasNetAgent(n))) continue;
       const listing = await this.inPodNetns(n, ["iptables", "-w", "-S"], "listing rules").catch(() => "");
       out.push(...listing.split("\n").filter((l) => l.includes(this.ruleTag)).map((l) => `${n}: ${l}`));
     }
@@ -961,14 +1051,15 @@ export class KubeCluster implements Cluster {
 
   /** The grudge as this platform applies it: rules.ts kubePartitionRules (peers, clients, and the API server). */
   partitionRules(grudge: Grudge): NodeCommand[] {
-    if (!this.runtime.nodeContainer) throw this.noNodeAccess("a partition");
+    if (!this.runtime.nodeContainer && !this.usesNetAgent) throw this.noNodeAccess("a partition");
     if (!this.api) throw new Error("the API server's address is not known yet");
-    return kubePartitionRules({ grudge, all: this.nodes, addressOf: (n) => this.addressOf(n), clientsAddress: this.clientsIp, api: this.api, tag: this.ruleTag });
+    const clients = this.usesNetAgent ? { portForward: { pgPort: PG_PORT } } : { address: this.clientsIp };
+    return kubePartitionRules({ grudge, all: this.nodes, addressOf: (n) => this.addressOf(n), clients, api: this.api, tag: this.ruleTag });
   }
 
   /** A DCS-only cut on this platform: the pods lose the API server. */
   dcsCutRules(nodes: readonly string[]): NodeCommand[] {
-    if (!this.runtime.nodeContainer) throw this.noNodeAccess("a cut from the API server");
+    if (!this.runtime.nodeContainer && !this.usesNetAgent) throw this.noNodeAccess("a cut from the API server");
     if (!this.api) throw new Error("the API server's address is not known yet");
     return kubeDcsCutRules(nodes, this.api, this.ruleTag);
   }
@@ -1032,8 +1123,12 @@ export class KubeCluster implements Cluster {
    * saying why, when it is not.
    */
   async prepareNodeNetworks(): Promise<void> {
-    // Port-forward needs no namespace of the pods' (runInNodeNetwork).
-    if (!this.runtime.nodeContainer) return;
+    // Port-forward needs no namespace of the pods' (runInNodeNetwork); the network agent, where the run has one, is
+    // added to every pod now, so that node probes reach each member through its relay before any fault.
+    if (!this.runtime.nodeContainer) {
+      if (this.usesNetAgent) for (const n of this.nodes) await this.ensureNetAgent(n);
+      return;
+    }
     for (const n of this.nodes) {
       const entry = await this.sandboxOf(n);
       if (entry.nodeInitPid === undefined) {

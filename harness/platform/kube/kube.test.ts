@@ -44,7 +44,7 @@ describe("what the kube platform offers, and refuses before deploy", () => {
       verdicts[name] = missing.length === 0 ? "runs" : "refused";
     }
     expect(verdicts).toEqual({
-      bridge: "refused",
+      bridge: "runs",
       "dcs-loss": "refused",
       "disaster-recovery": "refused",
       "etcd-leader-kill": "refused",
@@ -52,19 +52,19 @@ describe("what the kube platform offers, and refuses before deploy", () => {
       "etcd-quorum-loss": "refused",
       "failover-to-replica": "runs",
       "link-down": "refused",
-      "majority-minority": "refused",
-      "packet-loss": "refused",
+      "majority-minority": "runs",
+      "packet-loss": "runs",
       "patroni-kill": "runs",
       "pod-restart": "runs",
       "postgres-kill": "runs",
-      "primary-dcs-isolate": "refused",
+      "primary-dcs-isolate": "runs",
       "primary-drain": "refused",
-      "primary-isolate": "refused",
+      "primary-isolate": "runs",
       "primary-kill": "runs",
       "primary-latency": "refused",
       "primary-node-failure": "refused",
-      "primary-oneway-in": "refused",
-      "primary-oneway-out": "refused",
+      "primary-oneway-in": "runs",
+      "primary-oneway-out": "runs",
       "primary-pause": "runs",
       "primary-stop": "runs",
       "replica-kill": "runs",
@@ -73,11 +73,16 @@ describe("what the kube platform offers, and refuses before deploy", () => {
     });
   });
 
-  it("says what is missing for network faults: an agent inside the pod's network namespace", () => {
-    const [why] = unsupported([{ kind: "partition", shape: "isolate", target: "primary" } as never], shared, stack);
-    expect(why).toMatch(/^the partition fault \(network partitions\) needs "partition", which the kube platform does not offer: /);
-    expect(why).toMatch(/nsenter from the node's pid.*no agent in the cluster yet \(an ephemeral container with NET_ADMIN .*xk6-disruptor.*privileged DaemonSet.*Chaos Mesh/);
-    expect(why).toMatch(/port-forward.*loopback/);
+  it("runs partitions and packet loss through its network agent, and refuses the link faults, saying why", () => {
+    for (const f of [{ kind: "partition", shape: "isolate", target: "primary" }, { kind: "partition", shape: "dcs-isolate", target: "primary" }, { kind: "packet-loss", target: "primary", probability: 0.1 }]) {
+      expect(unsupported([f as never], shared, stack), f.kind).toEqual([]);
+    }
+    for (const kind of ["link-down", "latency"]) {
+      const [why] = unsupported([{ kind, target: "primary", delayMs: 100 } as never], shared, stack);
+      expect(why, kind).toMatch(new RegExp(`^the ${kind} fault .* which the kube platform does not offer: it acts on the pod's link \\(eth0\\).*come by port-forward, which enters the pod on its loopback.*use kind or minikube`));
+    }
+    expect(contextFaultSemantics({ allowNodeFaults: false }).partition).toMatch(/network agent: an ephemeral container \(pgchaos-net, NET_ADMIN/);
+    expect(contextFaultSemantics({ allowNodeFaults: false }).partition).toMatch(/container runtime's connections \(uid 0\) to PostgreSQL on the pod's loopback; node probes go through the agent's relay/);
   });
 
   it("drains a node only with --allow-node-faults, and never powers one off", () => {
@@ -111,7 +116,8 @@ describe("what the kube platform offers, and refuses before deploy", () => {
       if (env === undefined) delete process.env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS;
       else process.env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS = env;
     }
-    expect(makeContextPlatform({}).capabilities.has("partition")).toBe(false);
+    expect(makeContextPlatform({}).capabilities.has("partition")).toBe(true);
+    expect(makeContextPlatform({}).capabilities.has("link-down")).toBe(false);
   });
 });
 
@@ -344,8 +350,8 @@ function standIn(namespace: string) {
   return { log, clients: { core, objects } as unknown as KubeClients, exec };
 }
 
-function contextCluster(s: ReturnType<typeof standIn>, namespace?: string): KubeCluster {
-  const spec: ClusterSpec = { name: "t", nodes: 3, profile: getProfile("fast"), runDir: join(tmpdir(), "pgchaos-kube-context-test"), logger: pino({ level: "silent" }) };
+function contextCluster(s: ReturnType<typeof standIn>, namespace?: string, extra: Partial<ClusterSpec> = {}): KubeCluster {
+  const spec: ClusterSpec = { name: "t", nodes: 3, profile: getProfile("fast"), runDir: join(tmpdir(), "pgchaos-kube-context-test"), logger: pino({ level: "silent" }), ...extra };
   const runtime: KubeRuntime = { ...contextRuntime({ context: "gke", allowNodeFaults: false, members: 3, namespace, image: IMAGE }) };
   const noDocker = async () => {
     throw new Error("docker must not be called on the kube platform");
@@ -372,6 +378,42 @@ describe("the cluster on a cluster reached by context", () => {
     expect(await c.listRules()).toEqual([]);
     expect(await c.latencyUnsupported()).toMatch(/added latency/);
     await expect(c.prepareNodeNetworks()).resolves.toBeUndefined();
+  });
+
+  it("with network faults, adds its agent to a pod once, runs rules in the agent's container, and clears only where the agent runs", async () => {
+    const s = standIn("pgchaos-ab12cd34");
+    const core = s.clients.core as unknown as Record<string, unknown>;
+    const execs: string[] = [];
+    let replaced = 0;
+    let agentPod: V1Pod | undefined;
+    const read = core.readNamespacedPod as () => Promise<V1Pod>;
+    // The pod as the API server keeps it: the agent runs from the first read after it was added.
+    core.readNamespacedPod = async () => (agentPod ? structuredClone(agentPod) : read());
+    core.replaceNamespacedPodEphemeralcontainers = async ({ body }: { body: V1Pod }) => {
+      replaced++;
+      agentPod = { ...body, status: { ...body.status, ephemeralContainerStatuses: [{ name: "pgchaos-net", image: "", imageID: "", ready: false, restartCount: 0, state: { running: {} } }] } };
+      return body;
+    };
+    const exec: PodExec = async (node, argv, _ms, container) => {
+      execs.push(`${container ?? "postgres"} ${node} ${argv.join(" ")}`);
+      return { exitCode: 0, stdout: argv.includes("-S") ? "-P INPUT ACCEPT\n-A INPUT -s 10.8.2.9/32 -m comment --comment pgchaos-ab12cd34 -j DROP\n" : "", stderr: "" };
+    };
+    const c = contextCluster({ ...s, exec }, undefined, { networkFaults: true });
+    await c.iptablesBatch("pg-1", [["-A", "INPUT", "-s", "10.8.2.9", "-m", "comment", "--comment", "pgchaos-ab12cd34", "-j", "DROP"]]);
+    await c.iptables("pg-1", ["-A", "INPUT", "-s", "10.8.2.8", "-j", "DROP"]);
+    expect(replaced).toBe(1);
+    expect(agentPod?.spec?.ephemeralContainers?.map((x) => x.name)).toEqual(["pgchaos-net"]);
+    expect(execs).toEqual([
+      "pgchaos-net pg-1 sh -c printf \"%s\\n\" \"$@\" | iptables-restore -w --noflush sh *filter -A INPUT -s 10.8.2.9 -m comment --comment pgchaos-ab12cd34 -j DROP COMMIT",
+      "pgchaos-net pg-1 iptables -w -A INPUT -s 10.8.2.8 -j DROP",
+    ]);
+    execs.length = 0;
+    // The stand-in has one pod, pg-1, with the agent: its tagged rule is deleted there, by the agent.
+    expect(await c.clearRules("pg-1")).toBe(1);
+    expect(execs).toEqual(["pgchaos-net pg-1 iptables -w -S", "pgchaos-net pg-1 iptables -w -D INPUT -s 10.8.2.9/32 -m comment --comment pgchaos-ab12cd34 -j DROP"]);
+    // Without network faults in the scenario, no agent, and the refusal says so.
+    const plain = contextCluster(standIn("pgchaos-ab12cd34"));
+    await expect(plain.iptables("pg-1", ["-A", "INPUT", "-j", "DROP"])).rejects.toThrow(/this run added no network agent to its pods/);
   });
 
   it("kills a member as on kind: SIGKILL of every process in its pod, then the pod's deletion", async () => {

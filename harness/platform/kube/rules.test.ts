@@ -26,7 +26,7 @@ const tag = "pgchaos-ab12cd";
 const clients = "172.18.0.2";
 const c = ["-m", "comment", "--comment", tag];
 
-const partition = (grudge: ReturnType<typeof heal>) => kubePartitionRules({ grudge, all, addressOf: (n) => ips[n]!, clientsAddress: clients, api, tag });
+const partition = (grudge: ReturnType<typeof heal>) => kubePartitionRules({ grudge, all, addressOf: (n) => ips[n]!, clients: { address: clients }, api, tag });
 const apiCut = (node: string) => [
   { node, args: ["-A", "OUTPUT", "-d", "10.96.0.1", "-p", "tcp", "--dport", "443", ...c, "-j", "DROP"] },
   { node, args: ["-A", "OUTPUT", "-d", "172.18.0.2", "-p", "tcp", "--dport", "6443", ...c, "-j", "DROP"] },
@@ -82,7 +82,7 @@ describe("kube partition rules", () => {
   it("refuses addresses and ports that are not what they claim", () => {
     expect(() => apiServerCutRules("pg-0", { ...api, serviceIp: "kubernetes.default" }, tag)).toThrow(/IPv4/);
     expect(() => apiServerCutRules("pg-0", { ...api, servicePort: 0 }, tag)).toThrow(/TCP port/);
-    expect(() => kubePartitionRules({ grudge: isolate("pg-0", all, { clients: false }), all, addressOf: () => "", clientsAddress: clients, api, tag })).toThrow(/IPv4/);
+    expect(() => kubePartitionRules({ grudge: isolate("pg-0", all, { clients: false }), all, addressOf: () => "", clients: { address: clients }, api, tag })).toThrow(/IPv4/);
     expect(() => kubeDcsCutRules(["pg-0"], api, "bad tag")).toThrow(/bad rule tag/);
   });
 });

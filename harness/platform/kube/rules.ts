@@ -17,6 +17,7 @@
 import { CLIENTS, type Grudge } from "../../faults/grudge.ts";
 import { grudgeRules, type NodeCommand } from "../../faults/rules.ts";
 import type { V1NetworkPolicy } from "@kubernetes/client-node";
+import { portForwardClientRules } from "./net-agent.ts";
 
 /** How a pod reaches the API server: the `kubernetes` Service, and the endpoints behind it. */
 export interface ApiServerAddress {
@@ -87,15 +88,27 @@ export interface KubePartitionInput {
   all: readonly string[];
   /** Pod IP of a member, now (pods get a new address when they are recreated). */
   addressOf: (node: string) => string;
-  /** Where the harness's connections come from: the node address kube-proxy masquerades NodePort traffic to. */
-  clientsAddress: string;
+  /**
+   * Where the harness's connections come from: the node address kube-proxy masquerades NodePort traffic to (kind,
+   * minikube), or the port-forward's dials on the pod's loopback to PostgreSQL's port (`--platform kube`: cut by
+   * net-agent.ts portForwardClientRules).
+   */
+  clients: { address: string } | { portForward: { pgPort: number } };
   api: ApiServerAddress;
   tag: string;
 }
 
 /** The grudge's rules between pods and towards the clients, plus API server cuts for the members that lose the DCS. */
 export function kubePartitionRules(p: KubePartitionInput): NodeCommand[] {
-  const rules = grudgeRules(p.grudge, p.addressOf, p.clientsAddress, p.tag);
+  let rules: NodeCommand[];
+  if ("address" in p.clients) {
+    rules = grudgeRules(p.grudge, p.addressOf, p.clients.address, p.tag);
+  } else {
+    // The peers' rules as everywhere; the clients' cut is on the pod's loopback, where the port-forward enters.
+    const peers: Grudge = Object.fromEntries(Object.entries(p.grudge).map(([n, drops]) => [n, drops.filter((d) => d !== CLIENTS)]));
+    rules = grudgeRules(peers, p.addressOf, "127.0.0.1", p.tag);
+    for (const [n, drops] of Object.entries(p.grudge)) if (drops.includes(CLIENTS)) rules.push(...portForwardClientRules(n, p.clients.portForward.pgPort, p.tag));
+  }
   for (const n of losesDcs(p.grudge, p.all)) rules.push(...apiServerCutRules(n, p.api, p.tag));
   return rules;
 }

@@ -10,7 +10,8 @@ import type { ExecResult } from "./client.ts";
 import { parseRestOutput, podCommands } from "./pod-ops.ts";
 
 /** An exec in the member's pod: the cluster's is the Kubernetes exec API (client.ts execInPod). */
-export type PodExec = (node: string, argv: string[], timeoutMs?: number) => Promise<ExecResult>;
+/** Runs `argv` in the member's pod: in its database container unless `container` names another (the network agent). */
+export type PodExec = (node: string, argv: string[], timeoutMs?: number, container?: string) => Promise<ExecResult>;
 
 /**
  * Patroni's REST API of a member, through `pgchaos-ctl rest` in its own pod (pod addresses are not reachable from
