@@ -5,7 +5,7 @@
  * KUBECONFIG: `.ci/run`'s kube tier, on a kind cluster it provisions).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, waitForOutput } from "./cli-run.ts";
@@ -67,4 +67,33 @@ describe.skipIf(!asked)("--platform kube through the CLI, in a namespace of the 
     const again = await cli(["--cleanup", "--platform", "kube", "--context", context, "--namespace", namespace]);
     expect(again.stdout).toMatch(/nothing to clean up in the kube cluster/);
   }, 420_000);
+
+  it("partitions through the network agent: the isolated primary loses its peers and the clients, node probes still reach it", async () => {
+    const r = await cli(["primary-isolate", "--platform", "kube", "--context", context, "--out", out], { timeout: 600_000 });
+    // A verdict was reached (0 PASS, 1 FAIL: Patroni's own behaviour is the verdict's business); not an error.
+    expect([0, 1], r.all).toContain(r.exitCode);
+    const dir = join(out, "primary-isolate", readdirSync(join(out, "primary-isolate")).sort().at(-1)!);
+    const verdict = JSON.parse(readFileSync(join(dir, "verdict.json"), "utf8"));
+    const settings = JSON.parse(readFileSync(join(dir, "scenario.json"), "utf8")).settings;
+    expect(settings.faultsOnKubernetes.partition).toMatch(/network agent/);
+    const { failover, splitBrain } = verdict.checks;
+    // Cut from its peers and the API server, the old primary loses the leader lock to a replica.
+    expect(failover.primaryChanged, JSON.stringify(failover)).toBe(true);
+    expect(splitBrain.valid, JSON.stringify(splitBrain)).toBe(true);
+    const history = readFileSync(join(dir, "history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const inject = history.find((e) => e.f === "fault" && e.value.phase === "inject")!;
+    const heal = history.find((e) => e.f === "fault" && e.value.phase === "heal")!;
+    const old = failover.oldPrimary as string;
+    // The clients are cut: no write through the primary service is acknowledged by the old primary seconds into the cut.
+    const late = history.filter((e) => e.process === "writer" && e.type === "ok" && e.node === old && e.time > inject.time + 5000 && e.time < heal.time);
+    expect(late.map((e) => e.value)).toEqual([]);
+    // The node probe beside it is not: through the agent's relay it keeps getting answers during the partition (writable
+    // until Patroni demotes the node, read-only after), where a cut probe would record the node unreachable.
+    const beside = history.filter((e) => e.process === `probe-${old}` && e.type !== "invoke" && e.time > inject.time + 5000 && e.time < heal.time);
+    const answered = beside.filter((e) => e.value?.state === "writable" || e.value?.state === "read-only");
+    expect(answered.length, JSON.stringify(beside.slice(-3))).toBeGreaterThan(beside.length / 2);
+    // The run's namespace went with it.
+    const left = await c.core.listNamespace({ labelSelector: `pgchaos.io/run=${verdict.runId}` });
+    expect(left.items.map((n) => n.metadata?.name)).toEqual([]);
+  }, 660_000);
 });
