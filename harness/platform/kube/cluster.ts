@@ -60,7 +60,7 @@ import {
 import { defaultPatroniStack } from "../../stack/patroni/default.ts";
 import { assertNodePortReachable, imagePullProblem } from "./runtime-common.ts";
 import { LocalForwarder, type PodForward } from "../forward.ts";
-import { agentState, NET_AGENT, RELAY_PORT, withNetAgent } from "./net-agent.ts";
+import { agentState, NET_AGENT, netAgentAdmissionProblem, RELAY_PORT, withNetAgent } from "./net-agent.ts";
 import { podBehindService, roundRobin } from "./forward.ts";
 import { namespaceClaimProblem, runMarkName, runObjectsPlan, selectorOf, type RunObjects } from "./namespace.ts";
 import { checkPodPatroni, PatroniMismatchError, podAgentApi, type PodExec } from "./stack.ts";
@@ -415,6 +415,12 @@ export class KubeCluster implements Cluster {
     }
     const problem = namespaceClaimProblem(this.namespace, NAME, { pods, configMaps, marks });
     if (problem) throw new EnvironmentError(problem);
+    if (this.usesNetAgent) {
+      // A user who may not read the namespace learns it from the agent's refusal instead.
+      const ns = await this.c.core.readNamespace({ name: this.namespace }).catch(() => undefined);
+      const why = netAgentAdmissionProblem(this.namespace, ns?.metadata?.labels);
+      if (why) throw new EnvironmentError(why);
+    }
   }
 
   /** The port-forward listeners: the leader Service's (the pod its EndpointSlices name, at each connection) and each member's. */

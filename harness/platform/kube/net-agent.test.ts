@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execa, type ResultPromise } from "execa";
 import type { V1Pod } from "@kubernetes/client-node";
 import { validateObject } from "./openapi-validate.ts";
-import { agentState, NET_AGENT, netAgentContainer, portForwardClientRules, relayScript, RELAY_PORT, withNetAgent } from "./net-agent.ts";
+import { agentState, NET_AGENT, netAgentAdmissionProblem, netAgentContainer, portForwardClientRules, relayScript, RELAY_PORT, withNetAgent } from "./net-agent.ts";
 import { iptablesRestoreArgv } from "../../faults/rules.ts";
 import { kubePartitionRules } from "./rules.ts";
 import { isolate } from "../../faults/grudge.ts";
@@ -44,6 +44,18 @@ describe("the network agent's container", () => {
     expect(agentState(status({ waiting: { reason: "ErrImagePull", message: "not found" } }))).toEqual({ state: "waiting", why: "ErrImagePull: not found" });
     expect(agentState(status({ running: { startedAt: new Date() } }))).toEqual({ state: "running" });
     expect(agentState(status({ terminated: { exitCode: 1, reason: "Error" } }))).toEqual({ state: "terminated", why: "exit 1 (Error)" });
+  });
+});
+
+describe("a namespace of the user's that Pod Security closes to the agent", () => {
+  it("is refused before deploy, naming the level and the ways out; privileged or unlabelled passes", () => {
+    expect(netAgentAdmissionProblem("team-a", { "pod-security.kubernetes.io/enforce": "baseline" })).toMatch(
+      /^namespace team-a enforces Pod Security level "baseline" .*NET_ADMIN.*level "privileged", leave out --namespace.*kind or minikube$/,
+    );
+    expect(netAgentAdmissionProblem("team-a", { "pod-security.kubernetes.io/enforce": "restricted" })).toMatch(/"restricted"/);
+    expect(netAgentAdmissionProblem("team-a", { "pod-security.kubernetes.io/enforce": "privileged" })).toBeUndefined();
+    expect(netAgentAdmissionProblem("team-a", { "pod-security.kubernetes.io/warn": "restricted" })).toBeUndefined();
+    expect(netAgentAdmissionProblem("team-a", undefined)).toBeUndefined();
   });
 });
 

@@ -105,3 +105,18 @@ const comment = (tag: string) => ["-m", "comment", "--comment", tag];
 export function portForwardClientRules(node: string, pgPort: number, tag: string): NodeCommand[] {
   return [{ node, args: ["-A", "OUTPUT", "-o", "lo", "-p", "tcp", "--dport", String(pgPort), "-m", "owner", "--uid-owner", "0", ...comment(tag), "-j", "DROP"] }];
 }
+
+/**
+ * Why the namespace's Pod Security admission would refuse the agent (its `enforce` level, from the namespace's labels),
+ * before anything is created; undefined when nothing says so. NET_ADMIN is beyond "baseline", so only "privileged"
+ * (or no label, when the cluster's default admits it) lets it in.
+ */
+export function netAgentAdmissionProblem(namespace: string, labels: Record<string, string> | undefined): string | undefined {
+  const level = labels?.["pod-security.kubernetes.io/enforce"];
+  if (level === undefined || level === "privileged") return undefined;
+  return (
+    `namespace ${namespace} enforces Pod Security level "${level}" (label pod-security.kubernetes.io/enforce), which refuses the network agent that ` +
+    `partitions and packet loss need on this platform (an ephemeral container with NET_ADMIN in the run's pods). Use a namespace at level "privileged", ` +
+    "leave out --namespace so that the run creates its own, or run the scenario on kind or minikube"
+  );
+}
