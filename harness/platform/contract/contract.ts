@@ -190,3 +190,18 @@ export function platformContract(name: string, makePlatform: () => Platform, opt
     );
   });
 }
+
+/**
+ * The contract of a platform that runs only when asked (PGCHAOS_PLATFORM=`name`): skipped with `reason` printed when
+ * it cannot run here, except in CI (CI set) with PGCHAOS_PLATFORM=`name`, where a machine that cannot run it fails
+ * the suite instead: a job that asked for the platform must not pass without running it.
+ */
+export function askedPlatformContract(name: string, reason: string | undefined, makePlatform: () => Platform, opts: Omit<ContractOptions, "skipReason">): void {
+  if (reason && process.env.PGCHAOS_PLATFORM === name && !!process.env.CI) {
+    it(`runs the ${name} platform contract, as PGCHAOS_PLATFORM=${name} asks in CI`, () => {
+      throw new Error(`PGCHAOS_PLATFORM=${name} in CI, but ${reason}`);
+    });
+    return;
+  }
+  platformContract(name, makePlatform, { ...opts, skipReason: reason });
+}

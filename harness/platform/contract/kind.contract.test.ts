@@ -5,11 +5,10 @@
  * reason printed. In CI (CI set) with PGCHAOS_PLATFORM=kind, a machine that cannot run it fails the suite
  * instead: a job that asked for kind must not pass without running it.
  */
-import { it } from "vitest";
 import type { Cluster } from "../types.ts";
 import { makeKindPlatform } from "../kube/kind.ts";
 import { kubeProblems, machineFacts } from "../kube/preflight.ts";
-import { platformContract } from "./contract.ts";
+import { askedPlatformContract } from "./contract.ts";
 
 async function skipReason(): Promise<string | undefined> {
   if (process.env.PGCHAOS_PLATFORM !== "kind") {
@@ -19,18 +18,8 @@ async function skipReason(): Promise<string | undefined> {
   return problems.length > 0 ? `this machine cannot run kind: ${problems.join("; ")}` : undefined;
 }
 
-const reason = await skipReason();
-const mustRun = process.env.PGCHAOS_PLATFORM === "kind" && !!process.env.CI;
-
-if (reason && mustRun) {
-  it("runs the kind platform contract, as PGCHAOS_PLATFORM=kind asks in CI", () => {
-    throw new Error(`PGCHAOS_PLATFORM=kind in CI, but ${reason}`);
-  });
-} else {
-  platformContract("kind", () => makeKindPlatform(), {
-    skipReason: reason,
-    leftovers: (cluster: Cluster) => (cluster as unknown as { leftovers(): Promise<string[]> }).leftovers(),
-    deployTimeoutMs: 900_000,
-    stepTimeoutMs: 300_000,
-  });
-}
+askedPlatformContract("kind", await skipReason(), () => makeKindPlatform(), {
+  leftovers: (cluster: Cluster) => (cluster as unknown as { leftovers(): Promise<string[]> }).leftovers(),
+  deployTimeoutMs: 900_000,
+  stepTimeoutMs: 300_000,
+});

@@ -5,11 +5,10 @@
  * tier does on a kind cluster it provisions (`npm run kind:cluster`). Otherwise it is skipped with the reason printed;
  * in CI with PGCHAOS_PLATFORM=kube, a context that cannot run it fails the suite instead.
  */
-import { it } from "vitest";
 import type { Cluster } from "../types.ts";
 import { contextEnvOptions, contextPreflight, makeContextPlatform } from "../kube/kube.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { platformContract } from "./contract.ts";
+import { askedPlatformContract } from "./contract.ts";
 
 async function skipReason(): Promise<string | undefined> {
   if (process.env.PGCHAOS_PLATFORM !== "kube") {
@@ -21,18 +20,8 @@ async function skipReason(): Promise<string | undefined> {
   );
 }
 
-const reason = await skipReason();
-const mustRun = process.env.PGCHAOS_PLATFORM === "kube" && !!process.env.CI;
-
-if (reason && mustRun) {
-  it("runs the kube platform contract, as PGCHAOS_PLATFORM=kube asks in CI", () => {
-    throw new Error(`PGCHAOS_PLATFORM=kube in CI, but ${reason}`);
-  });
-} else {
-  platformContract("kube", () => makeContextPlatform(), {
-    skipReason: reason,
-    leftovers: (cluster: Cluster) => (cluster as unknown as { leftovers(): Promise<string[]> }).leftovers(),
-    deployTimeoutMs: 300_000,
-    stepTimeoutMs: 240_000,
-  });
-}
+askedPlatformContract("kube", await skipReason(), () => makeContextPlatform(), {
+  leftovers: (cluster: Cluster) => (cluster as unknown as { leftovers(): Promise<string[]> }).leftovers(),
+  deployTimeoutMs: 300_000,
+  stepTimeoutMs: 240_000,
+});
