@@ -93,11 +93,12 @@ describe("--platform kube through the CLI", () => {
     expect(noImage.stderr).toMatch(/cannot load an image into the cluster's nodes .*set PGCHAOS_KUBE_IMAGE/);
   });
 
-  it("refuses node failure and network faults before deploying anything, and a drain without --allow-node-faults", async () => {
+  it("refuses node failure and the link faults before deploying anything, and a drain without --allow-node-faults", async () => {
     const before = requests.length;
     for (const [scenario, why] of [
       ["primary-node-failure", /needs "node-failure", which the kube platform does not offer: .*never without --allow-node-faults/],
-      ["primary-isolate", /needs "partition", which the kube platform does not offer: .*no agent in the cluster yet/],
+      ["primary-latency", /needs "latency", which the kube platform does not offer: it acts on the pod's link \(eth0\).*port-forward/],
+      ["link-down", /needs "link-down", which the kube platform does not offer: it acts on the pod's link \(eth0\)/],
       ["primary-drain", /needs "node-drain", which the kube platform does not offer: .*pass --allow-node-faults/],
     ] as const) {
       const r = await run([scenario, "--platform", "kube", "--context", "standin"], { PGCHAOS_KUBE_IMAGE: IMAGE });
