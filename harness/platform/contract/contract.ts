@@ -8,6 +8,8 @@
  *   replica kill      a killed replica is down, comes back and streams again
  *   machine failure   a replica's machine fails silently, boots and streams again
  *   switchover        to a named candidate, which then leads
+ *   pause             a paused replica answers nothing until resumed, then streams again
+ *   partition         a replica cut from its peers gets no WAL until the heal, then catches up
  *   teardown          leaves nothing behind (the platform says what "nothing" means: `leftovers`)
  *
  * A suite that cannot run here is skipped with the reason printed, never silently.
@@ -20,6 +22,10 @@ import pino from "pino";
 import pg from "pg";
 import type { Cluster, Endpoint, Platform } from "../types.ts";
 import { getProfile } from "../../stack/patroni/profiles.ts";
+import { isolate } from "../../faults/grudge.ts";
+import { grudgeRules } from "../../faults/rules.ts";
+import { applyRules } from "../../faults/network.ts";
+import { waitFor } from "../../util/wait.ts";
 import { resolveStack, stackCapabilities } from "../../stack/index.ts";
 import { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import type { HaStack } from "../../stack/types.ts";
@@ -60,7 +66,8 @@ async function leaderOf(c: Cluster): Promise<string> {
 /** Registers the contract suite for one platform. */
 export function platformContract(name: string, makePlatform: () => Platform, opts: ContractOptions): void {
   const title = [name, opts.stack, opts.variant].filter(Boolean).join(", ");
-  const nodeFailure = opts.skipReason !== undefined || makePlatform().capabilities.has("node-failure");
+  const offers = (cap: "node-failure" | "pause" | "partition") => opts.skipReason !== undefined || makePlatform().capabilities.has(cap);
+  const nodeFailure = offers("node-failure");
   if (opts.skipReason) console.warn(`skipping the ${title} platform contract: ${opts.skipReason}`);
   const deployTimeoutMs = opts.deployTimeoutMs ?? 180_000;
   const stepTimeoutMs = opts.stepTimeoutMs ?? 120_000;
@@ -77,7 +84,8 @@ export function platformContract(name: string, makePlatform: () => Platform, opt
       await platform.preflight();
       runDir = mkdtempSync(join(tmpdir(), `pgchaos-contract-${name}-`));
       stack = opts.stack ? await resolveStack(opts.stack) : undefined;
-      cluster = await platform.deploy({ name: "contract", nodes: 3, profile: getProfile("fast"), runDir, logger: pino({ level: "silent" }), readyTimeoutMs: deployTimeoutMs, stack });
+      // networkFaults: the partition test below, where a platform needs an agent of its own for it (kube by context).
+      cluster = await platform.deploy({ name: "contract", nodes: 3, profile: getProfile("fast"), runDir, logger: pino({ level: "silent" }), readyTimeoutMs: deployTimeoutMs, stack, networkFaults: offers("partition") });
     }, deployTimeoutMs + 60_000);
 
     afterAll(async () => {
@@ -174,6 +182,49 @@ export function platformContract(name: string, makePlatform: () => Platform, opt
         expect(await leaderOf(c())).toBe(candidate);
         const [row] = await query<{ ro: boolean }>(c(), c().primaryService, "SELECT pg_is_in_recovery() AS ro");
         expect(row!.ro).toBe(false);
+      },
+      stepTimeoutMs,
+    );
+
+    it.skipIf(!offers("pause"))(
+      "pauses a replica, which answers nothing until resumed, then streams again",
+      async () => {
+        const replica = (await c().members()).find((m) => m.role !== "leader")!.name;
+        await c().pause(replica, "all");
+        try {
+          await expect(query(c(), c().endpoint(replica), "SELECT 1")).rejects.toThrow();
+        } finally {
+          await c().resume(replica);
+        }
+        await c().waitReady({ timeoutMs: stepTimeoutMs - 20_000, reason: `${replica} resumed` });
+        expect((await c().members()).find((m) => m.name === replica)!.streaming).toBe(true);
+      },
+      stepTimeoutMs,
+    );
+
+    // Peers only, not the clients: the test reads the replica the way clients do, on every platform.
+    it.skipIf(!offers("partition"))(
+      "cuts a replica off from its peers: it gets no WAL until the heal, then catches up",
+      async () => {
+        const replica = (await c().members()).find((m) => m.role !== "leader")!.name;
+        const all = [...c().nodes, ...(c().serviceHosts ?? [])];
+        const g = isolate(replica, all, { clients: false });
+        const rules = c().partitionRules?.(g) ?? grudgeRules(g, (n) => c().addressOf(n), c().clientsAddress, c().ruleTag);
+        await applyRules({ cluster: c(), log: pino({ level: "silent" }) }, rules);
+        try {
+          expect((await c().listRules()).length).toBeGreaterThan(0);
+          await query(c(), c().primaryService, "INSERT INTO pgchaos_contract VALUES (2)");
+          await new Promise((r) => setTimeout(r, 2000));
+          expect(await query<{ id: number }>(c(), c().endpoint(replica), "SELECT id FROM pgchaos_contract ORDER BY id")).toEqual([{ id: 1 }]);
+        } finally {
+          await c().clearRules();
+        }
+        expect(await c().listRules()).toEqual([]);
+        await c().waitReady({ timeoutMs: stepTimeoutMs - 30_000, reason: `${replica}'s partition healed` });
+        await waitFor({ condition: `${replica} to replay the write made during the cut`, where: replica, timeoutMs: 20_000, intervalMs: 500 }, async () => {
+          const rows = await query<{ id: number }>(c(), c().endpoint(replica), "SELECT id FROM pgchaos_contract ORDER BY id");
+          return rows.length === 2;
+        });
       },
       stepTimeoutMs,
     );
