@@ -76,7 +76,8 @@ describe("iptablesRestoreArgv", () => {
 
   it("refuses what the restore format would misread, and nothing to do", () => {
     expect(() => iptablesRestoreArgv([])).toThrow(/no rules/);
-    expect(() => iptablesRestoreArgv([["-D", "INPUT", "-j", "DROP"]])).toThrow(/expected an "-A <chain> \.\.\." rule/);
+    expect(() => iptablesRestoreArgv([["-I", "INPUT", "-j", "DROP"]])).toThrow(/expected an "-A <chain> \.\.\." or "-D <chain> \.\.\." rule/);
+    expect(iptablesRestoreArgv([["-D", "INPUT", "-s", "10.0.0.2/32", "-j", "DROP"]]).slice(4)).toEqual(["*filter", "-D INPUT -s 10.0.0.2/32 -j DROP", "COMMIT"]);
     expect(() => iptablesRestoreArgv([["-A", "INPUT", "-m", "comment", "--comment", "two words", "-j", "DROP"]])).toThrow(/cannot go into iptables-restore unquoted/);
     expect(() => iptablesRestoreArgv([["-A", "INPUT", "-j", "DROP #"]])).toThrow(/unquoted/);
   });

@@ -62,14 +62,14 @@ export function grudgeRules(g: Grudge, addressOf: (node: string) => string, clie
 }
 
 /**
- * A shell command line that appends `rules` (each an `-A <chain> ...` argument vector) to the filter table in one
+ * A shell command line that appends (`-A <chain> ...`) or deletes (`-D <chain> ...`) `rules` in the filter table in one
  * iptables-restore commit (--noflush: nothing else is touched), so that they take effect together. The lines go as
  * arguments, never through the shell's parser; a word the restore format cannot carry unquoted is refused.
  */
 export function iptablesRestoreArgv(rules: readonly (readonly string[])[]): string[] {
   if (rules.length === 0) throw new Error("no rules to restore");
   const lines = rules.map((args) => {
-    if (args[0] !== "-A" || args.length < 2) throw new Error(`expected an "-A <chain> ..." rule, got ${JSON.stringify(args.join(" "))}`);
+    if ((args[0] !== "-A" && args[0] !== "-D") || args.length < 2) throw new Error(`expected an "-A <chain> ..." or "-D <chain> ..." rule, got ${JSON.stringify(args.join(" "))}`);
     for (const a of args) if (a === "" || /[\s"'\\#]/.test(a)) throw new Error(`rule word ${JSON.stringify(a)} cannot go into iptables-restore unquoted`);
     return args.join(" ");
   });

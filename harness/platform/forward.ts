@@ -171,6 +171,14 @@ export class LocalForwarder {
     socket.destroy();
   }
 
+  /** Closes every connection it carries now and keeps listening: their clients reconnect, to the target as it is now. */
+  dropAll(): void {
+    for (const e of this.live) {
+      e.close?.();
+      e.socket.destroy();
+    }
+  }
+
   /** Stops listening and closes every connection it carries. */
   async close(): Promise<void> {
     this.closing = true;

@@ -169,7 +169,13 @@ export async function deleteRunObjects(c: KubeClients, namespace: string, runId:
     waitFor({ condition: what, where: `namespace ${namespace}`, timeoutMs: 180_000, intervalMs: 1000 }, async () => {
       const pods = await c.core.listNamespacedPod({ namespace, labelSelector: `${MARKS.run}=${runId}` });
       if (pods.items.length > 0) return false;
-      for (const step of steps) if ((await listRunObjects(c, namespace, step)).length > 0) return false;
+      for (const step of steps) {
+        if ((await listRunObjects(c, namespace, step)).length > 0) {
+          // Asked again: a Patroni still running when its ConfigMaps were deleted may have written them back.
+          await deleteAll(steps);
+          return false;
+        }
+      }
       return true;
     });
   await deleteAll(rest);
@@ -374,7 +380,7 @@ export class KubeCluster implements Cluster {
     }
     // The `kubernetes` Service is only needed by partitions, which need node access or the network agent (and may not
     // be readable by a user with one namespace).
-    if (this.runtime.nodeContainer || this.usesNetAgent) this.api = await this.apiServerAddress();
+    if (this.runtime.nodeContainer) this.api = await this.apiServerAddress();
     await this.releaseAll(timeoutMs);
     // As soon as the first pod runs: an image whose Patroni is not the run's (PGCHAOS_KUBE_IMAGE) would otherwise show
     // as a leader Service that never routes (Patroni 3 labels its leader master, 4 primary).
@@ -479,10 +485,24 @@ export class KubeCluster implements Cluster {
     return uid !== undefined && this.agentPods.has(uid);
   }
 
-  /** Whether the member's pod, now, has a running network agent (learnt, not added). */
+  /**
+   * Whether the member's pod, now, has a running network agent (learnt, not added). False where no rule of ours can
+   * be: the pod is gone, or the agent was never added to it. An agent that ended (ephemeral containers are never
+   * restarted) leaves the pod's rules out of reach: that throws, naming the pod, rather than pass for a clean heal.
+   */
   private async hasNetAgent(node: string): Promise<boolean> {
-    const pod = await this.c.core.readNamespacedPod({ name: node, namespace: this.namespace }).catch(() => undefined);
-    if (!pod || agentState(pod).state !== "running") return false;
+    let pod: V1Pod;
+    try {
+      pod = await this.c.core.readNamespacedPod({ name: node, namespace: this.namespace });
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw new Error(`reading pod ${node} in namespace ${this.namespace}: ${apiMessage(e)}`);
+    }
+    const st = agentState(pod);
+    if (st.state === "absent") return false;
+    if (st.state !== "running") {
+      throw new Error(`the network agent of pod ${node} is not running (${st.why}): rules it added stay until the pod is deleted (kubectl delete pod ${node} -n ${this.namespace})`);
+    }
     this.agentPods.add(pod.metadata?.uid ?? "");
     return true;
   }
@@ -503,11 +523,18 @@ export class KubeCluster implements Cluster {
     let pod = await read();
     const uid = pod.metadata?.uid ?? "";
     if (this.agentPods.has(uid)) return;
-    if (agentState(pod).state === "absent") {
+    // Patroni patches its own pod every loop: a replace carrying an older resourceVersion is refused (409); read again.
+    for (let attempt = 1; agentState(pod).state === "absent"; attempt++) {
       try {
         pod = await this.c.core.replaceNamespacedPodEphemeralcontainers({ name: node, namespace: this.namespace, body: withNetAgent(pod, this.image, PG_PORT) });
+        this.log.info({ node, uid }, "network agent added");
       } catch (e) {
         const status = statusOf(e);
+        if (status === 409 && attempt < 10) {
+          pod = await read();
+          if (pod.metadata?.uid !== uid) throw new Error(`${where} was replaced while its network agent was being added`);
+          continue;
+        }
         throw new EnvironmentError(
           `cannot add the network agent (ephemeral container ${NET_AGENT}, NET_ADMIN) to ${where}: ${apiMessage(e)}` +
             (status === 403
@@ -515,7 +542,6 @@ export class KubeCluster implements Cluster {
               : ""),
         );
       }
-      this.log.info({ node, uid }, "network agent added");
     }
     await waitFor({ condition: `network agent ${NET_AGENT} running`, where, timeoutMs: 120_000, intervalMs: 500, signal: this.spec.signal }, async () => {
       const p = await read();
@@ -528,6 +554,28 @@ export class KubeCluster implements Cluster {
       return st.state === "running";
     });
     this.agentPods.add(uid);
+    // Sessions opened to this pod before its relay ran go straight to PostgreSQL, where a cut of the clients would
+    // blind them: closed, they reconnect through the relay.
+    this.memberForwards[this.ordinal(node)]?.dropAll();
+  }
+
+  /**
+   * The API server's address as the pods reach it, for a user who may not read the `default` namespace (one namespace
+   * of a shared cluster): the `kubernetes` Service when it can be read, else the address the kubelet gives every
+   * container (KUBERNETES_SERVICE_HOST and _PORT), which is the one Patroni's client uses. Its endpoints are then
+   * unknown: a pod's packets carry the Service address, which is the rule that bites (rules.ts apiServerCutRules).
+   */
+  private async apiServerAddressSeenFrom(node: string): Promise<ApiServerAddress> {
+    try {
+      return await this.apiServerAddress();
+    } catch (e) {
+      if (statusOf(e) !== 403) throw e;
+    }
+    const r = await this.exec(node, ["sh", "-c", 'echo "$KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT"'], 30_000, NET_AGENT);
+    const [host, port] = r.stdout.trim().split(/\s+/);
+    if (r.exitCode !== 0 || !host || !port) throw new Error(`the API server's address is not readable in namespace default, nor in the environment of ${node}'s pod: ${(r.stderr || r.stdout).trim()}`);
+    this.log.info({ host, port }, "the API server's address, from a pod's environment (namespace default not readable)");
+    return { serviceIp: host, servicePort: Number(port), endpoints: [] };
   }
 
   /** The `kubernetes` Service and its endpoints, which a DCS cut drops (rules.ts). */
@@ -703,8 +751,11 @@ export class KubeCluster implements Cluster {
     try {
       await this.prepareNodeNetworks();
     } catch (e) {
-      if (opts.reason === BRING_UP_REASON) throw new Error(`node probes cannot enter the pods' network namespaces: ${errorMessage(e)}`);
-      this.log.warn({ err: errorMessage(e) }, "pod network namespaces not resolved; node probes will fail");
+      // What the user must change (the agent refused by RBAC or Pod Security) stays an EnvironmentError: exit 2.
+      if (e instanceof EnvironmentError) throw e;
+      const what = this.usesNetAgent ? "the network agent could not be started in every pod" : "node probes cannot enter the pods' network namespaces";
+      if (opts.reason === BRING_UP_REASON) throw new Error(`${what}: ${errorMessage(e)}`);
+      this.log.warn({ err: errorMessage(e) }, this.usesNetAgent ? "network agent not running in every pod; node probes of those members bypass its relay" : "pod network namespaces not resolved; node probes will fail");
     }
     const ms = performance.now() - started;
     this.log.info({ ms: Math.round(ms), leader }, "cluster ready");
@@ -1036,7 +1087,18 @@ export class KubeCluster implements Cluster {
         this.log.warn({ node: n, err: errorMessage(e) }, "could not list rules");
         continue;
       }
-      for (const del of taggedRuleDeletes(listing, this.ruleTag)) {
+      const deletes = taggedRuleDeletes(listing, this.ruleTag);
+      if (deletes.length === 0) continue;
+      // One commit per node (a heal as quick as the inject); rule by rule if that fails (a rule gone meanwhile).
+      const batched = await this.inPodNetns(n, iptablesRestoreArgv(deletes), `deleting ${deletes.length} rule(s) with iptables-restore`).then(
+        () => true,
+        () => false,
+      );
+      if (batched) {
+        removed += deletes.length;
+        continue;
+      }
+      for (const del of deletes) {
         await this.iptables(n, del).catch((e) => this.log.warn({ node: n, err: errorMessage(e) }, "could not delete a rule"));
         removed++;
       }
@@ -1132,7 +1194,10 @@ export class KubeCluster implements Cluster {
     // Port-forward needs no namespace of the pods' (runInNodeNetwork); the network agent, where the run has one, is
     // added to every pod now, so that node probes reach each member through its relay before any fault.
     if (!this.runtime.nodeContainer) {
-      if (this.usesNetAgent) for (const n of this.nodes) await this.ensureNetAgent(n);
+      if (this.usesNetAgent) {
+        for (const n of this.nodes) await this.ensureNetAgent(n);
+        this.api ??= await this.apiServerAddressSeenFrom(this.nodes[0]!);
+      }
       return;
     }
     for (const n of this.nodes) {

@@ -111,6 +111,30 @@ describe("local listeners carried by port-forward", () => {
   });
 });
 
+describe("a member's listener when the pod's network agent starts", () => {
+  it("goes to the port the target names at each connection, and drops the sessions opened before, which reconnect there", async () => {
+    const direct = await pod("postgres");
+    const relay = await pod("relay");
+    const calls: string[] = [];
+    let port = 5432;
+    // The stand-in forward maps the pod's port to a local server: 5432 to PostgreSQL, 15432 to the agent's relay.
+    const forward: PodForward = (ns, name, p, io) => standInForward({ [name]: p === 15432 ? relay : direct }, calls)(ns, name, p, io);
+    const f = await LocalForwarder.open({ what: "member pg-0", namespace: "ns", port: 5432, target: async () => ({ pod: "pg-0", port }), forward });
+    forwarders.push(f);
+    const c = connect({ host: "127.0.0.1", port: f.port });
+    await new Promise((r) => c.once("connect", r));
+    c.write("a");
+    expect(String(await new Promise((r) => c.once("data", r)))).toBe("postgres:a");
+    port = 15432;
+    const closed = new Promise((r) => c.once("close", r));
+    f.dropAll();
+    await closed;
+    // Still listening: the next session goes through the relay.
+    expect(await ask(f.port, "b")).toBe("relay:b");
+    expect(calls).toEqual(["ns/pg-0:5432", "ns/pg-0:15432"]);
+  });
+});
+
 describe("a listener that keeps a tunnel open ahead (docker's forward reach)", () => {
   /** A stand-in forward that, like docker's relay, connects only when the first bytes come, and counts its opens. */
   function lazyForward(pods: Record<string, number>, opens: string[], openMs = 0): PodForward {

@@ -10,7 +10,7 @@ import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import type { V1Node, V1Pod } from "@kubernetes/client-node";
+import { ApiException, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { listScenarios, loadScenario } from "../../scenario/loader.ts";
 import { unsupported } from "../../scenario/capabilities.ts";
 import { PATRONI_CAPABILITIES } from "../../stack/patroni/stack.ts";
@@ -257,7 +257,8 @@ describe("deleting a run's objects in a namespace of the user's", () => {
         const o = objects.find((x) => x.kind === obj.kind && x.name === obj.metadata.name);
         if (!o) throw Object.assign(new Error("not found"), { code: 404 });
         events.push(`delete ${o.kind} ${o.name} (${String(rest[4])}), ${objects.filter((x) => x.listsLeft === undefined && x !== o && x.selector !== "team=a").length} others not yet asked to go`);
-        o.listsLeft ??= lingers;
+        // What owns nothing (a ConfigMap, a Secret) goes at once; a StatefulSet or a Service waits for the garbage collector.
+        o.listsLeft ??= o.kind === "StatefulSet" || o.kind === "Service" ? lingers : 0;
       },
     };
     // Lists of the pods left once their StatefulSet was asked to go.
@@ -269,8 +270,34 @@ describe("deleting a run's objects in a namespace of the user's", () => {
       },
     };
     const left = () => objects.filter((o) => o.selector !== "team=a").map((o) => `${o.kind} ${o.name}`);
-    return { c: { core, objects: objectsApi } as unknown as KubeClients, events, left, all: () => objects.map((o) => `${o.kind} ${o.name}`) };
+    /** An object written (back) by someone else: not asked to go. */
+    const write = (kind: string, name: string, selector: string) => objects.push({ kind, name, selector });
+    /** Present and not asked to go. */
+    const has = (kind: string, name: string) => objects.some((o) => o.kind === kind && o.name === name && o.listsLeft === undefined);
+    const podsRunning = () => podLists < lingers;
+    return { c: { core, objects: objectsApi } as unknown as KubeClients, events, left, write, has, podsRunning, all: () => objects.map((o) => `${o.kind} ${o.name}`) };
   }
+
+  it("deletes again what comes back while the pods still run (Patroni writing its leader ConfigMap)", async () => {
+    const api = foregroundApi("ab12", 3);
+    const objects = api.c.objects as unknown as { list: (...a: unknown[]) => Promise<{ items: unknown[] }> };
+    const list = objects.list.bind(objects);
+    let asked = false;
+    let rewritten = false;
+    // Once pg-leader has been asked to go and is gone, Patroni, still running, writes it back, once.
+    objects.list = async (...a) => {
+      asked ||= api.events.some((e) => e.startsWith("delete ConfigMap pg-leader"));
+      if (asked && !rewritten && !api.has("ConfigMap", "pg-leader") && api.podsRunning()) {
+        api.write("ConfigMap", "pg-leader", "application=pgchaos,cluster-name=pg");
+        rewritten = true;
+      }
+      return list(...a);
+    };
+    await deleteRunObjects(api.c, "team-a", "ab12");
+    expect(rewritten).toBe(true);
+    expect(api.events.filter((e) => e.startsWith("delete ConfigMap pg-leader"))).toHaveLength(2);
+    expect(api.all()).toEqual(["ConfigMap users-settings"]);
+  }, 30_000);
 
   it("returns once the objects are gone, not only asked to go, and deletes the run's mark after all the rest", async () => {
     const api = foregroundApi("ab12", 2);
@@ -384,13 +411,20 @@ describe("the cluster on a cluster reached by context", () => {
     const s = standIn("pgchaos-ab12cd34");
     const core = s.clients.core as unknown as Record<string, unknown>;
     const execs: string[] = [];
-    let replaced = 0;
+    const calls: string[] = [];
     let agentPod: V1Pod | undefined;
+    let conflicts = 1;
     const read = core.readNamespacedPod as () => Promise<V1Pod>;
-    // The pod as the API server keeps it: the agent runs from the first read after it was added.
-    core.readNamespacedPod = async () => (agentPod ? structuredClone(agentPod) : read());
+    // pg-1 as the API server keeps it (its agent runs from the first read after it was added); pg-0 is gone; pg-2 never had an agent.
+    core.readNamespacedPod = async ({ name }: { name: string }) => {
+      if (name === "pg-0") throw Object.assign(new Error("not found"), { code: 404 });
+      if (name === "pg-2") return { ...(await read()), metadata: { name: "pg-2", uid: "u2" } };
+      return agentPod ? structuredClone(agentPod) : read();
+    };
     core.replaceNamespacedPodEphemeralcontainers = async ({ body }: { body: V1Pod }) => {
-      replaced++;
+      calls.push(`replace ${body.metadata?.name}`);
+      // Patroni patched the pod since it was read: the API server refuses the stale resourceVersion once.
+      if (conflicts-- > 0) throw Object.assign(new Error("conflict"), { code: 409 });
       agentPod = { ...body, status: { ...body.status, ephemeralContainerStatuses: [{ name: "pgchaos-net", image: "", imageID: "", ready: false, restartCount: 0, state: { running: {} } }] } };
       return body;
     };
@@ -401,19 +435,57 @@ describe("the cluster on a cluster reached by context", () => {
     const c = contextCluster({ ...s, exec }, undefined, { networkFaults: true });
     await c.iptablesBatch("pg-1", [["-A", "INPUT", "-s", "10.8.2.9", "-m", "comment", "--comment", "pgchaos-ab12cd34", "-j", "DROP"]]);
     await c.iptables("pg-1", ["-A", "INPUT", "-s", "10.8.2.8", "-j", "DROP"]);
-    expect(replaced).toBe(1);
+    expect(calls).toEqual(["replace pg-1", "replace pg-1"]);
     expect(agentPod?.spec?.ephemeralContainers?.map((x) => x.name)).toEqual(["pgchaos-net"]);
     expect(execs).toEqual([
       "pgchaos-net pg-1 sh -c printf \"%s\\n\" \"$@\" | iptables-restore -w --noflush sh *filter -A INPUT -s 10.8.2.9 -m comment --comment pgchaos-ab12cd34 -j DROP COMMIT",
       "pgchaos-net pg-1 iptables -w -A INPUT -s 10.8.2.8 -j DROP",
     ]);
     execs.length = 0;
-    // The stand-in has one pod, pg-1, with the agent: its tagged rule is deleted there, by the agent.
-    expect(await c.clearRules("pg-1")).toBe(1);
-    expect(execs).toEqual(["pgchaos-net pg-1 iptables -w -S", "pgchaos-net pg-1 iptables -w -D INPUT -s 10.8.2.9/32 -m comment --comment pgchaos-ab12cd34 -j DROP"]);
+    // pg-1's tagged rule is deleted there, by its agent, in one commit; pg-0 (gone) and pg-2 (no agent) hold none.
+    expect(await c.clearRules()).toBe(1);
+    expect(execs).toEqual([
+      "pgchaos-net pg-1 iptables -w -S",
+      "pgchaos-net pg-1 sh -c printf \"%s\\n\" \"$@\" | iptables-restore -w --noflush sh *filter -D INPUT -s 10.8.2.9/32 -m comment --comment pgchaos-ab12cd34 -j DROP COMMIT",
+    ]);
+    // An agent that ended leaves its pod's rules out of reach: the heal says so instead of passing for clean.
+    agentPod = { ...agentPod!, status: { ephemeralContainerStatuses: [{ name: "pgchaos-net", image: "", imageID: "", ready: false, restartCount: 0, state: { terminated: { exitCode: 137, reason: "OOMKilled" } } }] } };
+    await expect(c.clearRules("pg-1")).rejects.toThrow(/network agent of pod pg-1 is not running \(exit 137 \(OOMKilled\)\): rules it added stay until the pod is deleted/);
     // Without network faults in the scenario, no agent, and the refusal says so.
     const plain = contextCluster(standIn("pgchaos-ab12cd34"));
     await expect(plain.iptables("pg-1", ["-A", "INPUT", "-j", "DROP"])).rejects.toThrow(/this run added no network agent to its pods/);
+  });
+
+  it("learns the API server's address from a pod's environment when the default namespace is not readable (a user with one namespace)", async () => {
+    const s = standIn("team-a");
+    const core = s.clients.core as unknown as Record<string, unknown>;
+    core.readNamespacedService = async () => {
+      throw new ApiException(403, "forbidden", JSON.stringify({ message: 'services "kubernetes" is forbidden: User "alice" cannot get resource "services" in the namespace "default"' }), {});
+    };
+    let agent: V1Pod | undefined;
+    const read = core.readNamespacedPod as () => Promise<V1Pod>;
+    core.readNamespacedPod = async () => agent ?? read();
+    core.replaceNamespacedPodEphemeralcontainers = async ({ body }: { body: V1Pod }) => {
+      agent = { ...body, status: { ephemeralContainerStatuses: [{ name: "pgchaos-net", image: "", imageID: "", ready: false, restartCount: 0, state: { running: {} } }] } };
+      return body;
+    };
+    const exec: PodExec = async (_node, argv, _ms, container) => ({ exitCode: 0, stdout: container === "pgchaos-net" && argv[0] === "sh" ? "10.43.0.1 443\n" : "", stderr: "" });
+    const c = contextCluster({ ...s, exec }, "team-a", { networkFaults: true, nodes: 1 });
+    await c.prepareNodeNetworks();
+    const rules = c.dcsCutRules(["pg-0"]);
+    expect(rules.map((r) => r.args.join(" "))).toEqual(["-A OUTPUT -d 10.43.0.1 -p tcp --dport 443 -m comment --comment pgchaos-ab12cd34 -j DROP"]);
+  });
+
+  it("says what the agent needs when RBAC or Pod Security refuses it, as an error of the environment (exit 2)", async () => {
+    const s = standIn("pgchaos-ab12cd34");
+    (s.clients.core as unknown as Record<string, unknown>).replaceNamespacedPodEphemeralcontainers = async () => {
+      const body = JSON.stringify({ message: 'pods "pg-1" is forbidden: violates PodSecurity "baseline:latest": non-default capabilities (container "pgchaos-net" must not include "NET_ADMIN")' });
+      throw new ApiException(403, "forbidden", body, {});
+    };
+    const c = contextCluster(s, undefined, { networkFaults: true });
+    const e = await c.iptables("pg-1", ["-A", "INPUT", "-j", "DROP"]).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(EnvironmentError);
+    expect((e as Error).message).toMatch(/cannot add the network agent \(ephemeral container pgchaos-net, NET_ADMIN\) to pod pg-1 .*violates PodSecurity.*pods\/ephemeralcontainers.*privileged/);
   });
 
   it("kills a member as on kind: SIGKILL of every process in its pod, then the pod's deletion", async () => {

@@ -55,8 +55,11 @@ export function relayScript(pgPort: number, relayPort = RELAY_PORT): string {
     "    t = threading.Thread(target=pipe, args=(c, u), daemon=True); t.start()",
     "    pipe(u, c); t.join(); c.close(); u.close()",
     "while True:",
-    "    c, _ = s.accept()",
-    "    threading.Thread(target=serve, args=(c,), daemon=True).start()",
+    "    try:",
+    "        c, _ = s.accept()",
+    "        threading.Thread(target=serve, args=(c,), daemon=True).start()",
+    "    except (OSError, RuntimeError) as e:",
+    "        print('pgchaos-net: %s' % e, flush=True)",
   ].join("\n");
 }
 
