@@ -528,6 +528,7 @@ export class KubeCluster implements Cluster {
       try {
         pod = await this.c.core.replaceNamespacedPodEphemeralcontainers({ name: node, namespace: this.namespace, body: withNetAgent(pod, this.image, PG_PORT) });
         this.log.info({ node, uid }, "network agent added");
+        break;
       } catch (e) {
         const status = statusOf(e);
         if (status === 409 && attempt < 10) {
