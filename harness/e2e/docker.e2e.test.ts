@@ -90,6 +90,9 @@ describe.skipIf(skip)("the docker platform through the CLI", () => {
       });
     try {
       const r = await asNobody(["primary-kill", "--platform", "docker", "--out", join(home, "reports")]);
+      // A FAIL may be Patroni's truth (an asynchronous replica promoted without the last write): the run directory goes
+      // with this test's folder, so the evidence is printed first, the writes around each lost one and the kill.
+      if (!/profile fast: PASS/.test(r.all ?? "")) printLossEvidence(/run directory: (\S+)/.exec(r.all ?? "")?.[1]);
       expect(r.all).toMatch(/primary-kill on docker with patroni@3\.0\.2, profile fast: PASS/);
       expect(r.exitCode).toBe(0);
       const runDir = /run directory: (\S+)/.exec(r.all ?? "")![1]!;
@@ -120,3 +123,18 @@ describe.skipIf(skip)("the docker platform through the CLI", () => {
     expect(await ours(daemon)).toEqual([]);
   });
 });
+
+/** The history around each lost write of a failed run (verdict.json's lostIds), and the fault's events, on stderr. */
+function printLossEvidence(runDir: string | undefined): void {
+  if (!runDir) return;
+  try {
+    const verdict = JSON.parse(readFileSync(join(runDir, "verdict.json"), "utf8")) as { checks?: { dataLoss?: { lostIds?: number[] } } };
+    const history = readFileSync(join(runDir, "history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { index: number; process: string; f: string; value: unknown });
+    const lost = new Set(verdict.checks?.dataLoss?.lostIds ?? []);
+    const at = history.filter((e) => (e.process === "writer" && lost.has(e.value as number)) || e.f === "fault").map((e) => e.index);
+    const near = history.filter((e) => at.some((i) => Math.abs(e.index - i) <= 6) && (e.process === "writer" || e.process === "nemesis"));
+    console.warn(`evidence of ${runDir}: lost ${[...lost].join(", ") || "none"}\n${near.map((e) => JSON.stringify(e)).join("\n")}`);
+  } catch (e) {
+    console.warn(`could not read the evidence of ${runDir}: ${(e as Error).message}`);
+  }
+}
