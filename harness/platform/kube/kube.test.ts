@@ -377,8 +377,12 @@ function standIn(namespace: string) {
   return { log, clients: { core, objects } as unknown as KubeClients, exec };
 }
 
+/** The stand-in clusters' run folder (a teardown copies logs there), removed after the file's tests. */
+const contextRunDir = mkdtempSync(join(tmpdir(), "pgchaos-kube-context-test-"));
+afterAll(() => rmSync(contextRunDir, { recursive: true, force: true }));
+
 function contextCluster(s: ReturnType<typeof standIn>, namespace?: string, extra: Partial<ClusterSpec> = {}): KubeCluster {
-  const spec: ClusterSpec = { name: "t", nodes: 3, profile: getProfile("fast"), runDir: join(tmpdir(), "pgchaos-kube-context-test"), logger: pino({ level: "silent" }), ...extra };
+  const spec: ClusterSpec = { name: "t", nodes: 3, profile: getProfile("fast"), runDir: contextRunDir, logger: pino({ level: "silent" }), ...extra };
   const runtime: KubeRuntime = { ...contextRuntime({ context: "gke", allowNodeFaults: false, members: 3, namespace, image: IMAGE }) };
   const noDocker = async () => {
     throw new Error("docker must not be called on the kube platform");
