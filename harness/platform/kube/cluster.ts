@@ -72,7 +72,6 @@ import { cordonPatch, drainPlan, evictionBody, evictWithRetry, type DrainStep } 
 import {
   crictlPodsArgs,
   hostNsenterArgv,
-  iptablesArgv,
   kubeDcsCutRules,
   kubePartitionRules,
   nodeNsenterArgv,
@@ -1058,14 +1057,7 @@ export class KubeCluster implements Cluster {
   }
 
   async iptables(node: string, args: string[]): Promise<void> {
-    if (this.usesNetAgent) {
-      await this.inPodNetns(node, ["iptables", "-w", ...args], `iptables ${args.join(" ")}`);
-      return;
-    }
-    const { container, sandbox } = await this.sandboxOf(node);
-    const full = iptablesArgv(container, sandbox.pid, args);
-    const r = await execa(full[0]!, full.slice(1), { reject: false, timeout: 30_000 });
-    if (r.exitCode !== 0) throw new Error(`iptables ${args.join(" ")} in the pod of ${node}: ${r.stderr.trim()}`);
+    await this.inPodNetns(node, ["iptables", "-w", ...args], `iptables ${args.join(" ")}`);
   }
 
   /** The node's rules in one iptables-restore commit (one exec instead of one per rule: faults/network.ts applyRules). */
