@@ -62,11 +62,12 @@ import { assertNodePortReachable, imagePullProblem } from "./runtime-common.ts";
 import { LocalForwarder, type PodForward } from "../forward.ts";
 import { agentState, NET_AGENT, netAgentAdmissionProblem, RELAY_PORT, withNetAgent } from "./net-agent.ts";
 import { podBehindService, roundRobin } from "./forward.ts";
+import { copyPodLogs, spawnProbeHere } from "./pod-logs.ts";
 import { namespaceClaimProblem, runMarkName, runObjectsPlan, selectorOf, type RunObjects } from "./namespace.ts";
 import { checkPodPatroni, PatroniMismatchError, podAgentApi, type PodExec } from "./stack.ts";
 import { annotationOps, MARKS, ownerAnnotations, type KubeCleanupTarget } from "./cleanup.ts";
 import { membersFromPods, primaryLabelled } from "./targets.ts";
-import { walReceiver, walReceiverProblem } from "../../stack/postgres/walreceiver.ts";
+import { streamingByOwnAccount } from "../../stack/postgres/walreceiver.ts";
 import { podCommands, releasePatch, type PodPart } from "./pod-ops.ts";
 import { cordonPatch, drainPlan, evictionBody, evictWithRetry, type DrainStep } from "./eviction.ts";
 import {
@@ -685,16 +686,7 @@ export class KubeCluster implements Cluster {
     const members = membersFromPods({ pods, leaderAnnotations, syncAnnotations, now: Date.now() });
     // Patroni 3.x writes no replication_state in a member's status: a running replica's streaming is then its own
     // account (pg_stat_wal_receiver), as the local and docker platforms take it from the leader's replication list.
-    await Promise.all(
-      members
-        .filter((m) => m.role !== "leader" && m.streaming === undefined && m.state === "running")
-        .map(async (m) => {
-          m.streaming = await walReceiver(this.endpoint(m.name), this.credentials).then(
-            (w) => walReceiverProblem(w, undefined) === undefined,
-            () => undefined,
-          );
-        }),
-    );
+    await streamingByOwnAccount(members, (n) => this.endpoint(n), this.credentials);
     const labelled = primaryLabelled(pods);
     const leader = members.find((m) => m.role === "leader")?.name;
     if (labelled.length > 1 || (labelled.length === 1 && labelled[0] !== leader)) {
@@ -1221,13 +1213,11 @@ export class KubeCluster implements Cluster {
     }
     const logDir = join(this.spec.runDir, "logs");
     mkdirSync(logDir, { recursive: true });
+    // `--platform kube`: the probe runs here and reaches its member through the member's port-forward listener
+    // (PGHOST/PGPORT from endpoint()).
+    if (!this.runtime.nodeContainer) return spawnProbeHere(this.spec.runDir, node, argv, env, this.namespace);
     const err = openSync(join(logDir, `agent-${node}.log`), "a");
     try {
-      // `--platform kube`: the probe runs here and reaches its member through the member's port-forward
-      // listener (PGHOST/PGPORT from endpoint()), which enters the pod on its own loopback: beside the database.
-      if (!this.runtime.nodeContainer) {
-        return spawn(argv[0]!, [...argv.slice(1), `--pgchaos-run=${this.namespace}`], { stdio: ["ignore", "pipe", err], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env } });
-      }
       if (!entry?.sandbox.netnsPath || entry.nodeInitPid === undefined || entry.netnsHost === undefined) {
         const why = `pgchaos: the network namespace of ${node} is not known (prepareNodeNetworks() was not called or failed, or the pod was recreated)`;
         return spawn("sh", ["-c", 'echo "$1" >&2; exit 1', "sh", why], { stdio: ["ignore", "pipe", err] });
@@ -1242,17 +1232,7 @@ export class KubeCluster implements Cluster {
   async collectLogs(): Promise<void> {
     if (this.logsCollected) return;
     const dest = join(this.spec.runDir, "logs");
-    for (const n of this.nodes) {
-      mkdirSync(join(dest, n), { recursive: true });
-      for (const previous of [false, true]) {
-        try {
-          const text = await this.c.core.readNamespacedPodLog({ name: n, namespace: this.namespace, container: CONTAINER, previous });
-          writeFileSync(join(dest, n, previous ? "patroni.previous.log" : "patroni.log"), text);
-        } catch {
-          // No such pod, or no previous container: nothing to copy.
-        }
-      }
-    }
+    await copyPodLogs(this.c, { namespace: this.namespace, pods: this.nodes, container: CONTAINER, dest, base: "patroni" });
     try {
       const events = await this.c.core.listNamespacedEvent({ namespace: this.namespace });
       const lines = events.items.map((e) => `${e.lastTimestamp ?? e.eventTime ?? ""} ${e.type} ${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason}: ${e.message ?? ""}`);

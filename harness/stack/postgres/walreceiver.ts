@@ -52,3 +52,24 @@ export async function replicasNotStreaming(
   );
   return problems.filter((p): p is string => p !== undefined);
 }
+
+/**
+ * Where the HA stack does not say whether a running replica streams (Patroni 3.x writes no replication_state into a
+ * pod's status on Kubernetes), the replica's own account decides (pg_stat_wal_receiver); unknown when it cannot be asked.
+ */
+export async function streamingByOwnAccount(
+  members: Array<{ name: string; role: string; state: string; streaming?: boolean }>,
+  endpoint: (node: string) => Endpoint,
+  credentials: { user: string; password: string; database: string },
+): Promise<void> {
+  await Promise.all(
+    members
+      .filter((m) => m.role !== "leader" && m.streaming === undefined && m.state === "running")
+      .map(async (m) => {
+        m.streaming = await walReceiver(endpoint(m.name), credentials).then(
+          (w) => walReceiverProblem(w, undefined) === undefined,
+          () => undefined,
+        );
+      }),
+  );
+}
