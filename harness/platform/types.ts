@@ -98,8 +98,18 @@ export interface Cluster extends AsyncDisposable {
   readonly settings: Record<string, unknown>;
   /** Present when the cluster was deployed with `archive` on a platform and stack that keep backups. */
   readonly backups?: ClusterBackups;
-  /** Credentials for the probe role; generated per run. */
-  readonly credentials: { user: string; password: string; database: string };
+  /**
+   * Credentials for the probe role; generated per run. `options` (libpq's, e.g. `-c search_path=...`) where the probe
+   * tables live in a schema of the run's (an attached cluster: kube/attach-cluster.ts).
+   */
+  readonly credentials: { user: string; password: string; database: string; options?: string };
+  /** What HA software really runs, where the cluster says so itself (an attached operator's cluster) rather than the run's stack. */
+  readonly stackInfo?: import("../stack/types.ts").StackInfo;
+  /**
+   * The cluster's own ttl over the profile's, where the cluster was not deployed with the profile (an attached one): the
+   * scenario's holds and bounds are stretched by it, as by a stack's adjusted timings.
+   */
+  readonly timeScale?: number;
   endpoint(node: string): Endpoint;
   /** The member list from the HA stack; throws if no member answers. */
   members(): Promise<Member[]>;

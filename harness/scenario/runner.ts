@@ -92,7 +92,8 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
   mkdirSync(runDir, { recursive: true });
   const logger: Logger = pino({ base: { scenario: scenario.name }, level: "info" }, pino.destination({ dest: join(runDir, "harness.log"), sync: true }));
   const history = HistoryWriter.open(join(runDir, "history.jsonl"));
-  const expect = expectationsFor(scenario, profile, effective.timeScale);
+  let timeScale = effective.timeScale;
+  let expect = expectationsFor(scenario, profile, timeScale);
   const phase = (name: string) => {
     progress.start(name);
     history.record({ process: "runner", type: "info", f: "phase", value: { phase: name } });
@@ -116,12 +117,18 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     cluster = await platform.deploy({ name: scenario.name, nodes: scenario.nodes, profile, runDir, keep: opts.keep, logger, signal, stack, archive, networkFaults });
     settings = cluster.settings;
     runId = (cluster as { runId?: string }).runId;
+    // A cluster not deployed with the profile (an attached one) runs its own ttl: holds and bounds follow it.
+    if (cluster.timeScale !== undefined) {
+      timeScale = cluster.timeScale;
+      const lag = Number(cluster.settings.maximum_lag_on_failover);
+      expect = { ...expectationsFor(scenario, profile, timeScale), ...(Number.isFinite(lag) ? { maximumLagOnFailover: lag } : {}) };
+    }
     const ready = await cluster.waitReady({ timeoutMs: 10_000, reason: "steady state", signal });
     progress.end(`leader ${ready.leader}`);
     writeFileSync(
       join(runDir, "scenario.json"),
       JSON.stringify(
-        { scenario, profile, stack: stack.info, timeScale: effective.timeScale, expectations: expect, settings, platform: platform.name, runId, startedAt: startedAt.toISOString() },
+        { scenario, profile, stack: cluster.stackInfo ?? stack.info, timeScale, expectations: expect, settings, platform: platform.name, runId, startedAt: startedAt.toISOString() },
         null,
         2,
       ),
@@ -161,7 +168,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
       active.add(fault);
       const detail = await abortable(fault.inject(ctx, nodes), signal);
       logger.info({ fault: label, nodes, detail }, "fault injected");
-      await sleep(scaled(step.holdMs, profile.name, effective.timeScale) ?? 0, signal);
+      await sleep(scaled(step.holdMs, profile.name, timeScale) ?? 0, signal);
       history.record({ process: "nemesis", type: "info", f: "fault", value: { ...event, phase: "heal", detail: detail ?? undefined } });
       await abortable(fault.heal(ctx), signal);
       active.delete(fault);
@@ -265,7 +272,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
   const verdict: Verdict = {
     scenario: scenario.name,
     platform: platform.name,
-    stack: stack.info.name,
+    stack: (cluster?.stackInfo ?? stack.info).name,
     profile: profile.name,
     runId,
     startedAt: startedAt.toISOString(),

@@ -36,6 +36,7 @@ export class NodeProbes {
         PGUSER: cluster.credentials.user,
         PGPASSWORD: cluster.credentials.password,
         PGDATABASE: cluster.credentials.database,
+        ...(cluster.credentials.options ? { PGOPTIONS: cluster.credentials.options } : {}),
         PGCHAOS_NODE: node,
         PGCHAOS_INTERVAL_MS: String(this.opts.intervalMs),
         PGCHAOS_CONNECT_TIMEOUT_MS: String(this.opts.connectTimeoutMs),

@@ -3,7 +3,7 @@ import type { Endpoint } from "../platform/types.ts";
 
 export interface SessionOptions {
   endpoint: Endpoint;
-  credentials: { user: string; password: string; database: string };
+  credentials: { user: string; password: string; database: string; options?: string };
   connectTimeoutMs: number;
   queryTimeoutMs: number;
   applicationName: string;
@@ -30,6 +30,7 @@ export class Session {
       user: this.opts.credentials.user,
       password: this.opts.credentials.password,
       database: this.opts.credentials.database,
+      ...(this.opts.credentials.options ? { options: this.opts.credentials.options } : {}),
       connectionTimeoutMillis: this.opts.connectTimeoutMs,
       query_timeout: this.opts.queryTimeoutMs,
       application_name: this.opts.applicationName,
