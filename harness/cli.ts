@@ -15,7 +15,8 @@ import { EnvironmentError, UsageError, errorMessage } from "./util/errors.ts";
 import { abortOnSignals } from "./util/signals.ts";
 import { prepareOutDir } from "./util/out-dir.ts";
 import { joinNegativeValues } from "./util/argv.ts";
-import { checkStackName, stackLines } from "./stack/index.ts";
+import { checkStackName, stackCapabilities, stackLines } from "./stack/index.ts";
+import { assertCapable } from "./scenario/capabilities.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -44,9 +45,10 @@ Options:
   --namespace NS   kube: run in this existing namespace (only the run's objects are deleted there),
                    instead of a namespace of the run's own
   --allow-node-faults  kube: let faults cordon the cluster's nodes (drain); never by default
-  --attach X       kube: an operator's cluster (Zalando/Spilo, Crunchy PGO, CloudNativePG), by name or
-                   label selector: finds its members, roles and primary Service (running scenarios
-                   against it is not built yet)
+  --attach X       kube: run against an operator's cluster (Zalando/Spilo, Crunchy PGO) instead of
+                   deploying one, by name or label selector: writes go into a schema of the run's,
+                   dropped afterwards; nothing of the operator's is deleted or changed (CloudNativePG
+                   clusters are found, not run against yet)
   --operator NAME  with --attach: spilo, pgo or cnpg (found from the pods' labels when left out)
   --stack NAME     the HA stack: patroni (Debian 12's 3.0.2, the default), patroni@4.0.7, patroni@4.1.5
                    (see --list-stacks; other versions are fetched from Debian's archive and checked)
@@ -126,6 +128,14 @@ function kubeFlags(o: ReturnType<typeof parse>["values"]): string | undefined {
   process.env.PGCHAOS_KUBE_CONTEXT = o.context;
   if (o.namespace !== undefined) process.env.PGCHAOS_KUBE_NAMESPACE = o.namespace;
   if (o["allow-node-faults"]) process.env.PGCHAOS_KUBE_ALLOW_NODE_FAULTS = "1";
+  if (o.attach !== undefined) {
+    const theirs = [o.stack !== undefined && "--stack", o.sync && "--sync", o["allow-node-faults"] && "--allow-node-faults"].filter((f): f is string => typeof f === "string");
+    if (theirs.length > 0) {
+      throw new UsageError(`${theirs.join(", ")} ${theirs.length > 1 ? "do" : "does"} not apply to --attach: the operator's cluster runs its own Patroni and settings, and an attached run cordons no node`);
+    }
+    process.env.PGCHAOS_KUBE_ATTACH = o.attach;
+    if (o.operator !== undefined) process.env.PGCHAOS_KUBE_OPERATOR = o.operator;
+  }
   return platform;
 }
 
@@ -189,13 +199,11 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
   if (o.reuse) process.env.PGCHAOS_KUBE_REUSE = "1";
   const scenario = await loadScenario(positionals[0]!);
   if (o.attach !== undefined) {
+    // What the scenario does to the cluster first: a fault an attached run never injects is refused before the cluster is asked anything.
+    assertCapable(scenario.name, scenario.schedule.map((s) => s.fault), { ...getPlatform("kube"), name: "kube --attach" }, { name: "patroni", ...stackCapabilities("patroni") });
     const { checkAttach } = await import("./platform/kube/attach-discover.ts");
     const found = await checkAttach({ attach: o.attach, operator: o.operator, context: o.context, namespace: o.namespace });
-    for (const line of found) process.stdout.write(`${line}\n`);
-    throw new UsageError(
-      `--attach: running ${scenario.name} against an operator's cluster is not built yet (the members and roles above are what it would act on; nothing was created or changed). ` +
-        "Deploy a cluster of pgchaos's own there instead: --platform kube --context NAME",
-    );
+    for (const line of found) process.stderr.write(`${line}\n`);
   }
   // The machine first (root, packages: the likelier fix), then every path the run writes, before anything starts.
   await getPlatform(platformName ?? scenario.platform).preflight();
@@ -232,7 +240,8 @@ async function main(): Promise<number> {
     throw new UsageError(`unknown command "${command ?? ""}": use \`npm run scenario -- --help\``);
   } catch (e) {
     if (signal.aborted) {
-      process.stderr.write(`interrupted: faults healed and the cluster removed${(e as { runDir?: string }).runDir ? `; partial run in ${(e as { runDir?: string }).runDir}` : ""}\n`);
+      const removed = process.env.PGCHAOS_KUBE_ATTACH ? "the run's schema dropped (the operator's cluster stays)" : "the cluster removed";
+      process.stderr.write(`interrupted: faults healed and ${removed}${(e as { runDir?: string }).runDir ? `; partial run in ${(e as { runDir?: string }).runDir}` : ""}\n`);
       return 130;
     }
     if (e instanceof UsageError || e instanceof EnvironmentError) {

@@ -142,6 +142,18 @@ describe("--attach through the CLI", () => {
     expect(requests.slice(before).filter((q) => q !== "GET /version").every((q) => q.startsWith("GET /api/v1/namespaces/db/pods?labelSelector="))).toBe(true);
   });
 
+  it("refuses a fault an attached run never injects before asking the cluster anything, and flags that are the operator's", async () => {
+    const before = requests.length;
+    const r = await run(["primary-isolate", "--attach", "acid-minimal-cluster", "--context", "standin", "--namespace", "db"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/scenario primary-isolate cannot run on the kube --attach platform/);
+    expect(r.stderr).toMatch(/an ephemeral container stays in the pod's spec until the pod is recreated/);
+    const stack = await run(["primary-kill", "--attach", "acid-minimal-cluster", "--context", "standin", "--stack", "patroni@4.0.7", "--sync"]);
+    expect(stack.exitCode).toBe(2);
+    expect(stack.stderr).toMatch(/--stack, --sync do not apply to --attach: the operator's cluster runs its own Patroni and settings/);
+    expect(requests.slice(before)).toEqual([]);
+  });
+
   it("exits 2 naming the context whose API server does not answer", async () => {
     const r = await run(["primary-kill", "--attach", "cnpg.io/cluster=cluster-example", "--context", "gone"]);
     expect(r.exitCode).toBe(2);

@@ -50,9 +50,10 @@ export async function roleAuthority(c: KubeClients, o: Operator, namespace: stri
   if (ep?.metadata?.annotations?.leader) {
     return { leader: lockHolder(ep.metadata.annotations, now), source: `the leader lock (Endpoints ${leaderObject})` };
   }
-  const cm = await orNone(c.core.readNamespacedConfigMap({ name: `${cluster}-leader`, namespace }));
+  // Patroni names its ConfigMaps after its scope, which for PGO is <cluster>-ha.
+  const cm = await orNone(c.core.readNamespacedConfigMap({ name: `${leaderObject}-leader`, namespace }));
   if (cm?.metadata?.annotations?.leader) {
-    return { leader: lockHolder(cm.metadata.annotations, now), source: `the leader lock (ConfigMap ${cluster}-leader)` };
+    return { leader: lockHolder(cm.metadata.annotations, now), source: `the leader lock (ConfigMap ${leaderObject}-leader)` };
   }
   return undefined;
 }

@@ -46,6 +46,15 @@ export interface Operator {
   primaryService(cluster: string): string;
   /** Whether Patroni runs in the pods (its REST API, its `status` annotation). */
   patroni: boolean;
+  /** The database pod's container that runs PostgreSQL (and Patroni): where kills and pauses are signalled. */
+  container: string;
+  /**
+   * The Secret the operator writes with credentials that may create a schema in the database clients use, its keys,
+   * and the database when the Secret names none.
+   */
+  credentials: { secret(cluster: string): string; userKey: string; passwordKey: string; databaseKey?: string; database(cluster: string): string };
+  /** What the container's PID 1 is, which the kernel spares a SIGKILL sent from inside the container: what a pod kill becomes there. */
+  init: string;
 }
 
 export const OPERATORS: Readonly<Record<OperatorName, Operator>> = {
@@ -59,6 +68,10 @@ export const OPERATORS: Readonly<Record<OperatorName, Operator>> = {
     replicaValues: ["replica"],
     primaryService: (c) => c,
     patroni: true,
+    container: "postgres",
+    // The superuser's Secret (the operator names it <user>.<cluster>.credentials.postgresql.acid.zalan.do).
+    credentials: { secret: (c) => `postgres.${c}.credentials.postgresql.acid.zalan.do`, userKey: "username", passwordKey: "password", database: () => "postgres" },
+    init: "dumb-init, which exits once its child (Spilo's launch script) has died: the kubelet then restarts the container in the same pod (restartCount goes up; kills in a row meet CrashLoopBackOff)",
   },
   pgo: {
     name: "pgo",
@@ -70,6 +83,10 @@ export const OPERATORS: Readonly<Record<OperatorName, Operator>> = {
     replicaValues: ["replica"],
     primaryService: (c) => `${c}-primary`,
     patroni: true,
+    container: "database",
+    // The default user's Secret: a user named after the cluster, owner of a database of that name.
+    credentials: { secret: (c) => `${c}-pguser-${c}`, userKey: "user", passwordKey: "password", databaseKey: "dbname", database: (c) => c },
+    init: "the pod's pause process (PGO shares one process namespace between the pod's containers), so only the database container's processes are signalled; its command is Patroni, which dies with them, and the kubelet restarts the container",
   },
   cnpg: {
     name: "cnpg",
@@ -82,6 +99,10 @@ export const OPERATORS: Readonly<Record<OperatorName, Operator>> = {
     legacyRoleLabels: ["role"],
     primaryService: (c) => `${c}-rw`,
     patroni: false,
+    container: "postgres",
+    // The application user's Secret: owner of the application database.
+    credentials: { secret: (c) => `${c}-app`, userKey: "username", passwordKey: "password", databaseKey: "dbname", database: () => "app" },
+    init: "the instance manager, which restarts PostgreSQL",
   },
 };
 
@@ -352,8 +373,8 @@ export function attachPlan(o: { runId: string; operator: OperatorName; namespace
     drops: [`DROP TABLE ${schema}.pgchaos_node_probe, ${schema}.pgchaos_writes RESTRICT`, `DROP SCHEMA ${schema} RESTRICT`],
     sessionOptions: `-c search_path=${schema}`,
     touches: [
-      `reads pods, Services and Endpoints of ${o.cluster} in namespace ${o.namespace}`,
-      "execs into the members' database containers to signal their processes (SIGKILL, SIGSTOP, SIGCONT): the pods stay, their controllers restart what died",
+      `reads pods, Services, Endpoints and ConfigMaps of ${o.cluster} in namespace ${o.namespace}, and the Secret ${OPERATORS[o.operator].credentials.secret(o.cluster)} for the credentials it writes with`,
+      "execs into the members' database containers to signal their processes (SIGKILL, SIGSTOP, SIGCONT) and to ask Patroni's REST API (switchover, failover): the pods stay, and what died is restarted by the operator's image",
       "port-forwards to the members' pods and writes through the primary Service's pod into its own schema",
     ],
     never: [
@@ -384,4 +405,34 @@ export function assertAttachAllows(plan: AttachPlan, members: readonly string[],
     throw new Error(`an attached run ${action.op}s only what it creates (${plan.creates.map((c) => c.name).join(", ")}), not ${action.kind} ${action.name}`);
   }
   throw new Error(`an attached run never ${action.op}s anything of the operator's (${action.kind} ${action.name}): it did not create it`);
+}
+
+/** The parts of a V1Secret this reads. */
+export interface SecretLike {
+  metadata?: { name?: string };
+  data?: Record<string, string>;
+}
+
+/**
+ * The credentials an attached run writes with, from the operator's Secret (`data`, base64 as the API returns it), or
+ * what is missing from it. The schema of the run goes on the search path through `options` (attachPlan sessionOptions).
+ */
+export function credentialsFromSecret(
+  o: Operator,
+  cluster: string,
+  secret: SecretLike,
+  options: string,
+): { user: string; password: string; database: string; options: string } | { problem: string } {
+  const c = o.credentials;
+  const name = secret.metadata?.name ?? c.secret(cluster);
+  const read = (key: string) => {
+    const v = secret.data?.[key];
+    return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
+  };
+  const user = read(c.userKey);
+  const password = read(c.passwordKey);
+  const missing = [user === undefined && c.userKey, password === undefined && c.passwordKey].filter(Boolean);
+  if (missing.length > 0) return { problem: `Secret ${name} has no ${missing.join(" or ")} key, where ${o.title} keeps the credentials` };
+  const database = (c.databaseKey ? read(c.databaseKey) : undefined) || c.database(cluster);
+  return { user: user!, password: password!, database, options };
 }

@@ -99,3 +99,53 @@ export function contextFaultSemantics(o: ContextPlatformOptions): Readonly<Recor
     "packet-loss": "random drops of incoming packets in the pod's network namespace (iptables statistic), by the network agent: peers, the API server and the port-forwarded clients alike",
   };
 }
+
+/**
+ * What an attached run (`--attach`: an operator's cluster, attach-cluster.ts) can do without changing anything of the
+ * operator's: signals to the processes of a member's database container (an exec), and Patroni's REST API there.
+ */
+export const ATTACH_CAPABILITIES: ReadonlySet<PlatformCapability> = new Set<PlatformCapability>(["kill", "pause", "process-kill"]);
+
+const ATTACH_CHANGES_NOTHING = "an attached run never deletes, evicts, patches or scales anything of the operator's";
+
+/** Why an attached run lacks what it lacks, for the refusal before anything starts. */
+export const ATTACH_WHY_NOT: Partial<Record<PlatformCapability, string>> = {
+  "graceful-stop": `a graceful stop of a member is an eviction or a deletion of its pod, and ${ATTACH_CHANGES_NOTHING}. Deploy a cluster of pgchaos's own for it (--platform kube --context NAME)`,
+  "node-drain": `a drain cordons a node and evicts a pod: ${ATTACH_CHANGES_NOTHING}, nor cordons a node`,
+  "node-failure": "it powers a Kubernetes node off, which an attached run never does",
+  partition:
+    "it needs the network agent, an ephemeral container added to each member's pod, and an ephemeral container stays in the pod's spec until the pod is recreated: " +
+    `${ATTACH_CHANGES_NOTHING}. Run it on a cluster of pgchaos's own (--platform kube --context NAME)`,
+  "packet-loss": "it needs the network agent (an ephemeral container in each member's pod), which would stay in the operator's pods: an attached run adds none",
+  "link-down": LINK_FAULT_BY_PORT_FORWARD,
+  latency: LINK_FAULT_BY_PORT_FORWARD,
+  "dcs-members": KUBE_WHY_NOT["dcs-members"],
+  backup: "an attached run restores nothing into an operator's cluster",
+};
+
+/** What each fault is on an attached cluster of `operator`, recorded with the run's settings. */
+export function attachFaultSemantics(operator: { title: string; container: string; init: string }): Readonly<Record<string, string>> {
+  return {
+    kill:
+      `SIGKILL of every process of the member's database container (${operator.container}) that the kernel lets a process inside it signal: all but the container's PID 1, ` +
+      `which for ${operator.title} is ${operator.init}. No shutdown, and the leader key is not released. ` +
+      "The pod is not deleted, and the processes come back at once (the kubelet restarts the container, or the image's init restarts them): an attached run cannot hold the member down for the scenario's hold, so the heal only waits for its Patroni to answer again",
+    pause: `SIGSTOP of Patroni and PostgreSQL (by process name) in the member's database container, SIGCONT at heal`,
+    "patroni-kill": "SIGKILL of Patroni alone (by process name); whatever restarts it is the operator's image",
+    "postgres-kill": "SIGKILL of the postmaster and every backend (by process name); Patroni restarts PostgreSQL",
+    clients:
+      "the harness reaches the primary by port-forward through the API server, to the pod the operator's primary Service routes to at each new connection " +
+      "(its selector, or the Endpoints Patroni writes); node probes reach each member's pod by port-forward, which enters the pod on its loopback. " +
+      "Writes go into a schema of the run's own, dropped at the end",
+  };
+}
+
+/**
+ * `--platform kube`'s capabilities and reasons as the CLI's flags set them (PGCHAOS_KUBE_ATTACH for --attach,
+ * PGCHAOS_KUBE_ALLOW_NODE_FAULTS): read at each look, since the CLI sets them before the run.
+ */
+export function contextCapabilitiesFromEnv(env: NodeJS.ProcessEnv = process.env): { capabilities: ReadonlySet<PlatformCapability>; whyNot: Partial<Record<PlatformCapability, string>> } {
+  if (env.PGCHAOS_KUBE_ATTACH) return { capabilities: ATTACH_CAPABILITIES, whyNot: ATTACH_WHY_NOT };
+  const o = { allowNodeFaults: allowNodeFaultsFromEnv(env) };
+  return { capabilities: contextCapabilities(o), whyNot: contextWhyNot(o) };
+}

@@ -18,9 +18,9 @@
  */
 import type { Logger } from "pino";
 import type { V1Node } from "@kubernetes/client-node";
-import type { Platform } from "../types.ts";
-import { EnvironmentError } from "../../util/errors.ts";
-import { allowNodeFaultsFromEnv, contextCapabilities, contextFaultSemantics, contextWhyNot } from "./capabilities.ts";
+import type { Cluster, ClusterSpec, Platform } from "../types.ts";
+import { EnvironmentError, UsageError } from "../../util/errors.ts";
+import { allowNodeFaultsFromEnv, contextCapabilitiesFromEnv, contextFaultSemantics } from "./capabilities.ts";
 import { makeClients, statusOf, apiMessage, type KubeClients } from "./client.ts";
 import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
 import { cleanupKube, describeKubeCleanup } from "./cleanup.ts";
@@ -39,6 +39,10 @@ export interface ContextOptions {
   allowNodeFaults: boolean;
   /** An image the cluster's nodes can pull (a registry reference, pinned). */
   image?: string;
+  /** `--attach X`: run against an operator's cluster instead of deploying one (attach-cluster.ts). */
+  attach?: string;
+  /** `--operator NAME` with --attach. */
+  operator?: string;
 }
 
 /** The options as the CLI hands them over. */
@@ -48,6 +52,8 @@ export function contextEnvOptions(env: NodeJS.ProcessEnv = process.env): Context
     namespace: env.PGCHAOS_KUBE_NAMESPACE || undefined,
     allowNodeFaults: allowNodeFaultsFromEnv(env),
     image: env.PGCHAOS_KUBE_IMAGE || undefined,
+    attach: env.PGCHAOS_KUBE_ATTACH || undefined,
+    operator: env.PGCHAOS_KUBE_OPERATOR || undefined,
   };
 }
 
@@ -60,7 +66,9 @@ export function contextOptionProblems(o: ContextOptions): string[] {
   if (o.namespace !== undefined && (!DNS_1123_LABEL.test(o.namespace) || o.namespace.length > 63)) {
     problems.push(`--namespace "${o.namespace}" is not a namespace name (lower-case letters, digits and '-', at most 63 characters)`);
   }
-  if (!o.image) {
+  if (o.attach !== undefined) {
+    // An attached run deploys nothing: no image.
+  } else if (!o.image) {
     problems.push(
       "the kube platform cannot load an image into the cluster's nodes (kind and minikube load the member image from this host's Docker engine): " +
         "build it and push it to a registry the nodes pull from with `npm run image -- [--stack NAME] --push <registry>/pgchaos/member`, " +
@@ -147,14 +155,15 @@ export function makeContextPlatform(env: NodeJS.ProcessEnv = process.env): Platf
   return {
     name: "kube",
     get capabilities() {
-      return contextCapabilities(opts());
+      return contextCapabilitiesFromEnv(env).capabilities;
     },
     get whyNot() {
-      return contextWhyNot(opts());
+      return contextCapabilitiesFromEnv(env).whyNot;
     },
     preflight: () => contextPreflight(opts()),
     deploy: (spec) => {
       const o = opts();
+      if (o.attach !== undefined) return attachCluster(spec, o);
       return KubeCluster.deploy(spec, contextRuntime({ ...o, members: spec.nodes }), { image: o.image });
     },
     async cleanup({ force, log }) {
@@ -164,6 +173,21 @@ export function makeContextPlatform(env: NodeJS.ProcessEnv = process.env): Platf
       return describeKubeCleanup("kube", await cleanupKube(cleanupTarget(contextRuntime({ ...o, members: 0 })), { force, log }));
     },
   };
+}
+
+/** `--attach`: the operator's cluster the options name, found and attached to (attach-cluster.ts). */
+async function attachCluster(spec: ClusterSpec, o: ContextOptions): Promise<Cluster> {
+  const { AttachedKubeCluster } = await import("./attach-cluster.ts");
+  const { operatorNamed, parseAttachTarget } = await import("./attach.ts");
+  const target = parseAttachTarget(o.attach ?? "");
+  if ("problem" in target) throw new UsageError(target.problem);
+  const operator = o.operator === undefined ? undefined : operatorNamed(o.operator);
+  if (operator && "problem" in operator) throw new UsageError(operator.problem);
+  const loaded = await loadContext({ context: o.context ?? "", kubeconfig: o.kubeconfig });
+  if ("problem" in loaded) throw new EnvironmentError(loaded.problem);
+  const namespace = o.namespace ?? loaded.kc.getContextObject(o.context ?? "")?.namespace ?? "default";
+  const clients = makeClients({ kubeConfig: loaded.kc });
+  return AttachedKubeCluster.attach(spec, { namespace, target, operator }, { clients, forward: await apiPortForward(loaded.kc) });
 }
 
 export const contextPlatform: Platform = makeContextPlatform();

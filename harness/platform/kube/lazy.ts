@@ -3,7 +3,7 @@
  * two seconds to import, which a run on the local platform should not pay.
  */
 import type { Platform } from "../types.ts";
-import { allowNodeFaultsFromEnv, contextCapabilities, contextWhyNot, KUBE_CAPABILITIES, KUBE_WHY_NOT } from "./capabilities.ts";
+import { contextCapabilitiesFromEnv, KUBE_CAPABILITIES, KUBE_WHY_NOT } from "./capabilities.ts";
 import type { PlatformCapability } from "../../scenario/capabilities.ts";
 
 function lazy(
@@ -33,6 +33,6 @@ export const kindPlatform: Platform = lazy("kind", async () => (await import("./
 export const minikubePlatform: Platform = lazy("minikube", async () => (await import("./minikube.ts")).minikubePlatform);
 /** `--platform kube --context NAME`: any cluster a kubeconfig context reaches (kube.ts). */
 export const kubePlatform: Platform = lazy("kube", async () => (await import("./kube.ts")).contextPlatform, {
-  capabilities: () => contextCapabilities({ allowNodeFaults: allowNodeFaultsFromEnv() }),
-  whyNot: () => contextWhyNot({ allowNodeFaults: allowNodeFaultsFromEnv() }),
+  capabilities: () => contextCapabilitiesFromEnv().capabilities,
+  whyNot: () => contextCapabilitiesFromEnv().whyNot,
 });

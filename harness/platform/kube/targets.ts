@@ -29,7 +29,8 @@ export interface PatroniPodStatus {
   api_url?: string;
 }
 
-export const ROLE_LABELS = ["role", "spilo-role"] as const;
+/** Patroni's role label as pgchaos, Spilo and Crunchy PGO name it (Patroni's kubernetes.role_label). */
+export const ROLE_LABELS = ["role", "spilo-role", "postgres-operator.crunchydata.com/role"] as const;
 
 /** A role label value in the vocabulary of GET /cluster. */
 export function normalizeRoleLabel(value: string | undefined): "leader" | "standby_leader" | "replica" | undefined {

@@ -1,0 +1,252 @@
+/**
+ * `--attach` running scenarios: the credentials read from each operator's Secret as the operator writes it, the
+ * refusals before anything is created (no Patroni, a cluster not whole, a Secret the user may not read, faults that
+ * would change the operator's pods), the signals sent by process name with nothing but a shell (run for real here, on
+ * processes named as Patroni and PostgreSQL are), and the Spilo-like cluster the kube tier attaches to.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { execa } from "execa";
+import { credentialsFromSecret, detectOperator, matchesSelector, OPERATORS, primaryServiceOf, type PodLike, type ServiceLike } from "./attach.ts";
+import { AttachedKubeCluster, KILL_CONTAINER, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
+import { ATTACH_CAPABILITIES, ATTACH_WHY_NOT } from "./capabilities.ts";
+import { spiloLikeObjects } from "./spilo-like.ts";
+import { validateObject } from "./openapi-validate.ts";
+import { getProfile } from "../../stack/patroni/profiles.ts";
+import { assertCapable } from "../../scenario/capabilities.ts";
+import { stackCapabilities } from "../../stack/index.ts";
+import { loadScenario } from "../../scenario/loader.ts";
+import { EnvironmentError } from "../../util/errors.ts";
+import type { ClusterSpec } from "../types.ts";
+
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+describe("credentials from the operator's Secret", () => {
+  it("reads each operator's keys, as the operators write them", () => {
+    // Zalando: postgres.<cluster>.credentials.postgresql.acid.zalan.do, username and password.
+    const spilo = { metadata: { name: "postgres.acid-minimal-cluster.credentials.postgresql.acid.zalan.do" }, data: { username: b64("postgres"), password: b64("s3cr3t-zalando") } };
+    expect(OPERATORS.spilo.credentials.secret("acid-minimal-cluster")).toBe(spilo.metadata.name);
+    expect(credentialsFromSecret(OPERATORS.spilo, "acid-minimal-cluster", spilo, "-c search_path=pgchaos_x")).toEqual({ user: "postgres", password: "s3cr3t-zalando", database: "postgres", options: "-c search_path=pgchaos_x" });
+    // PGO v5: <cluster>-pguser-<cluster>, user, password, dbname (and host, port, uri, jdbc-uri).
+    const pgo = { metadata: { name: "hippo-pguser-hippo" }, data: { user: b64("hippo"), password: b64("pgo-pw"), dbname: b64("hippo"), host: b64("hippo-primary.postgres-operator.svc"), port: b64("5432") } };
+    expect(OPERATORS.pgo.credentials.secret("hippo")).toBe("hippo-pguser-hippo");
+    expect(credentialsFromSecret(OPERATORS.pgo, "hippo", pgo, "")).toMatchObject({ user: "hippo", password: "pgo-pw", database: "hippo" });
+    // CloudNativePG: <cluster>-app, username, password, dbname.
+    const cnpg = { metadata: { name: "cluster-example-app" }, data: { username: b64("app"), password: b64("cnpg-pw"), dbname: b64("app") } };
+    expect(credentialsFromSecret(OPERATORS.cnpg, "cluster-example", cnpg, "")).toMatchObject({ user: "app", password: "cnpg-pw", database: "app" });
+  });
+
+  it("says which key is missing", () => {
+    expect(credentialsFromSecret(OPERATORS.pgo, "hippo", { metadata: { name: "hippo-pguser-hippo" }, data: { user: b64("hippo") } }, "")).toEqual({
+      problem: "Secret hippo-pguser-hippo has no password key, where Crunchy Postgres for Kubernetes (PGO v5) keeps the credentials",
+    });
+  });
+});
+
+describe("what an attached run refuses before it starts", () => {
+  const platform = { name: "kube --attach", capabilities: ATTACH_CAPABILITIES, whyNot: ATTACH_WHY_NOT };
+  const stack = { name: "patroni", ...stackCapabilities("patroni") };
+
+  it("runs kills, pauses and switchovers; refuses what would change the operator's pods or nodes, saying why", async () => {
+    for (const ok of ["primary-kill", "replica-kill", "primary-pause", "patroni-kill", "postgres-kill", "switchover", "failover-to-replica"]) {
+      const s = await loadScenario(ok);
+      expect(() => assertCapable(s.name, s.schedule.map((x) => x.fault), platform, stack), ok).not.toThrow();
+    }
+    const refusals: Record<string, RegExp> = {
+      "primary-isolate": /ephemeral container .*stays in the pod's spec/,
+      "packet-loss": /network agent .*would stay in the operator's pods/,
+      "primary-stop": /eviction or a deletion of its pod/,
+      "primary-drain": /cordons a node/,
+      "primary-node-failure": /powers a Kubernetes node off/,
+      "etcd-leader-kill": /API server is the DCS/,
+      "disaster-recovery": /restores nothing/,
+    };
+    for (const [name, why] of Object.entries(refusals)) {
+      const s = await loadScenario(name);
+      expect(() => assertCapable(s.name, s.schedule.map((x) => x.fault), platform, stack), name).toThrow(why);
+    }
+  });
+});
+
+describe("attaching through the API (a stand-in): refusals before anything is created", () => {
+  const spec = (): ClusterSpec => ({ name: "primary-kill", nodes: 3, profile: getProfile("fast"), runDir: mkdtempSync(join(tmpdir(), "pgchaos-attach-test-")), logger: pino({ level: "silent" }) });
+  const pod = (name: string, labels: Record<string, string>, status?: object, ready = true): PodLike => ({
+    metadata: { name, labels, annotations: status ? { status: JSON.stringify(status) } : {} },
+    status: { phase: "Running", podIP: `10.244.0.${name.length}`, conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
+  });
+  const spiloPods = (readyAll: boolean) => [
+    pod("acid-a-0", { application: "spilo", "cluster-name": "acid-a", "spilo-role": "master" }, { state: "running", role: "master" }),
+    pod("acid-a-1", { application: "spilo", "cluster-name": "acid-a", "spilo-role": "replica" }, { state: "running", role: "replica" }, readyAll),
+  ];
+  const services: ServiceLike[] = [{ metadata: { name: "acid-a" }, spec: { selector: { application: "spilo", "cluster-name": "acid-a", "spilo-role": "master" } } }];
+  const world = (pods: PodLike[], secret: () => unknown) => {
+    const calls: string[] = [];
+    const notFound = () => Object.assign(new Error("not found"), { code: 404 });
+    const clients = {
+      core: {
+        async listNamespacedPod({ labelSelector }: { labelSelector: string }) {
+          calls.push("list pods");
+          return { items: pods.filter((p) => matchesSelector(labelSelector, p.metadata?.labels)) };
+        },
+        listNamespacedService: async () => ({ items: services }),
+        listNamespacedEndpoints: async () => ({ items: [] }),
+        readNamespacedEndpoints: async () => {
+          throw notFound();
+        },
+        readNamespacedConfigMap: async () => {
+          throw notFound();
+        },
+        readNamespacedSecret: async ({ name }: { name: string }) => {
+          calls.push(`read secret ${name}`);
+          return secret();
+        },
+      },
+      objects: { read: async () => ({ status: { currentPrimary: "cluster-example-1" } }) },
+    };
+    const forward = async () => {
+      calls.push("port-forward");
+      throw new Error("no forward in this test");
+    };
+    const exec = async (p: string) => {
+      calls.push(`exec ${p}`);
+      return { stdout: "", stderr: "", exitCode: 1 };
+    };
+    return { deps: { clients: clients as never, forward, exec }, calls };
+  };
+
+  it("refuses CloudNativePG (no Patroni there), showing what it found", async () => {
+    const cnpg = ["1", "2"].map((i) => pod(`cluster-example-${i}`, { "cnpg.io/cluster": "cluster-example", "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": i === "1" ? "primary" : "replica" }));
+    const w = world(cnpg, () => ({}));
+    const e = await AttachedKubeCluster.attach(spec(), { namespace: "db", target: { cluster: "cluster-example" } }, w.deps).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(EnvironmentError);
+    expect((e as Error).message).toMatch(/CloudNativePG cluster cluster-example in namespace db runs no Patroni/);
+    expect((e as Error).message).toMatch(/cluster-example-1 +leader/);
+    expect(w.calls.filter((c) => !c.startsWith("list"))).toEqual([]);
+  });
+
+  it("refuses a cluster that is not whole: a member not ready", async () => {
+    const w = world(spiloPods(false), () => ({}));
+    const e = await AttachedKubeCluster.attach(spec(), { namespace: "db", target: { cluster: "acid-a" } }, w.deps).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(EnvironmentError);
+    expect((e as Error).message).toMatch(/acid-a in namespace db is not whole, so a run would measure that rather than a fault \(acid-a-1 is starting\)/);
+    expect(w.calls.filter((c) => !c.startsWith("list"))).toEqual([]);
+  });
+
+  it("says which Secret it cannot read, and what the user needs, before opening anything", async () => {
+    const w = world(spiloPods(true), () => {
+      throw Object.assign(new Error("forbidden"), { code: 403, body: JSON.stringify({ message: 'secrets "postgres.acid-a.credentials.postgresql.acid.zalan.do" is forbidden' }) });
+    });
+    const e = await AttachedKubeCluster.attach(spec(), { namespace: "db", target: { cluster: "acid-a" } }, w.deps).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(EnvironmentError);
+    expect((e as Error).message).toMatch(/cannot read Secret postgres\.acid-a\.credentials\.postgresql\.acid\.zalan\.do in namespace db, where Zalando postgres-operator \(Spilo\) keeps the credentials .*needs `get` on secrets/);
+    expect(w.calls).not.toContain("port-forward");
+    expect(w.calls.filter((c) => c.startsWith("exec"))).toEqual([]);
+  });
+});
+
+describe("signals by process name, with a shell and /proc only (run here for real, in a PID namespace of its own)", () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  // In a PID namespace of the test's own, as in a container: the script signals every process of those names it can
+  // see, and must never see the PostgreSQL and Patroni of other tests on this machine.
+  const SCENE = [
+    'd=$1; sig=$2',
+    '"$d/postgres" 60 & pm=$!',
+    '"$d/postgresx" 60 & other=$!',
+    'python3 "$d/bin/patroni" & py=$!',
+    'python3 "$d/bin/patronictl" list & ctl=$!',
+    'sleep 0.5',
+    'st() { for p in "$@"; do s=$(cut -d" " -f3 "/proc/$p/stat" 2>/dev/null); printf "%s " "${s:-gone}"; done; }',
+    'n=$(sh -c "$sig" pgchaos-signal STOP patroni postgres); sleep 0.2; echo "stop $n $(st $pm $py $other $ctl)"',
+    'n=$(sh -c "$sig" pgchaos-signal CONT patroni postgres); sleep 0.2; echo "cont $n $(st $pm $py $other $ctl)"',
+    'n=$(sh -c "$sig" pgchaos-signal KILL postgres); sleep 0.2; echo "kill $n $(st $pm $py $other $ctl)"',
+    'kill -9 $py $other $ctl 2>/dev/null; wait 2>/dev/null; true',
+  ].join("\n");
+
+  it("stops, continues and kills what carries the names (Patroni also as `python3 .../bin/patroni`), and nothing else", async () => {
+    dir = mkdtempSync(join(tmpdir(), "pgchaos-signal-"));
+    for (const name of ["postgres", "postgresx"]) {
+      copyFileSync("/bin/sleep", join(dir, name));
+      chmodSync(join(dir, name), 0o755);
+    }
+    mkdirSync(join(dir, "bin"));
+    writeFileSync(join(dir, "bin", "patroni"), "import time\ntime.sleep(60)\n");
+    // patronictl is not Patroni: a user's `patronictl list` must be left alone.
+    writeFileSync(join(dir, "bin", "patronictl"), "import time\ntime.sleep(60)\n");
+    const r = await execa("unshare", ["--pid", "--fork", "--mount-proc", "bash", "-c", SCENE, "scene", dir, SIGNAL_BY_NAME]);
+    const lines = Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.split(" ")[0], l.trim().split(" ").slice(1)]));
+    // Signalled, postmaster, Python Patroni, the other, patronictl.
+    expect(lines.stop).toEqual(["2", "T", "T", "S", "S"]);
+    expect(lines.cont).toEqual(["2", "S", "S", "S", "S"]);
+    expect(lines.kill![0]).toBe("1");
+    expect(["Z", "gone"]).toContain(lines.kill![1]);
+    expect(lines.kill!.slice(2)).toEqual(["S", "S", "S"]);
+  });
+});
+
+describe("a pod kill on an attached member: the container's processes only (run here for real)", () => {
+  const cg = `/sys/fs/cgroup/pids/pgchaos-attach-test-${process.pid}`;
+  afterEach(async () => {
+    await execa("rmdir", [cg], { reject: false });
+  });
+
+  // In a PID namespace of the test's own; "the other container" is a sleep moved into a cgroup of its own, as a
+  // sidecar's processes are when a pod shares one process namespace between its containers (PGO).
+  const SCENE = [
+    'kill_container=$1; cg=$2',
+    'sleep 60 & mine=$!',
+    'sleep 60 & sidecar=$!',
+    'mkdir -p "$cg" && echo "$sidecar" > "$cg/cgroup.procs" || exit 3',
+    'n=$(sh -c "$kill_container"); sleep 0.2',
+    'st() { for p in "$@"; do s=$(cut -d" " -f3 "/proc/$p/stat" 2>/dev/null); printf "%s " "${s:-gone}"; done; }',
+    'echo "$n $(st $mine $sidecar)"',
+    'kill -9 $sidecar 2>/dev/null; wait 2>/dev/null; true',
+  ].join("\n");
+
+  it.skipIf(!existsSync("/sys/fs/cgroup/pids"))("kills what shares the exec's cgroup but PID 1, and not another container's process", async () => {
+    const r = await execa("unshare", ["--pid", "--fork", "--mount-proc", "bash", "-c", SCENE, "scene", KILL_CONTAINER, cg]);
+    const [n, mine, sidecar] = r.stdout.trim().split(" ");
+    expect(Number(n)).toBeGreaterThanOrEqual(1);
+    expect(["Z", "gone"]).toContain(mine);
+    expect(sidecar).toBe("S");
+  });
+});
+
+describe("Patroni's rules for the version an operator runs", () => {
+  it("takes the known version at or below it, the oldest for older ones, the default when unknown", () => {
+    expect(rulesFor("4.0.7").version).toBe("4.0.7");
+    expect(rulesFor("4.0.9").version).toBe("4.0.7");
+    expect(rulesFor("4.2.0").version).toBe("4.1.5");
+    expect(rulesFor("3.3.2").version).toBe("3.0.2");
+    expect(rulesFor("2.1.4").version).toBe("3.0.2");
+    expect(rulesFor(undefined).default).toBe(true);
+  });
+});
+
+describe("the Spilo-like cluster the kube tier attaches to", () => {
+  const objects = spiloLikeObjects({ cluster: "acid-pgchaos", namespace: "attach-e2e", image: "pgchaos/member:patroni-3.0.2-pg15-87b17fba2ab2", profile: getProfile("fast"), passwords: { superuser: "s".repeat(24), replication: "r".repeat(24), rewind: "w".repeat(24) } });
+
+  it("validates against the Kubernetes OpenAPI schemas and carries no label of pgchaos's", () => {
+    for (const o of objects) validateObject(o);
+    expect(JSON.stringify(objects)).not.toMatch(/pgchaos\.io\/|"managed-by":"pgchaos"|"application":"pgchaos"/);
+  });
+
+  it("is what --attach finds as the Zalando operator's: its pods' labels, the primary Service by Patroni's Endpoints, the Secret", () => {
+    const sts = objects.find((o) => o.kind === "StatefulSet") as { spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ name: string; env: Array<{ name: string; value?: string }> }> } } } };
+    const labels = { ...sts.spec.template.metadata.labels, "spilo-role": "master" };
+    const pods: PodLike[] = [{ metadata: { name: "acid-pgchaos-0", labels }, status: { phase: "Running" } }];
+    expect(detectOperator(pods)).toEqual({ operator: OPERATORS.spilo, cluster: "acid-pgchaos" });
+    expect(primaryServiceOf(OPERATORS.spilo, "acid-pgchaos", objects.filter((o) => o.kind === "Service") as ServiceLike[])).toMatchObject({ service: "acid-pgchaos", routes: "endpoints" });
+    expect(objects.some((o) => o.kind === "Secret" && o.metadata?.name === OPERATORS.spilo.credentials.secret("acid-pgchaos"))).toBe(true);
+    const c = sts.spec.template.spec.containers[0]!;
+    expect(c.name).toBe(OPERATORS.spilo.container);
+    expect(c.env.find((e) => e.name === "PATRONI_KUBERNETES_ROLE_LABEL")?.value).toBe("spilo-role");
+    expect(c.env.find((e) => e.name === "PATRONI_KUBERNETES_USE_ENDPOINTS")?.value).toBe("true");
+  });
+});

@@ -1,0 +1,643 @@
+/**
+ * `--attach`: a scenario run against a PostgreSQL cluster an operator already runs (the Zalando operator's Spilo,
+ * Crunchy PGO), behind the harness's Cluster interface, so that the same probes, faults and checkers run on it.
+ * attach.ts decides what the cluster is and what a run may do to it; this carries it out:
+ *
+ * - members and roles from the operator's labels and Patroni's own record (the pods' `status` annotations, the
+ *   leader lock), read through the API; nothing is applied;
+ * - the harness reaches PostgreSQL by port-forward (forward.ts): the primary's listener asks at each connection which
+ *   pod the operator's primary Service routes to (its selector, or the Endpoints Patroni writes), each member's goes
+ *   to its pod;
+ * - writes go into a schema of the run's own (attachPlan), with the credentials of the operator's Secret; the schema
+ *   is on the sessions' search path (libpq `options`), and is dropped at teardown, RESTRICT;
+ * - faults are signals to the processes of a member's database container and Patroni's REST API there, by exec
+ *   (capabilities.ts ATTACH_CAPABILITIES); what restarts a killed process is the operator's image;
+ * - every action is checked against the plan first (assertAttachAllows): nothing of the operator's is deleted,
+ *   evicted, patched or scaled.
+ *
+ * CloudNativePG clusters are found (attach.ts) but not run against: there is no Patroni there, and its members'
+ * states and switchover go through its own API, which this does not speak yet.
+ */
+import { randomBytes } from "node:crypto";
+import type { ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { AbortError } from "p-retry";
+import type { V1Pod } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
+import type { AgentApi, StackInfo } from "../../stack/types.ts";
+import { PatroniHaStack } from "../../stack/patroni/stack.ts";
+import { defaultStack, listStacks, type PatroniVersion } from "../../stack/patroni/versions.ts";
+import { PG_PORT, REST_PORT } from "../../stack/patroni/config.ts";
+import { assertReplicasStreaming, oneRunningLeader } from "../ready.ts";
+import { streamingByOwnAccount } from "../../stack/postgres/walreceiver.ts";
+import { waitFor } from "../../util/wait.ts";
+import { EnvironmentError, errorMessage } from "../../util/errors.ts";
+import { LocalForwarder, type PodForward } from "../forward.ts";
+import { apiMessage, execInPod, isNotFound, statusOf, type ExecResult, type KubeClients } from "./client.ts";
+import { attachPlan, assertAttachAllows, credentialsFromSecret, podsBehindService, type AttachAction, type AttachPlan, type Operator } from "./attach.ts";
+import { describeDiscovery, discoverAttached, type AttachDiscovery } from "./attach-discover.ts";
+import { attachFaultSemantics } from "./capabilities.ts";
+import { parseRestOutput } from "./pod-ops.ts";
+import { membersFromPods } from "./targets.ts";
+import { copyPodLogs, spawnProbeHere } from "./pod-logs.ts";
+
+const LOOPBACK = "127.0.0.1";
+const isLoopback = (ip: string) => ip === "127.0.0.1" || ip === "::1" || ip === "::ffff:127.0.0.1";
+
+/**
+ * Signals the processes of the container by name, with nothing but a POSIX shell and /proc (an operator's image has
+ * no pgchaos-ctl, and may have no procps): `$1` the signal, then the names. Patroni started as `python3 .../patroni`
+ * is named by its command line. Prints how many were signalled.
+ */
+export const SIGNAL_BY_NAME = [
+  "sig=$1; shift; n=0",
+  'for d in /proc/[0-9]*; do',
+  '  pid=${d#/proc/}; [ "$pid" = "$$" ] && continue',
+  '  c=$(cat "$d/comm" 2>/dev/null) || continue',
+  '  case $c in python*) case "$(tr "\\000" " " <"$d/cmdline" 2>/dev/null)" in */patroni|*/patroni\\ *) c=patroni;; esac;; esac',
+  '  for want in "$@"; do if [ "$c" = "$want" ] && kill "-$sig" "$pid" 2>/dev/null; then n=$((n+1)); fi; done',
+  "done",
+  'echo "$n"',
+].join("\n");
+
+/**
+ * SIGKILL of every process of the container the exec runs in (its cgroup is the exec's own), but PID 1 and the
+ * script: with a process namespace shared between a pod's containers (PGO), `kill -9 -1` would take the sidecars
+ * too. Prints how many were killed.
+ */
+export const KILL_CONTAINER = [
+  'me=$(cat /proc/$$/cgroup); n=0',
+  'for d in /proc/[0-9]*; do',
+  '  pid=${d#/proc/}',
+  '  if [ "$pid" = "$$" ] || [ "$pid" = 1 ]; then continue; fi',
+  '  [ "$(cat "$d/cgroup" 2>/dev/null)" = "$me" ] || continue',
+  '  if kill -9 "$pid" 2>/dev/null; then n=$((n+1)); fi',
+  "done",
+  'echo "$n"',
+].join("\n");
+
+/**
+ * Patroni's REST API on the member's own loopback, by python3 (every Patroni image has it): argv scheme, method, path
+ * and body. The scheme is the one Patroni advertises (its api_url); over TLS the certificate is not verified (it names
+ * the pod, not 127.0.0.1). Prints the status, then the body.
+ */
+export const PATRONI_REST_PY = [
+  "import sys, ssl, urllib.request, urllib.error",
+  "scheme, m, p = sys.argv[1], sys.argv[2], sys.argv[3]",
+  "body = sys.argv[4].encode() if len(sys.argv) > 4 else None",
+  "ctx = ssl._create_unverified_context() if scheme == 'https' else None",
+  `req = urllib.request.Request(scheme + '://127.0.0.1:${REST_PORT}' + p, data=body, method=m, headers={'Content-Type': 'application/json'})`,
+  "try:",
+  "    with urllib.request.urlopen(req, timeout=30, context=ctx) as r:",
+  "        print(r.status); print(r.read().decode())",
+  "except urllib.error.HTTPError as e:",
+  "    print(e.code); print(e.read().decode())",
+  "except Exception as e:",
+  `    print(scheme + '://127.0.0.1:${REST_PORT}' + p + ': ' + str(e), file=sys.stderr); sys.exit(1)`,
+].join("\n");
+
+/** The known Patroni rules nearest below `version` (switchover and failover bodies differ by version). */
+export function rulesFor(version: string | undefined): PatroniVersion {
+  const key = (v: string) => v.split(".").map((x) => Number(x) || 0).reduce((a, x) => a * 1000 + x, 0);
+  if (!version) return defaultStack();
+  const known = listStacks().sort((a, b) => key(a.version) - key(b.version));
+  return [...known].reverse().find((s) => key(s.version) <= key(version)) ?? known[0]!;
+}
+
+export interface AttachOptions {
+  namespace: string;
+  target: { selector: string } | { cluster: string };
+  operator?: Operator;
+}
+
+export interface AttachDeps {
+  clients: KubeClients;
+  forward: PodForward;
+  /** An exec in a member's database container (the exec API unless given). */
+  exec?: (pod: string, argv: string[], timeoutMs?: number) => Promise<ExecResult>;
+}
+
+/** An operator's cluster, attached to for one run. */
+export class AttachedKubeCluster implements Cluster {
+  readonly platform = "kube";
+  readonly nodes: readonly string[];
+  readonly ruleTag: string;
+  readonly clientsAddress = LOOPBACK;
+  readonly settings: Record<string, unknown>;
+  readonly credentials: { user: string; password: string; database: string; options: string };
+  readonly plan: AttachPlan;
+  readonly stackInfo: StackInfo;
+  /** The attached cluster's ttl over the profile's: the scenario's holds and bounds are stretched by it. */
+  readonly timeScale: number;
+  private readonly stack: PatroniHaStack;
+  /** Patroni's REST API scheme, as its api_url says. */
+  private readonly restScheme: "http" | "https";
+  /** Members whose processes a pause stopped and no resume has continued yet: teardown continues them whatever happened. */
+  private readonly paused = new Set<string>();
+  private readonly agent: AgentApi;
+  private readonly exec: (pod: string, argv: string[], timeoutMs?: number) => Promise<ExecResult>;
+  private readonly log: Logger;
+  private readonly ips = new Map<string, string>();
+  private readonly down = new Set<string>();
+  private primaryForward?: LocalForwarder;
+  private readonly memberForwards = new Map<string, LocalForwarder>();
+  /** Whether the run's schema may exist (a CREATE was sent): teardown drops it, IF EXISTS. */
+  private schemaMaybe = false;
+  private tornDown = false;
+  private logsCollected = false;
+
+  private constructor(
+    readonly spec: ClusterSpec,
+    readonly runId: string,
+    private readonly found: AttachDiscovery,
+    credentials: { user: string; password: string; database: string },
+    private readonly deps: AttachDeps,
+    patroni: { version?: string; scheme: "http" | "https"; dynamic: Record<string, unknown> },
+  ) {
+    this.restScheme = patroni.scheme;
+    const o = found.operator;
+    this.nodes = found.cluster.members.map((m) => m.name);
+    for (const m of found.cluster.members) if (m.ip) this.ips.set(m.name, m.ip);
+    this.plan = attachPlan({ runId, operator: o.name, namespace: found.namespace, cluster: found.cluster.cluster });
+    this.credentials = { ...credentials, options: this.plan.sessionOptions };
+    this.ruleTag = `pgchaos-${runId}`;
+    this.log = spec.logger.child({ runId, attach: `${found.namespace}/${found.cluster.cluster}` });
+    this.exec = deps.exec ?? ((pod, argv, timeoutMs) => execInPod(deps.clients, { namespace: found.namespace, pod, container: o.container }, argv, timeoutMs));
+    const rules = rulesFor(patroni.version);
+    this.stack = new PatroniHaStack(rules, { bin: "patroni", patronictl: "patronictl", version: patroni.version ?? "unknown", sha256: undefined, source: `${o.title}'s image, in its pods` });
+    this.stackInfo = { name: `patroni@${patroni.version ?? "unknown"}`, kind: "patroni", version: patroni.version ?? "unknown", source: `${o.title}'s image (cluster ${found.cluster.cluster})` };
+    this.agent = async (node, req) => {
+      if (req.method === "EXEC") {
+        const x = await this.act(node, req.argv, req.timeoutMs ?? 60_000);
+        return { status: x.exitCode, body: x.stdout };
+      }
+      const r = await this.act(node, ["python3", "-c", PATRONI_REST_PY, this.restScheme, req.method, req.path, ...(req.body === undefined ? [] : [JSON.stringify(req.body)])], 60_000);
+      if (r.exitCode !== 0) throw new Error(`${req.method} ${req.path} on ${node}: ${(r.stderr || r.stdout).trim()}`);
+      return parseRestOutput(r.stdout);
+    };
+    const ttl = Number(patroni.dynamic.ttl);
+    this.timeScale = Number.isFinite(ttl) && ttl > 0 ? ttl / spec.profile.dcs.ttl : 1;
+    this.settings = {
+      attached: `${o.title} cluster ${found.cluster.cluster} in namespace ${found.namespace}`,
+      operator: o.name,
+      nodes: this.nodes.length,
+      patroni: patroni.version,
+      // The cluster's own HA settings, as Patroni serves them (GET /config): the profile's are not what ran.
+      ...Object.fromEntries(["ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "synchronous_mode", "synchronous_mode_strict"].filter((k) => k in patroni.dynamic).map((k) => [k, patroni.dynamic[k]])),
+      primaryService: "service" in found.primary ? found.primary.service : undefined,
+      schema: this.plan.schema,
+      dcs: "kubernetes (the operator's)",
+      faultsOnKubernetes: attachFaultSemantics(o),
+      attachPlan: { touches: this.plan.touches, never: this.plan.never },
+    };
+  }
+
+  /**
+   * Finds the cluster, reads its credentials, opens the forwards and creates the run's schema. Throws an
+   * EnvironmentError (exit 2) when the cluster is not one a run can start on: not found, not whole, no Patroni,
+   * credentials unreadable.
+   */
+  static async attach(spec: ClusterSpec, opts: AttachOptions, deps: AttachDeps): Promise<AttachedKubeCluster> {
+    const c = deps.clients;
+    const found = await discoverAttached(c, opts);
+    if ("problem" in found) throw new EnvironmentError(`--attach: ${found.problem}`);
+    const o = found.operator;
+    const what = `${o.title} cluster ${found.cluster.cluster} in namespace ${found.namespace}`;
+    if (!o.patroni) {
+      throw new EnvironmentError(
+        `--attach: ${what} runs no Patroni: its members' states, switchover and failover go through CloudNativePG's own API, which pgchaos does not speak yet; ` +
+          "it found the cluster (below) and changed nothing\n" +
+          describeDiscovery(found).join("\n"),
+      );
+    }
+    if (o.name === "pgo") {
+      throw new EnvironmentError(
+        `--attach: ${what}: PGO's pg_hba accepts only TLS connections (certificates of its own CA) and its per-cluster user is not a superuser, ` +
+          "which pgchaos's probes and readiness checks do not handle yet; it found the cluster (below) and changed nothing\n" +
+          describeDiscovery(found).join("\n"),
+      );
+    }
+    const notRunning = found.cluster.members.filter((m) => m.state !== "running");
+    const unsure = [
+      ...(found.cluster.leader ? [] : ["no single primary"]),
+      ...notRunning.map((m) => `${m.name} is ${m.state}`),
+      ...("problem" in found.primary ? [found.primary.problem] : []),
+      ...(found.cluster.members.length < 2 ? [`${found.cluster.members.length} member: a failover needs a replica`] : []),
+    ];
+    if (unsure.length > 0) {
+      throw new EnvironmentError(`--attach: ${what} is not whole, so a run would measure that rather than a fault (${unsure.join("; ")}):\n${describeDiscovery(found).join("\n")}`);
+    }
+    const secretName = o.credentials.secret(found.cluster.cluster);
+    let secret;
+    try {
+      secret = await c.core.readNamespacedSecret({ name: secretName, namespace: found.namespace });
+    } catch (e) {
+      throw new EnvironmentError(
+        `--attach: cannot read Secret ${secretName} in namespace ${found.namespace}, where ${o.title} keeps the credentials the probes write with: ${apiMessage(e)}` +
+          (statusOf(e) === 403 ? " (the user needs `get` on secrets in that namespace)" : ""),
+      );
+    }
+    const runId = randomBytes(5).toString("hex");
+    const creds = credentialsFromSecret(o, found.cluster.cluster, secret, "");
+    if ("problem" in creds) throw new EnvironmentError(`--attach: ${creds.problem}`);
+    const leader = found.cluster.leader!;
+    const patroni = await readPatroni(deps, found, leader);
+    const cluster = new AttachedKubeCluster(spec, runId, found, { user: creds.user, password: creds.password, database: creds.database }, deps, patroni);
+    try {
+      await cluster.openForwards();
+      await cluster.createSchema();
+    } catch (e) {
+      await cluster.teardown().catch((t) => cluster.log.error({ err: errorMessage(t) }, "teardown after a failed attach"));
+      throw e;
+    }
+    return cluster;
+  }
+
+  private check(action: AttachAction): void {
+    assertAttachAllows(this.plan, this.nodes, action);
+  }
+
+  /** An exec in a member's database container, after the plan allows it. */
+  private act(pod: string, argv: string[], timeoutMs?: number): Promise<ExecResult> {
+    this.check({ op: "exec", pod });
+    return this.exec(pod, argv, timeoutMs);
+  }
+
+  private async openForwards(): Promise<void> {
+    const ns = this.found.namespace;
+    const service = "service" in this.found.primary ? this.found.primary.service : "";
+    const onRefused = (why: string) => this.log.debug({ why }, "connection not forwarded");
+    let i = 0;
+    this.primaryForward = await LocalForwarder.open({
+      what: `the primary Service ${service}`,
+      namespace: ns,
+      port: PG_PORT,
+      forward: this.deps.forward,
+      onRefused,
+      target: async () => {
+        // The Service and its Endpoints by name (not the namespace's lists: a reconnect storm during a failover asks at every connection).
+        const core = this.deps.clients.core;
+        const [pods, svc, ep] = await Promise.all([this.listPods(), core.readNamespacedService({ name: service, namespace: ns }), core.readNamespacedEndpoints({ name: service, namespace: ns }).catch(() => undefined)]);
+        const behind = podsBehindService(service, { services: [svc], endpoints: ep ? [ep] : [], pods }).filter((p) => this.nodes.includes(p));
+        // Several (a split brain the Service shows): spread as kube-proxy does.
+        return behind.length > 0 ? { pod: behind[i++ % behind.length]! } : { none: `the primary Service ${service} routes to no member now` };
+      },
+    });
+    for (const n of this.nodes) {
+      this.memberForwards.set(n, await LocalForwarder.open({ what: `member ${n}`, namespace: ns, port: PG_PORT, forward: this.deps.forward, onRefused, target: async () => ({ pod: n }) }));
+    }
+  }
+
+  private async closeForwards(): Promise<void> {
+    for (const f of [this.primaryForward, ...this.memberForwards.values()]) await f?.close().catch(() => undefined);
+    this.primaryForward = undefined;
+    this.memberForwards.clear();
+  }
+
+  /** A session through the primary's forward with the operator's credentials, without our schema on the path. */
+  private async onPrimary<T>(what: string, f: (c: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ ...this.primaryService, user: this.credentials.user, password: this.credentials.password, database: this.credentials.database, connectionTimeoutMillis: 5000, query_timeout: 15_000, application_name: "pgchaos-attach" });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+    } catch (e) {
+      throw new Error(`${what}: cannot connect through the primary Service as ${this.credentials.user}: ${errorMessage(e)}`);
+    }
+    try {
+      return await f(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * CREATE SCHEMA, retried until the primary takes it. From the first attempt on the schema may exist (a CREATE can
+   * commit while its answer is lost), so teardown drops it if it is there; a name taken before the first attempt is
+   * someone else's and stops the run.
+   */
+  private async createSchema(): Promise<void> {
+    const create = this.plan.creates.find((c) => c.kind === "schema")!;
+    this.check({ op: "create", kind: "schema", name: create.name });
+    let attempts = 0;
+    await waitFor({ condition: `schema ${create.name} created`, where: "the primary Service", timeoutMs: 30_000, intervalMs: 500, signal: this.spec.signal }, async () => {
+      await this.onPrimary(`creating schema ${create.name}`, async (c) => {
+        const first = attempts++ === 0 && !this.schemaMaybe;
+        this.schemaMaybe = true;
+        try {
+          await c.query(create.sql);
+        } catch (e) {
+          const code = (e as { code?: string }).code;
+          // What the user must change ends the wait at once (p-retry's AbortError), as an EnvironmentError: exit 2.
+          if (code === "42501") {
+            this.schemaMaybe = false;
+            throw new AbortError(new EnvironmentError(`--attach: ${this.credentials.user} may not create a schema in database ${this.credentials.database}: ${errorMessage(e)}`));
+          }
+          if (code === "42P06" && first) {
+            this.schemaMaybe = false;
+            throw new AbortError(new EnvironmentError(`--attach: a schema named ${create.name} exists already and is not this run's; nothing was changed`));
+          }
+          // A name taken on a later attempt is this run's own CREATE, committed while its answer was lost.
+          if (code !== "42P06") throw e;
+        }
+      });
+      return true;
+    });
+    this.log.info({ schema: create.name }, "schema created");
+  }
+
+  get primaryService(): Endpoint {
+    if (!this.primaryForward) throw new Error("the port-forward listeners are closed");
+    return { host: LOOPBACK, port: this.primaryForward.port };
+  }
+
+  endpoint(node: string): Endpoint {
+    const f = this.memberForwards.get(node);
+    if (!f) throw new Error(this.nodes.includes(node) ? "the port-forward listeners are closed" : `no member "${node}" in ${this.found.cluster.cluster} (members: ${this.nodes.join(", ")})`);
+    return { host: LOOPBACK, port: f.port };
+  }
+
+  /** Through a port-forward every member answers 127.0.0.1: the member is then the pod that last answered through the primary's listener. */
+  nodeOfAddress(ip: string): string | undefined {
+    if (isLoopback(ip)) return this.primaryForward?.lastAnswered;
+    for (const [n, a] of this.ips) if (a === ip) return n;
+    return undefined;
+  }
+
+  addressOf(node: string): string {
+    const ip = this.ips.get(node);
+    if (!ip) throw new Error(`the pod of ${node} has no IP address yet`);
+    return ip;
+  }
+
+  isNodeRunning(node: string): boolean {
+    return !this.down.has(node);
+  }
+
+  private async listPods(): Promise<V1Pod[]> {
+    const o = this.found.operator;
+    return (await this.deps.clients.core.listNamespacedPod({ namespace: this.found.namespace, labelSelector: o.memberSelector(this.found.cluster.cluster) })).items;
+  }
+
+  /** Annotations of Patroni's leader or sync object: Endpoints (Spilo's default, PGO) or a ConfigMap (kubernetes_use_configmaps); undefined when unreadable. */
+  private async lockAnnotations(kind: "leader" | "sync"): Promise<Record<string, string> | undefined> {
+    const cl = this.found.cluster.cluster;
+    // Patroni's scope: the objects are named after it (PGO's is <cluster>-ha).
+    const base = this.found.operator.name === "pgo" ? `${cl}-ha` : cl;
+    const namespace = this.found.namespace;
+    const core = this.deps.clients.core;
+    const tries: Array<() => Promise<{ metadata?: { annotations?: Record<string, string> } }>> =
+      kind === "leader"
+        ? [() => core.readNamespacedEndpoints({ name: base, namespace }), () => core.readNamespacedConfigMap({ name: `${base}-leader`, namespace })]
+        : [() => core.readNamespacedEndpoints({ name: `${base}-sync`, namespace }), () => core.readNamespacedConfigMap({ name: `${base}-sync`, namespace })];
+    // The first object that carries the lock's annotations. One that exists without them (a released lock, or the
+    // Endpoints of a Service with a selector) says nobody holds it; none readable leaves the labels to decide.
+    let exists = false;
+    for (const t of tries) {
+      try {
+        const a = (await t()).metadata?.annotations ?? {};
+        if (a.leader !== undefined || a.sync_standby !== undefined) return a;
+        exists ||= t === tries[tries.length - 1] || a.renewTime !== undefined;
+      } catch (e) {
+        if (!isNotFound(e)) return undefined;
+      }
+    }
+    return exists ? {} : undefined;
+  }
+
+  async members(): Promise<Member[]> {
+    let pods: V1Pod[];
+    try {
+      pods = await this.listPods();
+    } catch (e) {
+      throw new Error(`cannot list the pods of ${this.found.cluster.cluster}: ${apiMessage(e)}`);
+    }
+    for (const p of pods) if (p.metadata?.name && p.status?.podIP) this.ips.set(p.metadata.name, p.status.podIP);
+    const [leaderAnnotations, syncAnnotations] = await Promise.all([this.lockAnnotations("leader"), this.lockAnnotations("sync")]);
+    const members = membersFromPods({ pods: pods.filter((p) => this.nodes.includes(p.metadata?.name ?? "")), leaderAnnotations, syncAnnotations, now: Date.now() });
+    await streamingByOwnAccount(members, (n) => this.endpoint(n), this.credentials);
+    return members;
+  }
+
+  async waitReady(opts: { timeoutMs?: number; reason?: string; signal?: AbortSignal } = {}): Promise<{ ms: number; leader: string }> {
+    const started = performance.now();
+    const timeoutMs = opts.timeoutMs ?? this.spec.readyTimeoutMs ?? 300_000;
+    const where = `${this.found.cluster.cluster} in namespace ${this.found.namespace}${opts.reason ? ` (${opts.reason})` : ""}`;
+    const left = () => Math.max(1000, timeoutMs - (performance.now() - started));
+    const leader = await waitFor({ condition: "one leader", where, timeoutMs: left(), intervalMs: 1000, signal: opts.signal }, async () => oneRunningLeader(await this.members()).name);
+    await waitFor({ condition: `${this.nodes.length - 1} replicas streaming from ${leader} on its timeline`, where, timeoutMs: left(), intervalMs: 1000, signal: opts.signal }, async () => {
+      const ms = await this.members();
+      if (ms.length < this.nodes.length) throw new Error(`only ${ms.length} of ${this.nodes.length} members`);
+      await assertReplicasStreaming(ms, ms.find((m) => m.role === "leader")?.timeline, (n) => this.endpoint(n), this.credentials);
+      return true;
+    });
+    await waitFor({ condition: `the primary Service to route to ${leader}`, where, timeoutMs: left(), intervalMs: 1000, signal: opts.signal }, async () => {
+      const row = await this.onPrimary("checking the primary Service", async (c) => (await c.query<{ addr: string; ro: boolean }>("SELECT host(inet_server_addr()) AS addr, pg_is_in_recovery() AS ro")).rows[0]!);
+      const at = this.nodeOfAddress(row.addr);
+      if (row.ro || at !== leader) throw new Error(`the primary Service reached ${at ?? row.addr}${row.ro ? " (read-only)" : ""}`);
+      return true;
+    });
+    for (const n of this.nodes) this.down.delete(n);
+    const ms = performance.now() - started;
+    this.log.info({ ms: Math.round(ms), leader }, "cluster ready");
+    return { ms, leader };
+  }
+
+  private async signal(node: string, sig: "KILL" | "STOP" | "CONT", names: string[], what: string): Promise<number> {
+    const r = await this.act(node, ["sh", "-c", SIGNAL_BY_NAME, "pgchaos-signal", sig, ...names], 15_000);
+    if (r.exitCode !== 0) throw new Error(`${what} on ${node}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
+    return Number(r.stdout.trim()) || 0;
+  }
+
+  /** attachFaultSemantics kill: every process of the database container but its PID 1, at once; the pod stays. */
+  async killNode(node: string): Promise<void> {
+    this.down.add(node);
+    const r = await this.act(node, ["sh", "-c", KILL_CONTAINER], 15_000);
+    // The container may end under the exec (its init exits once its child died), taking the exec's shell with it
+    // (SIGKILL: 137) before it prints: that is the kill having worked.
+    if (r.exitCode !== 0 && r.exitCode !== 137 && r.stdout.trim() === "") {
+      throw new Error(`SIGKILL of every process in the ${this.found.operator.container} container of ${node}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
+    }
+  }
+
+  /**
+   * What was killed is restarted by the operator's image or the kubelet, not by this: waits until the member's Patroni
+   * answers its REST API as running. The pod's `status` annotation is no evidence: a killed Patroni leaves "running" in it.
+   */
+  async startNode(node: string): Promise<void> {
+    await waitFor(
+      { condition: `${node}'s Patroni answering as running again (restarted by ${this.found.operator.title}'s image or the kubelet)`, where: `pod ${node}`, timeoutMs: 180_000, intervalMs: 1000, signal: this.spec.signal },
+      async () => {
+        const r = await this.agent(node, { method: "GET", path: "/patroni" });
+        const state = r.status === 200 || r.status === 503 ? (JSON.parse(r.body) as { state?: string }).state : undefined;
+        if (state !== "running") throw new Error(`Patroni on ${node}: HTTP ${r.status}${state ? `, ${state}` : ""}`);
+        return true;
+      },
+    );
+    this.down.delete(node);
+  }
+
+  async stopNode(): Promise<void> {
+    throw new Error("an attached run never stops a member gracefully (that is an eviction or deletion of the operator's pod)");
+  }
+
+  async failHost(): Promise<{ host: string }> {
+    throw new Error("an attached run never powers a node off");
+  }
+
+  async restoreHost(): Promise<void> {}
+
+  async killProcess(node: string, part: "patroni" | "postgres"): Promise<void> {
+    if (part === "patroni") this.down.add(node);
+    const n = await this.signal(node, "KILL", [part], `SIGKILL of ${part}`);
+    if (n === 0) throw new Error(`SIGKILL of ${part} on ${node}: no process of that name in its ${this.found.operator.container} container`);
+  }
+
+  async pause(node: string, part: "patroni" | "postgres" | "all"): Promise<void> {
+    this.paused.add(node);
+    const n = await this.signal(node, "STOP", part === "all" ? ["patroni", "postgres"] : [part], `SIGSTOP of ${part}`);
+    if (n === 0) throw new Error(`SIGSTOP of ${part} on ${node}: no process of that name in its ${this.found.operator.container} container`);
+  }
+
+  async resume(node: string): Promise<void> {
+    await this.signal(node, "CONT", ["patroni", "postgres"], "SIGCONT");
+    this.paused.delete(node);
+  }
+
+  async switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }> {
+    return this.stack.switchover(this.agent, this.nodes, { candidate: opts.candidate, signal: this.spec.signal });
+  }
+
+  async failover(candidate: string): Promise<{ from?: string; to: string }> {
+    return this.stack.failover(this.agent, this.nodes, candidate, this.spec.signal);
+  }
+
+  private refused(what: string): Error {
+    return new Error(`${what}: an attached run changes nothing of the operator's pods or nodes; the faults that need it are refused before the run (capabilities.ts ATTACH_WHY_NOT)`);
+  }
+
+  async iptables(): Promise<void> {
+    throw this.refused("iptables in a member's network");
+  }
+
+  async clearRules(): Promise<number> {
+    return 0;
+  }
+
+  async listRules(): Promise<string[]> {
+    return [];
+  }
+
+  async setLink(): Promise<void> {
+    throw this.refused("a member's link");
+  }
+
+  async tc(): Promise<void> {
+    throw this.refused("tc in a member's network");
+  }
+
+  async latencyUnsupported(): Promise<string | undefined> {
+    return "an attached run adds nothing to the operator's pods";
+  }
+
+  async dcsLeader(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  async killDcs(): Promise<void> {
+    throw this.refused("the DCS (the API server)");
+  }
+
+  async startDcs(): Promise<void> {}
+
+  async pauseDcs(): Promise<void> {
+    throw this.refused("the DCS (the API server)");
+  }
+
+  async resumeDcs(): Promise<void> {}
+
+  /** The node probe runs here and reaches its member through the member's port-forward, which enters the pod on its loopback. */
+  runInNodeNetwork(node: string, argv: string[], env: Record<string, string>): ChildProcess {
+    return spawnProbeHere(this.spec.runDir, node, argv, env, this.ruleTag);
+  }
+
+  async collectLogs(): Promise<void> {
+    if (this.logsCollected) return;
+    const dest = join(this.spec.runDir, "logs");
+    await copyPodLogs(this.deps.clients, { namespace: this.found.namespace, pods: this.nodes, container: this.found.operator.container, dest, base: "container" });
+    writeFileSync(join(dest, "attach.txt"), `${describeDiscovery(this.found).join("\n")}\n`);
+    this.logsCollected = true;
+  }
+
+  /**
+   * Continues what a pause left stopped (an interrupted run's heal may not have had the time), drops the run's schema
+   * (kept with --keep) and closes the forwards. The operator's objects are left as they were. Throws, saying what to
+   * run by hand, when a member could not be continued or the schema could not be dropped.
+   */
+  async teardown(): Promise<{ ms: number }> {
+    const started = performance.now();
+    if (this.tornDown) return { ms: 0 };
+    const problems: string[] = [];
+    for (const n of [...this.paused]) {
+      await this.resume(n).catch((e: unknown) =>
+        problems.push(
+          `${n}'s Patroni and PostgreSQL may still be stopped (SIGSTOP) and could not be continued (${errorMessage(e)}): ` +
+            `kubectl exec -n ${this.found.namespace} ${n} -c ${this.found.operator.container} -- kill -CONT -1`,
+        ),
+      );
+    }
+    await this.collectLogs().catch((e) => this.log.warn({ err: errorMessage(e) }, "could not collect logs"));
+    if (this.schemaMaybe && !this.spec.keep) {
+      try {
+        for (const c of [...this.plan.creates].reverse()) this.check({ op: "drop", kind: c.kind, name: c.name });
+        await waitFor({ condition: `schema ${this.plan.schema} dropped`, where: "the primary Service", timeoutMs: 60_000, intervalMs: 1000 }, async () => {
+          await this.onPrimary(`dropping schema ${this.plan.schema}`, async (c) => {
+            // A drop must not queue forever behind someone's lock (nor hold up their queries behind it).
+            await c.query("SET lock_timeout = '10s'");
+            // The tables, or the schema itself, may not exist: a run that failed before the probes, a CREATE not committed.
+            for (const sql of this.plan.drops) await c.query(sql.replace(/^DROP (TABLE|SCHEMA) /, "DROP $1 IF EXISTS "));
+          });
+          return true;
+        });
+        this.schemaMaybe = false;
+      } catch (e) {
+        problems.push(`the run's schema ${this.plan.schema} in database ${this.credentials.database} could not be dropped (${errorMessage(e)}): drop it with \`${this.plan.drops.join("; ")}\``);
+      }
+    } else if (this.schemaMaybe) {
+      this.log.warn({ schema: this.plan.schema, drop: this.plan.drops }, "schema kept (--keep)");
+    }
+    await this.closeForwards();
+    this.tornDown = true;
+    if (problems.length > 0) throw new Error(problems.join("; "));
+    return { ms: performance.now() - started };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.teardown();
+  }
+}
+
+/** The leader's Patroni version (its status annotation) and dynamic configuration (GET /config), for the run's settings. */
+async function readPatroni(deps: AttachDeps, found: AttachDiscovery, leader: string): Promise<{ version?: string; scheme: "http" | "https"; dynamic: Record<string, unknown> }> {
+  let version: string | undefined;
+  let scheme: "http" | "https" = "http";
+  try {
+    const pod = await deps.clients.core.readNamespacedPod({ name: leader, namespace: found.namespace });
+    const st = JSON.parse(pod.metadata?.annotations?.status ?? "{}") as { version?: string; api_url?: string };
+    version = st.version;
+    if (st.api_url?.startsWith("https:")) scheme = "https";
+  } catch {
+    // Unknown: the default rules and plain HTTP.
+  }
+  const exec = deps.exec ?? ((pod: string, argv: string[], timeoutMs?: number) => execInPod(deps.clients, { namespace: found.namespace, pod, container: found.operator.container }, argv, timeoutMs));
+  try {
+    const r = await exec(leader, ["python3", "-c", PATRONI_REST_PY, scheme, "GET", "/config"], 30_000);
+    const reply = parseRestOutput(r.stdout);
+    if (reply.status === 200) return { version, scheme, dynamic: JSON.parse(reply.body) as Record<string, unknown> };
+  } catch {
+    // Unknown: the report says so by leaving them out.
+  }
+  return { version, scheme, dynamic: {} };
+}
