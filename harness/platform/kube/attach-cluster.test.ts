@@ -11,7 +11,8 @@ import { join } from "node:path";
 import pino from "pino";
 import { execa } from "execa";
 import { credentialsFromSecret, detectOperator, matchesSelector, OPERATORS, primaryServiceOf, type PodLike, type ServiceLike } from "./attach.ts";
-import { AttachedKubeCluster, KILL_CONTAINER, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
+import { AttachedKubeCluster, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
+import { parseRestOutput } from "./pod-ops.ts";
 import { ATTACH_CAPABILITIES, ATTACH_WHY_NOT } from "./capabilities.ts";
 import { spiloLikeObjects } from "./spilo-like.ts";
 import { validateObject } from "./openapi-validate.ts";
@@ -215,6 +216,42 @@ describe("a pod kill on an attached member: the container's processes only (run 
     expect(Number(n)).toBeGreaterThanOrEqual(1);
     expect(["Z", "gone"]).toContain(mine);
     expect(sidecar).toBe("S");
+  });
+});
+
+describe("Patroni's REST API by python3 in the pod (run here for real, in a network namespace of its own)", () => {
+  // A stand-in Patroni on 127.0.0.1:8008 of a network namespace of the test's own (nothing else listens there).
+  const SERVER = [
+    "import http.server, json",
+    "class H(http.server.BaseHTTPRequestHandler):",
+    "    def log_message(self, *a): pass",
+    "    def reply(self, code, body):",
+    "        b = body.encode(); self.send_response(code); self.send_header('Content-Length', str(len(b))); self.end_headers(); self.wfile.write(b)",
+    "    def do_GET(self):",
+    "        self.reply(200, json.dumps({'state': 'running', 'role': 'master'})) if self.path == '/patroni' else self.reply(503, 'no leader')",
+    "    def do_POST(self):",
+    "        n = int(self.headers.get('Content-Length', 0)); self.reply(200, 'got ' + self.headers.get('Content-Type') + ' ' + self.rfile.read(n).decode())",
+    "http.server.HTTPServer(('127.0.0.1', 8008), H).serve_forever()",
+  ].join("\n");
+  const SCENE = [
+    'rest=$1; server=$2',
+    "ip link set lo up",
+    'python3 -c "$server" & srv=$!',
+    "for i in $(seq 50); do python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 8008))' 2>/dev/null && break; sleep 0.1; done",
+    'echo "== get"; python3 -c "$rest" http GET /patroni; echo "rc $?"',
+    'echo "== post"; python3 -c "$rest" http POST /switchover \'{"leader": "a"}\'; echo "rc $?"',
+    'echo "== 503"; python3 -c "$rest" http GET /readiness; echo "rc $?"',
+    'kill $srv; wait $srv 2>/dev/null',
+    'echo "== down"; python3 -c "$rest" http GET /patroni 2>&1; echo "rc $?"',
+  ].join("\n");
+
+  it("prints the status, then the body; an HTTP error is an answer; no answer is exit 1 saying where it asked", async () => {
+    const r = await execa("unshare", ["--net", "bash", "-c", SCENE, "scene", PATRONI_REST_PY, SERVER]);
+    const parts = Object.fromEntries(r.stdout.split("== ").filter(Boolean).map((p) => [p.slice(0, p.indexOf("\n")), p.slice(p.indexOf("\n") + 1).trim()]));
+    expect(parseRestOutput(parts.get!.replace(/\nrc 0$/, ""))).toEqual({ status: 200, body: '{"state": "running", "role": "master"}' });
+    expect(parts.post).toBe('200\ngot application/json {"leader": "a"}\nrc 0');
+    expect(parts["503"]).toBe("503\nno leader\nrc 0");
+    expect(parts.down).toMatch(/^http:\/\/127\.0\.0\.1:8008\/patroni: .*Connection refused.*\nrc 1$/s);
   });
 });
 
