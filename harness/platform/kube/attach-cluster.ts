@@ -36,9 +36,9 @@ import { streamingByOwnAccount } from "../../stack/postgres/walreceiver.ts";
 import { waitFor } from "../../util/wait.ts";
 import { EnvironmentError, errorMessage } from "../../util/errors.ts";
 import { LocalForwarder, type PodForward } from "../forward.ts";
-import { apiMessage, execInPod, isNotFound, statusOf, type ExecResult, type KubeClients } from "./client.ts";
+import { apiMessage, execInPod, statusOf, type ExecResult, type KubeClients } from "./client.ts";
 import { attachPlan, assertAttachAllows, credentialsFromSecret, podsBehindService, type AttachAction, type AttachPlan, type Operator } from "./attach.ts";
-import { describeDiscovery, discoverAttached, type AttachDiscovery } from "./attach-discover.ts";
+import { describeDiscovery, discoverAttached, patroniLock, type AttachDiscovery } from "./attach-discover.ts";
 import { attachFaultSemantics } from "./capabilities.ts";
 import { parseRestOutput } from "./pod-ops.ts";
 import { membersFromPods } from "./targets.ts";
@@ -381,32 +381,6 @@ export class AttachedKubeCluster implements Cluster {
     return (await this.deps.clients.core.listNamespacedPod({ namespace: this.found.namespace, labelSelector: o.memberSelector(this.found.cluster.cluster) })).items;
   }
 
-  /** Annotations of Patroni's leader or sync object: Endpoints (Spilo's default, PGO) or a ConfigMap (kubernetes_use_configmaps); undefined when unreadable. */
-  private async lockAnnotations(kind: "leader" | "sync"): Promise<Record<string, string> | undefined> {
-    const cl = this.found.cluster.cluster;
-    // Patroni's scope: the objects are named after it (PGO's is <cluster>-ha).
-    const base = this.found.operator.name === "pgo" ? `${cl}-ha` : cl;
-    const namespace = this.found.namespace;
-    const core = this.deps.clients.core;
-    const tries: Array<() => Promise<{ metadata?: { annotations?: Record<string, string> } }>> =
-      kind === "leader"
-        ? [() => core.readNamespacedEndpoints({ name: base, namespace }), () => core.readNamespacedConfigMap({ name: `${base}-leader`, namespace })]
-        : [() => core.readNamespacedEndpoints({ name: `${base}-sync`, namespace }), () => core.readNamespacedConfigMap({ name: `${base}-sync`, namespace })];
-    // The first object that carries the lock's annotations. One that exists without them (a released lock, or the
-    // Endpoints of a Service with a selector) says nobody holds it; none readable leaves the labels to decide.
-    let exists = false;
-    for (const t of tries) {
-      try {
-        const a = (await t()).metadata?.annotations ?? {};
-        if (a.leader !== undefined || a.sync_standby !== undefined) return a;
-        exists ||= t === tries[tries.length - 1] || a.renewTime !== undefined;
-      } catch (e) {
-        if (!isNotFound(e)) return undefined;
-      }
-    }
-    return exists ? {} : undefined;
-  }
-
   async members(): Promise<Member[]> {
     let pods: V1Pod[];
     try {
@@ -415,7 +389,8 @@ export class AttachedKubeCluster implements Cluster {
       throw new Error(`cannot list the pods of ${this.found.cluster.cluster}: ${apiMessage(e)}`);
     }
     for (const p of pods) if (p.metadata?.name && p.status?.podIP) this.ips.set(p.metadata.name, p.status.podIP);
-    const [leaderAnnotations, syncAnnotations] = await Promise.all([this.lockAnnotations("leader"), this.lockAnnotations("sync")]);
+    const lock = (kind: "leader" | "sync") => patroniLock(this.deps.clients, this.found.namespace, this.found.operator, this.found.cluster.cluster, kind).then((l) => l?.annotations);
+    const [leaderAnnotations, syncAnnotations] = await Promise.all([lock("leader"), lock("sync")]);
     const members = membersFromPods({ pods: pods.filter((p) => this.nodes.includes(p.metadata?.name ?? "")), leaderAnnotations, syncAnnotations, now: Date.now() });
     await streamingByOwnAccount(members, (n) => this.endpoint(n), this.credentials);
     return members;

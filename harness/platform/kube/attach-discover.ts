@@ -29,33 +29,57 @@ export interface AttachDiscovery {
   authority?: RoleAuthority;
 }
 
+/** Patroni's scope on a cluster of this operator: its objects are named after it (PGO's is <cluster>-ha). */
+export const patroniScope = (o: Operator, cluster: string) => (o.name === "pgo" ? `${cluster}-ha` : cluster);
+
+/**
+ * Patroni's leader or sync object of `cluster` and its annotations: the Endpoints named after the scope (Spilo's
+ * default, PGO) or the `<scope>-leader` / `<scope>-sync` ConfigMap (kubernetes_use_configmaps), the first that carries
+ * the lock. One that exists without it (the ConfigMap, or Endpoints Patroni renewed) says nobody holds it: empty
+ * annotations. Undefined when none says anything (not found, not readable, or the Endpoints of a Service with a
+ * selector): the labels decide then.
+ */
+export async function patroniLock(
+  c: Pick<KubeClients, "core">,
+  namespace: string,
+  o: Operator,
+  cluster: string,
+  kind: "leader" | "sync",
+): Promise<{ annotations: Record<string, string>; source: string } | undefined> {
+  const scope = patroniScope(o, cluster);
+  const tries: Array<{ source: string; read: () => Promise<{ metadata?: { annotations?: Record<string, string> } }> }> = [
+    { source: `Endpoints ${kind === "leader" ? scope : `${scope}-sync`}`, read: () => c.core.readNamespacedEndpoints({ name: kind === "leader" ? scope : `${scope}-sync`, namespace }) },
+    { source: `ConfigMap ${scope}-${kind}`, read: () => c.core.readNamespacedConfigMap({ name: `${scope}-${kind}`, namespace }) },
+  ];
+  let empty: string | undefined;
+  for (const t of tries) {
+    try {
+      const a = (await t.read()).metadata?.annotations ?? {};
+      if (a.leader !== undefined || a.sync_standby !== undefined) return { annotations: a, source: t.source };
+      // The Endpoints of a Service with a selector carry no lock and are not Patroni's; Patroni's own say renewTime.
+      if (t.source.startsWith("ConfigMap") || a.renewTime !== undefined) empty ??= t.source;
+    } catch {
+      // Not there, or not readable by this user (Endpoints forbidden, ConfigMaps not): the next may say.
+    }
+  }
+  return empty ? { annotations: {}, source: empty } : undefined;
+}
+
 /** Who leads by the operator's authority: the leader lock's holder (Patroni), or the Cluster's status.currentPrimary (CloudNativePG). */
 export async function roleAuthority(c: KubeClients, o: Operator, namespace: string, cluster: string, now = Date.now()): Promise<RoleAuthority | undefined> {
-  const orNone = async <T>(p: Promise<T>): Promise<T | undefined> => {
+  if (o.name === "cnpg") {
+    let cr: unknown;
     try {
-      return await p;
+      cr = await c.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: cluster, namespace } });
     } catch (e) {
       if (isNotFound(e) || [401, 403].includes((e as { code?: number }).code ?? 0)) return undefined;
       throw e;
     }
-  };
-  if (o.name === "cnpg") {
-    const cr = await orNone(c.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: cluster, namespace } }));
     const primary = (cr as { status?: { currentPrimary?: string } } | undefined)?.status?.currentPrimary;
     return primary ? { leader: primary, source: "the Cluster's status.currentPrimary" } : undefined;
   }
-  // Patroni's leader object: Endpoints (Spilo's default, PGO) or a ConfigMap (Spilo with kubernetes_use_configmaps).
-  const leaderObject = o.name === "pgo" ? `${cluster}-ha` : cluster;
-  const ep = await orNone(c.core.readNamespacedEndpoints({ name: leaderObject, namespace }));
-  if (ep?.metadata?.annotations?.leader) {
-    return { leader: lockHolder(ep.metadata.annotations, now), source: `the leader lock (Endpoints ${leaderObject})` };
-  }
-  // Patroni names its ConfigMaps after its scope, which for PGO is <cluster>-ha.
-  const cm = await orNone(c.core.readNamespacedConfigMap({ name: `${leaderObject}-leader`, namespace }));
-  if (cm?.metadata?.annotations?.leader) {
-    return { leader: lockHolder(cm.metadata.annotations, now), source: `the leader lock (ConfigMap ${leaderObject}-leader)` };
-  }
-  return undefined;
+  const lock = await patroniLock(c, namespace, o, cluster, "leader");
+  return lock?.annotations.leader ? { leader: lockHolder(lock.annotations, now), source: `the leader lock (${lock.source})` } : undefined;
 }
 
 /**

@@ -403,3 +403,40 @@ describe("finding an attached cluster through the API (a stand-in that filters b
     });
   });
 });
+
+describe("Patroni's lock objects of an attached cluster (a stand-in API)", async () => {
+  const { patroniLock } = await import("./attach-discover.ts");
+  const notFound = () => Object.assign(new Error("not found"), { code: 404 });
+  const api = (objects: Record<string, Record<string, string> | "forbidden">) => {
+    const read = (kind: string) => async ({ name }: { name: string }) => {
+      const o = objects[`${kind} ${name}`];
+      if (o === "forbidden") throw Object.assign(new Error("forbidden"), { code: 403 });
+      if (!o) throw notFound();
+      return { metadata: { name, annotations: o } };
+    };
+    return { core: { readNamespacedEndpoints: read("Endpoints"), readNamespacedConfigMap: read("ConfigMap") } } as never;
+  };
+  const held = { leader: "acid-0", renewTime: "2026-11-30T23:00:00Z", ttl: "30" };
+
+  it("reads Spilo's default Endpoints, and the ConfigMap where the Endpoints are a Service's with a selector", async () => {
+    expect(await patroniLock(api({ "Endpoints acid": held }), "db", OPERATORS.spilo, "acid", "leader")).toEqual({ annotations: held, source: "Endpoints acid" });
+    expect(await patroniLock(api({ "Endpoints acid": {}, "ConfigMap acid-leader": held }), "db", OPERATORS.spilo, "acid", "leader")).toEqual({ annotations: held, source: "ConfigMap acid-leader" });
+    expect(await patroniLock(api({ "ConfigMap acid-sync": { leader: "acid-0", sync_standby: "acid-1" } }), "db", OPERATORS.spilo, "acid", "sync")).toMatchObject({ source: "ConfigMap acid-sync" });
+  });
+
+  it("names PGO's objects after its scope, <cluster>-ha", async () => {
+    expect(await patroniLock(api({ "Endpoints hippo-ha": held }), "db", OPERATORS.pgo, "hippo", "leader")).toMatchObject({ source: "Endpoints hippo-ha" });
+    expect(await patroniLock(api({ "Endpoints hippo-ha-sync": { leader: "hippo-0", sync_standby: "" } }), "db", OPERATORS.pgo, "hippo", "sync")).toMatchObject({ source: "Endpoints hippo-ha-sync" });
+    expect(await patroniLock(api({ "ConfigMap hippo-ha-leader": held }), "db", OPERATORS.pgo, "hippo", "leader")).toMatchObject({ source: "ConfigMap hippo-ha-leader" });
+  });
+
+  it("says nobody holds a released lock; leaves the labels to decide when nothing says, or it cannot read", async () => {
+    expect(await patroniLock(api({ "ConfigMap acid-leader": { renewTime: "2026-11-30T23:00:00Z" } }), "db", OPERATORS.spilo, "acid", "leader")).toEqual({ annotations: {}, source: "ConfigMap acid-leader" });
+    expect(await patroniLock(api({ "Endpoints acid": { renewTime: "2026-11-30T23:00:00Z" } }), "db", OPERATORS.spilo, "acid", "leader")).toEqual({ annotations: {}, source: "Endpoints acid" });
+    expect(await patroniLock(api({ "Endpoints acid": {} }), "db", OPERATORS.spilo, "acid", "leader")).toBeUndefined();
+    expect(await patroniLock(api({}), "db", OPERATORS.spilo, "acid", "leader")).toBeUndefined();
+    expect(await patroniLock(api({ "Endpoints acid": "forbidden" }), "db", OPERATORS.spilo, "acid", "leader")).toBeUndefined();
+    // A user who may not read Endpoints still finds the lock in the ConfigMap.
+    expect(await patroniLock(api({ "Endpoints acid": "forbidden", "ConfigMap acid-leader": held }), "db", OPERATORS.spilo, "acid", "leader")).toMatchObject({ source: "ConfigMap acid-leader" });
+  });
+});
