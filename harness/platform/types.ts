@@ -102,7 +102,7 @@ export interface Cluster extends AsyncDisposable {
    * Credentials for the probe role; generated per run. `options` (libpq's, e.g. `-c search_path=...`) where the probe
    * tables live in a schema of the run's (an attached cluster: kube/attach-cluster.ts).
    */
-  readonly credentials: { user: string; password: string; database: string; options?: string };
+  readonly credentials: { user: string; password: string; database: string; options?: string; ssl?: { rejectUnauthorized: boolean } };
   /** What HA software really runs, where the cluster says so itself (an attached operator's cluster) rather than the run's stack. */
   readonly stackInfo?: import("../stack/types.ts").StackInfo;
   /**

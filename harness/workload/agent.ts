@@ -32,7 +32,7 @@ function env(name: string): string {
 const node = env("PGCHAOS_NODE");
 const session = new Session({
   endpoint: { host: env("PGHOST"), port: Number(env("PGPORT")) },
-  credentials: { user: env("PGUSER"), password: env("PGPASSWORD"), database: env("PGDATABASE"), options: process.env.PGOPTIONS || undefined },
+  credentials: { user: env("PGUSER"), password: env("PGPASSWORD"), database: env("PGDATABASE"), options: process.env.PGOPTIONS || undefined, ssl: process.env.PGSSLMODE === "no-verify" ? { rejectUnauthorized: false } : undefined },
   connectTimeoutMs: Number(env("PGCHAOS_CONNECT_TIMEOUT_MS")),
   queryTimeoutMs: Number(env("PGCHAOS_QUERY_TIMEOUT_MS")),
   applicationName: `pgchaos-agent-${node}`,

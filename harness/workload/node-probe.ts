@@ -37,6 +37,8 @@ export class NodeProbes {
         PGPASSWORD: cluster.credentials.password,
         PGDATABASE: cluster.credentials.database,
         ...(cluster.credentials.options ? { PGOPTIONS: cluster.credentials.options } : {}),
+        // node-postgres's name for TLS without verifying the server's certificate (the agent's Session passes it on).
+        ...(cluster.credentials.ssl ? { PGSSLMODE: cluster.credentials.ssl.rejectUnauthorized ? "require" : "no-verify" } : {}),
         PGCHAOS_NODE: node,
         PGCHAOS_INTERVAL_MS: String(this.opts.intervalMs),
         PGCHAOS_CONNECT_TIMEOUT_MS: String(this.opts.connectTimeoutMs),

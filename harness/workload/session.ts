@@ -3,7 +3,7 @@ import type { Endpoint } from "../platform/types.ts";
 
 export interface SessionOptions {
   endpoint: Endpoint;
-  credentials: { user: string; password: string; database: string; options?: string };
+  credentials: { user: string; password: string; database: string; options?: string; ssl?: { rejectUnauthorized: boolean } };
   connectTimeoutMs: number;
   queryTimeoutMs: number;
   applicationName: string;
@@ -31,6 +31,7 @@ export class Session {
       password: this.opts.credentials.password,
       database: this.opts.credentials.database,
       ...(this.opts.credentials.options ? { options: this.opts.credentials.options } : {}),
+      ...(this.opts.credentials.ssl ? { ssl: this.opts.credentials.ssl } : {}),
       connectionTimeoutMillis: this.opts.connectTimeoutMs,
       query_timeout: this.opts.queryTimeoutMs,
       application_name: this.opts.applicationName,

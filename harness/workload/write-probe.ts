@@ -6,7 +6,7 @@ import { Session, every } from "./session.ts";
 
 export interface WriteProbeOptions {
   endpoint: Endpoint;
-  credentials: { user: string; password: string; database: string; options?: string };
+  credentials: { user: string; password: string; database: string; options?: string; ssl?: { rejectUnauthorized: boolean } };
   intervalMs: number;
   connectTimeoutMs: number;
   queryTimeoutMs: number;

@@ -5,6 +5,8 @@ describe("walReceiverProblem", () => {
   it("accepts a receiver streaming on the leader's timeline", () => {
     expect(walReceiverProblem({ status: "streaming", timeline: 3 }, 3)).toBeUndefined();
     expect(walReceiverProblem({ status: "streaming", timeline: 3 }, undefined)).toBeUndefined();
+    // A role that may see the receiver's pid alone: it runs, which is all that can be known.
+    expect(walReceiverProblem({ hidden: true }, 3)).toBeUndefined();
   });
 
   it("names a missing, starting or off-timeline receiver", () => {

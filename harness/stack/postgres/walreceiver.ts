@@ -6,6 +6,11 @@ export interface WalReceiverState {
   status?: string;
   /** Timeline the receiver streams on. */
   timeline?: number;
+  /**
+   * A receiver runs, but the role may not see its status (neither superuser nor pg_read_all_stats: PostgreSQL then
+   * shows its pid alone). Counted as streaming: the process exists, which is all that can be known.
+   */
+  hidden?: boolean;
 }
 
 /**
@@ -18,9 +23,11 @@ export async function walReceiver(ep: Endpoint, credentials: { user: string; pas
   const client = new pg.Client({ host: ep.host, port: ep.port, ...credentials, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: "pgchaos-ready" });
   try {
     await client.connect();
-    const r = await client.query<{ status: string; tl: number }>("SELECT status, received_tli AS tl FROM pg_stat_wal_receiver");
+    const r = await client.query<{ status: string | null; tl: number | null; pid: number | null }>("SELECT status, received_tli AS tl, pid FROM pg_stat_wal_receiver");
     const row = r.rows[0];
-    return row ? { status: row.status, timeline: row.tl } : {};
+    if (!row) return {};
+    if (row.status === null && row.pid !== null) return { hidden: true };
+    return { status: row.status ?? undefined, timeline: row.tl ?? undefined };
   } finally {
     client.end().catch(() => undefined);
   }
@@ -28,6 +35,7 @@ export async function walReceiver(ep: Endpoint, credentials: { user: string; pas
 
 /** Why a replica's own WAL receiver does not count as streaming on `timeline`, or undefined when it does. */
 export function walReceiverProblem(w: WalReceiverState, timeline: number | undefined): string | undefined {
+  if (w.hidden) return undefined;
   if (w.status === undefined) return "no WAL receiver";
   if (w.status !== "streaming") return `WAL receiver ${w.status}`;
   if (timeline !== undefined && w.timeline !== undefined && w.timeline !== timeline) return `WAL receiver on timeline ${w.timeline}, leader on ${timeline}`;
