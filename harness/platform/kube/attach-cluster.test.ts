@@ -15,6 +15,8 @@ import { AttachedKubeCluster, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_
 import { parseRestOutput } from "./pod-ops.ts";
 import { ATTACH_CAPABILITIES, ATTACH_WHY_NOT } from "./capabilities.ts";
 import { spiloLikeObjects } from "./spilo-like.ts";
+import { pgoLikeObjects, pgoPrimaryEndpoints } from "./pgo-like.ts";
+import type { V1StatefulSet } from "@kubernetes/client-node";
 import { validateObject } from "./openapi-validate.ts";
 import { getProfile } from "../../stack/patroni/profiles.ts";
 import { assertCapable } from "../../scenario/capabilities.ts";
@@ -34,7 +36,9 @@ describe("credentials from the operator's Secret", () => {
     // PGO v5: <cluster>-pguser-<cluster>, user, password, dbname (and host, port, uri, jdbc-uri).
     const pgo = { metadata: { name: "hippo-pguser-hippo" }, data: { user: b64("hippo"), password: b64("pgo-pw"), dbname: b64("hippo"), host: b64("hippo-primary.postgres-operator.svc"), port: b64("5432") } };
     expect(OPERATORS.pgo.credentials.secret("hippo")).toBe("hippo-pguser-hippo");
-    expect(credentialsFromSecret(OPERATORS.pgo, "hippo", pgo, "")).toMatchObject({ user: "hippo", password: "pgo-pw", database: "hippo" });
+    // PGO's pg_hba takes TLS only: the probes connect with TLS (through a port-forward to 127.0.0.1, which no certificate names: not verified).
+    expect(credentialsFromSecret(OPERATORS.pgo, "hippo", pgo, "")).toMatchObject({ user: "hippo", password: "pgo-pw", database: "hippo", ssl: { rejectUnauthorized: false } });
+    expect(credentialsFromSecret(OPERATORS.spilo, "acid-minimal-cluster", spilo, "")).not.toHaveProperty("ssl");
     // CloudNativePG: <cluster>-app, username, password, dbname.
     const cnpg = { metadata: { name: "cluster-example-app" }, data: { username: b64("app"), password: b64("cnpg-pw"), dbname: b64("app") } };
     expect(credentialsFromSecret(OPERATORS.cnpg, "cluster-example", cnpg, "")).toMatchObject({ user: "app", password: "cnpg-pw", database: "app" });
@@ -210,6 +214,21 @@ describe("a pod kill on an attached member: the container's processes only (run 
     'kill -9 $sidecar 2>/dev/null; wait 2>/dev/null; true',
   ].join("\n");
 
+  it.skipIf(!existsSync("/sys/fs/cgroup/pids"))("signals by name only this container's processes: a postgres of another cgroup is left alone", async () => {
+    const scene = [
+      'sig=$1; cg=$2',
+      'sleep 60 & mine=$!',
+      'sleep 60 & sidecar=$!',
+      'mkdir -p "$cg" && echo "$sidecar" > "$cg/cgroup.procs" || exit 3',
+      'sleep 0.2',
+      'st() { for p in "$@"; do s=$(cut -d" " -f3 "/proc/$p/stat" 2>/dev/null); printf "%s " "${s:-gone}"; done; }',
+      'n=$(sh -c "$sig" pgchaos-signal STOP sleep); sleep 0.2; echo "$n $(st $mine $sidecar)"',
+      'kill -CONT $mine; kill -9 $mine $sidecar 2>/dev/null; wait 2>/dev/null; true',
+    ].join("\n");
+    const r = await execa("unshare", ["--pid", "--fork", "--mount-proc", "bash", "-c", scene, "scene", SIGNAL_BY_NAME, cg]);
+    expect(r.stdout.trim().split(" ")).toEqual(["1", "T", "S"]);
+  });
+
   it.skipIf(!existsSync("/sys/fs/cgroup/pids"))("kills what shares the exec's cgroup but PID 1, and not another container's process", async () => {
     const r = await execa("unshare", ["--pid", "--fork", "--mount-proc", "bash", "-c", SCENE, "scene", KILL_CONTAINER, cg]);
     const [n, mine, sidecar] = r.stdout.trim().split(" ");
@@ -285,5 +304,32 @@ describe("the Spilo-like cluster the kube tier attaches to", () => {
     expect(c.name).toBe(OPERATORS.spilo.container);
     expect(c.env.find((e) => e.name === "PATRONI_KUBERNETES_ROLE_LABEL")?.value).toBe("spilo-role");
     expect(c.env.find((e) => e.name === "PATRONI_KUBERNETES_USE_ENDPOINTS")?.value).toBe("true");
+  });
+});
+
+describe("the PGO-like cluster the kube tier attaches to", () => {
+  const tls = { crt: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", key: "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n" };
+  const objects = pgoLikeObjects({ cluster: "hippo", namespace: "attach-pgo", image: "pgchaos/member:patroni-3.0.2-pg15-87b17fba2ab2", profile: getProfile("fast"), passwords: { superuser: "s".repeat(24), replication: "r".repeat(24), rewind: "w".repeat(24) }, appPassword: "a".repeat(24), tls });
+
+  it("validates against the Kubernetes OpenAPI schemas and carries no label of pgchaos's", () => {
+    for (const o of objects) validateObject(o);
+    expect(JSON.stringify(objects)).not.toMatch(/pgchaos\.io\/|"managed-by":"pgchaos"|"application":"pgchaos"/);
+  });
+
+  it("is what --attach finds as PGO's: instance pods, Patroni's scope <c>-ha, the database container beside a sidecar, TLS only, the pguser Secret", () => {
+    const sts = objects.find((o) => o.kind === "StatefulSet") as unknown as V1StatefulSet;
+    const labels = { ...sts.spec!.template.metadata!.labels!, "postgres-operator.crunchydata.com/role": "master" };
+    expect(detectOperator([{ metadata: { name: "hippo-instance1-0", labels }, status: { phase: "Running" } }])).toEqual({ operator: OPERATORS.pgo, cluster: "hippo" });
+    const pod = sts.spec!.template.spec!;
+    expect(pod.shareProcessNamespace).toBe(true);
+    expect(pod.containers.map((c) => c.name)).toEqual([OPERATORS.pgo.container, "replication-cert-copy"]);
+    const env = Object.fromEntries(pod.containers[0]!.env!.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ PATRONI_SCOPE: "hippo-ha", PATRONI_KUBERNETES_USE_ENDPOINTS: "true", PATRONI_KUBERNETES_ROLE_LABEL: "postgres-operator.crunchydata.com/role", PATRONI_RESTAPI_VERIFY_CLIENT: "optional" });
+    const yml = (objects.find((o) => o.kind === "ConfigMap") as { data: Record<string, string> }).data["patroni.yml"]!;
+    expect(yml).toMatch(/hostssl all all 0\.0\.0\.0\/0 scram-sha-256/);
+    expect(yml).toMatch(/host all all 0\.0\.0\.0\/0 reject/);
+    expect(objects.some((o) => o.kind === "Secret" && o.metadata?.name === OPERATORS.pgo.credentials.secret("hippo"))).toBe(true);
+    expect(primaryServiceOf(OPERATORS.pgo, "hippo", objects.filter((o) => o.kind === "Service") as ServiceLike[])).toMatchObject({ service: "hippo-primary", routes: "endpoints" });
+    expect(pgoPrimaryEndpoints({ cluster: "hippo", namespace: "attach-pgo" }, "10.96.0.40")).toMatchObject({ subsets: [{ addresses: [{ ip: "10.96.0.40" }] }] });
   });
 });

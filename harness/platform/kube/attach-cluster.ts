@@ -48,14 +48,16 @@ const LOOPBACK = "127.0.0.1";
 const isLoopback = (ip: string) => ip === "127.0.0.1" || ip === "::1" || ip === "::ffff:127.0.0.1";
 
 /**
- * Signals the processes of the container by name, with nothing but a POSIX shell and /proc (an operator's image has
- * no pgchaos-ctl, and may have no procps): `$1` the signal, then the names. Patroni started as `python3 .../patroni`
+ * Signals the processes of the container (those of the exec's own cgroup) by name, with nothing but a POSIX shell and
+ * /proc (an operator's image has no pgchaos-ctl, and may have no procps): `$1` the signal, then the names. Patroni started as `python3 .../patroni`
  * is named by its command line. Prints how many were signalled.
  */
 export const SIGNAL_BY_NAME = [
-  "sig=$1; shift; n=0",
+  'sig=$1; shift; n=0; me=$(cat /proc/$$/cgroup)',
   'for d in /proc/[0-9]*; do',
   '  pid=${d#/proc/}; [ "$pid" = "$$" ] && continue',
+  // Only this container's (a process namespace shared between a pod's containers shows the sidecars' too).
+  '  [ "$(cat "$d/cgroup" 2>/dev/null)" = "$me" ] || continue',
   '  c=$(cat "$d/comm" 2>/dev/null) || continue',
   '  case $c in python*) case "$(tr "\\000" " " <"$d/cmdline" 2>/dev/null)" in */patroni|*/patroni\\ *) c=patroni;; esac;; esac',
   '  for want in "$@"; do if [ "$c" = "$want" ] && kill "-$sig" "$pid" 2>/dev/null; then n=$((n+1)); fi; done',
@@ -127,7 +129,7 @@ export class AttachedKubeCluster implements Cluster {
   readonly ruleTag: string;
   readonly clientsAddress = LOOPBACK;
   readonly settings: Record<string, unknown>;
-  readonly credentials: { user: string; password: string; database: string; options: string };
+  readonly credentials: { user: string; password: string; database: string; options: string; ssl?: { rejectUnauthorized: boolean } };
   readonly plan: AttachPlan;
   readonly stackInfo: StackInfo;
   /** The attached cluster's ttl over the profile's: the scenario's holds and bounds are stretched by it. */
@@ -153,7 +155,7 @@ export class AttachedKubeCluster implements Cluster {
     readonly spec: ClusterSpec,
     readonly runId: string,
     private readonly found: AttachDiscovery,
-    credentials: { user: string; password: string; database: string },
+    credentials: { user: string; password: string; database: string; ssl?: { rejectUnauthorized: boolean } },
     private readonly deps: AttachDeps,
     patroni: { version?: string; scheme: "http" | "https"; dynamic: Record<string, unknown> },
   ) {
@@ -213,13 +215,6 @@ export class AttachedKubeCluster implements Cluster {
           describeDiscovery(found).join("\n"),
       );
     }
-    if (o.name === "pgo") {
-      throw new EnvironmentError(
-        `--attach: ${what}: PGO's pg_hba accepts only TLS connections (certificates of its own CA) and its per-cluster user is not a superuser, ` +
-          "which pgchaos's probes and readiness checks do not handle yet; it found the cluster (below) and changed nothing\n" +
-          describeDiscovery(found).join("\n"),
-      );
-    }
     const notRunning = found.cluster.members.filter((m) => m.state !== "running");
     const unsure = [
       ...(found.cluster.leader ? [] : ["no single primary"]),
@@ -245,7 +240,7 @@ export class AttachedKubeCluster implements Cluster {
     if ("problem" in creds) throw new EnvironmentError(`--attach: ${creds.problem}`);
     const leader = found.cluster.leader!;
     const patroni = await readPatroni(deps, found, leader);
-    const cluster = new AttachedKubeCluster(spec, runId, found, { user: creds.user, password: creds.password, database: creds.database }, deps, patroni);
+    const cluster = new AttachedKubeCluster(spec, runId, found, { user: creds.user, password: creds.password, database: creds.database, ssl: creds.ssl }, deps, patroni);
     try {
       await cluster.openForwards();
       await cluster.createSchema();
@@ -281,7 +276,12 @@ export class AttachedKubeCluster implements Cluster {
         // The Service and its Endpoints by name (not the namespace's lists: a reconnect storm during a failover asks at every connection).
         const core = this.deps.clients.core;
         const [pods, svc, ep] = await Promise.all([this.listPods(), core.readNamespacedService({ name: service, namespace: ns }), core.readNamespacedEndpoints({ name: service, namespace: ns }).catch(() => undefined)]);
-        const behind = podsBehindService(service, { services: [svc], endpoints: ep ? [ep] : [], pods }).filter((p) => this.nodes.includes(p));
+        let behind = podsBehindService(service, { services: [svc], endpoints: ep ? [ep] : [], pods }).filter((p) => this.nodes.includes(p));
+        if (behind.length === 0 && ep?.subsets?.some((s) => (s.addresses ?? []).length > 0)) {
+          // Endpoints that name another Service's ClusterIP (PGO's <cluster>-primary points at <cluster>-ha): followed.
+          const [services, endpoints] = await Promise.all([core.listNamespacedService({ namespace: ns }), core.listNamespacedEndpoints({ namespace: ns })]);
+          behind = podsBehindService(service, { services: services.items, endpoints: endpoints.items, pods }).filter((p) => this.nodes.includes(p));
+        }
         // Several (a split brain the Service shows): spread as kube-proxy does.
         return behind.length > 0 ? { pod: behind[i++ % behind.length]! } : { none: `the primary Service ${service} routes to no member now` };
       },
@@ -299,7 +299,8 @@ export class AttachedKubeCluster implements Cluster {
 
   /** A session through the primary's forward with the operator's credentials, without our schema on the path. */
   private async onPrimary<T>(what: string, f: (c: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ ...this.primaryService, user: this.credentials.user, password: this.credentials.password, database: this.credentials.database, connectionTimeoutMillis: 5000, query_timeout: 15_000, application_name: "pgchaos-attach" });
+    const { user, password, database, ssl } = this.credentials;
+    const client = new pg.Client({ ...this.primaryService, user, password, database, ...(ssl ? { ssl } : {}), connectionTimeoutMillis: 5000, query_timeout: 15_000, application_name: "pgchaos-attach" });
     client.on("error", () => undefined);
     try {
       await client.connect();
@@ -422,6 +423,9 @@ export class AttachedKubeCluster implements Cluster {
 
   private async signal(node: string, sig: "KILL" | "STOP" | "CONT", names: string[], what: string): Promise<number> {
     const r = await this.act(node, ["sh", "-c", SIGNAL_BY_NAME, "pgchaos-signal", sig, ...names], 15_000);
+    // A SIGKILL of the container's main process (PGO's Patroni) ends the container, and the exec's shell with it
+    // (137) before it prints: the signal was delivered.
+    if (sig === "KILL" && r.exitCode === 137 && r.stdout.trim() === "") return Number.NaN;
     if (r.exitCode !== 0) throw new Error(`${what} on ${node}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
     return Number(r.stdout.trim()) || 0;
   }
@@ -440,10 +444,11 @@ export class AttachedKubeCluster implements Cluster {
   /**
    * What was killed is restarted by the operator's image or the kubelet, not by this: waits until the member's Patroni
    * answers its REST API as running. The pod's `status` annotation is no evidence: a killed Patroni leaves "running" in it.
+   * Up to 6 minutes: the kubelet's back-off before restarting a container that keeps dying doubles up to 5 minutes.
    */
   async startNode(node: string): Promise<void> {
     await waitFor(
-      { condition: `${node}'s Patroni answering as running again (restarted by ${this.found.operator.title}'s image or the kubelet)`, where: `pod ${node}`, timeoutMs: 180_000, intervalMs: 1000, signal: this.spec.signal },
+      { condition: `${node}'s Patroni answering as running again (restarted by ${this.found.operator.title}'s image or the kubelet)`, where: `pod ${node}`, timeoutMs: 360_000, intervalMs: 1000, signal: this.spec.signal },
       async () => {
         const r = await this.agent(node, { method: "GET", path: "/patroni" });
         const state = r.status === 200 || r.status === 503 ? (JSON.parse(r.body) as { state?: string }).state : undefined;
@@ -481,11 +486,18 @@ export class AttachedKubeCluster implements Cluster {
     this.paused.delete(node);
   }
 
+  private refusedByOperator(kind: string): void {
+    const why = this.found.operator.refuses?.[kind];
+    if (why) throw new Error(`${kind} on an attached ${this.found.operator.title} cluster: ${why}`);
+  }
+
   async switchover(opts: { candidate?: string }): Promise<{ from: string; to?: string }> {
+    this.refusedByOperator("switchover");
     return this.stack.switchover(this.agent, this.nodes, { candidate: opts.candidate, signal: this.spec.signal });
   }
 
   async failover(candidate: string): Promise<{ from?: string; to: string }> {
+    this.refusedByOperator("failover");
     return this.stack.failover(this.agent, this.nodes, candidate, this.spec.signal);
   }
 

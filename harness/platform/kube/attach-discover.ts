@@ -148,7 +148,15 @@ export function describeDiscovery(d: AttachDiscovery): string[] {
  * server asked, and the cluster found; the lines saying what was found. Throws a UsageError or EnvironmentError
  * (exit 2) saying why not. Nothing is created or changed.
  */
-export async function checkAttach(o: { attach: string; operator?: string; context?: string; kubeconfig?: string; namespace?: string }): Promise<string[]> {
+export async function checkAttach(o: {
+  attach: string;
+  operator?: string;
+  context?: string;
+  kubeconfig?: string;
+  namespace?: string;
+  /** The fault kinds of the scenario to run: one the operator's cluster refuses is refused here (exit 2). */
+  faults?: readonly string[];
+}): Promise<string[]> {
   const { UsageError, EnvironmentError } = await import("../../util/errors.ts");
   const { operatorNamed, parseAttachTarget } = await import("./attach.ts");
   let operator: Operator | undefined;
@@ -169,5 +177,14 @@ export async function checkAttach(o: { attach: string; operator?: string; contex
   const { makeClients } = await import("./client.ts");
   const d = await discoverAttached(makeClients({ kubeConfig: loaded.kc }), { namespace, target, operator });
   if ("problem" in d) throw new EnvironmentError(`--attach ${o.attach}: ${d.problem}`);
-  return describeDiscovery(d);
+  const lines = describeDiscovery(d);
+  const what = `${d.operator.title} cluster ${d.cluster.cluster} in namespace ${d.namespace}`;
+  if (!d.operator.patroni) {
+    throw new EnvironmentError(
+      `--attach: ${what} runs no Patroni: its members' states, switchover and failover go through CloudNativePG's own API, which pgchaos does not speak yet; nothing was created or changed\n${lines.join("\n")}`,
+    );
+  }
+  const refused = [...new Set(o.faults ?? [])].filter((k) => d.operator.refuses?.[k]).map((k) => `the ${k} fault: ${d.operator.refuses![k]}`);
+  if (refused.length > 0) throw new UsageError(`--attach: ${what} cannot take this scenario:\n  ${refused.join("\n  ")}\n${lines.join("\n")}`);
+  return lines;
 }

@@ -55,6 +55,10 @@ export interface Operator {
   credentials: { secret(cluster: string): string; userKey: string; passwordKey: string; databaseKey?: string; database(cluster: string): string };
   /** What the container's PID 1 is, which the kernel spares a SIGKILL sent from inside the container: what a pod kill becomes there. */
   init: string;
+  /** PostgreSQL takes TLS connections only (pg_hba hostssl): clients connect with TLS, the certificate not verified (see credentialsFromSecret). */
+  tls?: boolean;
+  /** Faults this operator's cluster refuses an attached run, and why (a fault kind: the reason). */
+  refuses?: Readonly<Record<string, string>>;
 }
 
 export const OPERATORS: Readonly<Record<OperatorName, Operator>> = {
@@ -87,6 +91,13 @@ export const OPERATORS: Readonly<Record<OperatorName, Operator>> = {
     // The default user's Secret: a user named after the cluster, owner of a database of that name.
     credentials: { secret: (c) => `${c}-pguser-${c}`, userKey: "user", passwordKey: "password", databaseKey: "dbname", database: (c) => c },
     init: "the pod's pause process (PGO shares one process namespace between the pod's containers), so only the database container's processes are signalled; its command is Patroni, which dies with them, and the kubelet restarts the container",
+    tls: true,
+    refuses: Object.fromEntries(
+      ["switchover", "failover", "drain", "rolling-restart"].map((k) => [
+        k,
+        "PGO's Patroni REST API asks a client certificate of its own CA for every request that changes something (verify_client: optional), and PGO's own way is a change to the PostgresCluster (spec.patroni.switchover), which an attached run never makes",
+      ]),
+    ),
   },
   cnpg: {
     name: "cnpg",
@@ -422,7 +433,7 @@ export function credentialsFromSecret(
   cluster: string,
   secret: SecretLike,
   options: string,
-): { user: string; password: string; database: string; options: string } | { problem: string } {
+): { user: string; password: string; database: string; options: string; ssl?: { rejectUnauthorized: boolean } } | { problem: string } {
   const c = o.credentials;
   const name = secret.metadata?.name ?? c.secret(cluster);
   const read = (key: string) => {
@@ -434,5 +445,7 @@ export function credentialsFromSecret(
   const missing = [user === undefined && c.userKey, password === undefined && c.passwordKey].filter(Boolean);
   if (missing.length > 0) return { problem: `Secret ${name} has no ${missing.join(" or ")} key, where ${o.title} keeps the credentials` };
   const database = (c.databaseKey ? read(c.databaseKey) : undefined) || c.database(cluster);
-  return { user: user!, password: password!, database, options };
+  // TLS through a port-forward to 127.0.0.1, which no certificate names: encrypted, not verified (the tunnel itself
+  // is the API server's authenticated connection).
+  return { user: user!, password: password!, database, options, ...(o.tls ? { ssl: { rejectUnauthorized: false } } : {}) };
 }

@@ -124,7 +124,7 @@ export const ATTACH_WHY_NOT: Partial<Record<PlatformCapability, string>> = {
 };
 
 /** What each fault is on an attached cluster of `operator`, recorded with the run's settings. */
-export function attachFaultSemantics(operator: { title: string; container: string; init: string }): Readonly<Record<string, string>> {
+export function attachFaultSemantics(operator: { title: string; container: string; init: string; tls?: boolean }): Readonly<Record<string, string>> {
   return {
     kill:
       `SIGKILL of every process of the member's database container (${operator.container}) that the kernel lets a process inside it signal: all but the container's PID 1, ` +
@@ -136,7 +136,8 @@ export function attachFaultSemantics(operator: { title: string; container: strin
     clients:
       "the harness reaches the primary by port-forward through the API server, to the pod the operator's primary Service routes to at each new connection " +
       "(its selector, or the Endpoints Patroni writes); node probes reach each member's pod by port-forward, which enters the pod on its loopback. " +
-      "Writes go into a schema of the run's own, dropped at the end",
+      "Writes go into a schema of the run's own, dropped at the end" +
+      (operator.tls ? ". PostgreSQL takes TLS only: every connection is TLS, the server's certificate not verified (the tunnel is the API server's authenticated connection, and no certificate names 127.0.0.1)" : ""),
   };
 }
 
