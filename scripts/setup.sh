@@ -30,6 +30,8 @@ declare -A NEED=(
   [/usr/lib/postgresql/15/bin/repmgrd]=postgresql-15-repmgr
   # The disaster-recovery scenario: WAL archiving, backups and restores.
   [/usr/bin/pgbackrest]=pgbackrest
+  # The kube tier's --attach test: a certificate for its PGO-layout cluster's TLS.
+  [/usr/bin/openssl]=openssl
 )
 missing=()
 for bin in "${!NEED[@]}"; do
