@@ -214,7 +214,7 @@ describe("a pod kill on an attached member: the container's processes only (run 
     'kill -9 $sidecar 2>/dev/null; wait 2>/dev/null; true',
   ].join("\n");
 
-  it.skipIf(!existsSync("/sys/fs/cgroup/pids"))("signals by name only this container's processes: a postgres of another cgroup is left alone", async () => {
+  it.skipIf(!existsSync("/sys/fs/cgroup/pids"))("signals by name only this container's processes: one of the same name in another cgroup is left alone", async () => {
     const scene = [
       'sig=$1; cg=$2',
       'sleep 60 & mine=$!',
@@ -271,6 +271,24 @@ describe("Patroni's REST API by python3 in the pod (run here for real, in a netw
     expect(parts.post).toBe('200\ngot application/json {"leader": "a"}\nrc 0');
     expect(parts["503"]).toBe("503\nno leader\nrc 0");
     expect(parts.down).toMatch(/^http:\/\/127\.0\.0\.1:8008\/patroni: .*Connection refused.*\nrc 1$/s);
+  });
+
+  it.skipIf(!existsSync("/usr/bin/openssl"))("speaks TLS where Patroni's api_url says https, without verifying a certificate that cannot name 127.0.0.1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pgchaos-rest-tls-"));
+    try {
+      await execa("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hippo-instance1-0", "-keyout", join(dir, "k"), "-out", join(dir, "c")]);
+      const tlsServer = SERVER.replace(
+        "http.server.HTTPServer(('127.0.0.1', 8008), H).serve_forever()",
+        `import ssl\ns = http.server.HTTPServer(('127.0.0.1', 8008), H)\nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('${join(dir, "c")}', '${join(dir, "k")}')\ns.socket = ctx.wrap_socket(s.socket, server_side=True)\ns.serve_forever()`,
+      );
+      const scene = SCENE.split("\n").slice(0, 4).join("\n") + '\necho "== get"; python3 -c "$rest" https GET /patroni; echo "rc $?"\necho "== plain"; python3 -c "$rest" http GET /patroni 2>&1 | tail -1; echo "rc $?"\nkill $srv; wait $srv 2>/dev/null; true';
+      const r = await execa("unshare", ["--net", "bash", "-c", scene, "scene", PATRONI_REST_PY, tlsServer]);
+      expect(r.stdout).toContain('== get\n200\n{"state": "running", "role": "master"}\nrc 0');
+      // Plain HTTP to a TLS server is no answer: the scheme must be Patroni's own.
+      expect(r.stdout).toMatch(/== plain\n.*http:\/\/127\.0\.0\.1:8008\/patroni: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

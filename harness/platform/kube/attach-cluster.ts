@@ -24,7 +24,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { AbortError } from "p-retry";
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Pod, V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
 import type { AgentApi, StackInfo } from "../../stack/types.ts";
@@ -145,6 +145,8 @@ export class AttachedKubeCluster implements Cluster {
   private readonly ips = new Map<string, string>();
   private readonly down = new Set<string>();
   private primaryForward?: LocalForwarder;
+  /** The Service whose ClusterIP the primary Service's Endpoints hold (PGO's <cluster>-ha), once found. */
+  private followed?: V1Service;
   private readonly memberForwards = new Map<string, LocalForwarder>();
   /** Whether the run's schema may exist (a CREATE was sent): teardown drops it, IF EXISTS. */
   private schemaMaybe = false;
@@ -277,10 +279,16 @@ export class AttachedKubeCluster implements Cluster {
         const core = this.deps.clients.core;
         const [pods, svc, ep] = await Promise.all([this.listPods(), core.readNamespacedService({ name: service, namespace: ns }), core.readNamespacedEndpoints({ name: service, namespace: ns }).catch(() => undefined)]);
         let behind = podsBehindService(service, { services: [svc], endpoints: ep ? [ep] : [], pods }).filter((p) => this.nodes.includes(p));
-        if (behind.length === 0 && ep?.subsets?.some((s) => (s.addresses ?? []).length > 0)) {
-          // Endpoints that name another Service's ClusterIP (PGO's <cluster>-primary points at <cluster>-ha): followed.
-          const [services, endpoints] = await Promise.all([core.listNamespacedService({ namespace: ns }), core.listNamespacedEndpoints({ namespace: ns })]);
-          behind = podsBehindService(service, { services: services.items, endpoints: endpoints.items, pods }).filter((p) => this.nodes.includes(p));
+        const ips = (ep?.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
+        if (behind.length === 0 && ips.length > 0) {
+          // Endpoints that name another Service's ClusterIP (PGO's <cluster>-primary points at <cluster>-ha): that
+          // Service is found once, then only its Endpoints are read per connection.
+          this.followed ??= (await core.listNamespacedService({ namespace: ns })).items.find((x) => x.spec?.clusterIP && ips.includes(x.spec.clusterIP));
+          const next = this.followed?.metadata?.name;
+          if (next) {
+            const nextEp = await core.readNamespacedEndpoints({ name: next, namespace: ns }).catch(() => undefined);
+            behind = podsBehindService(service, { services: [svc, this.followed!], endpoints: [ep!, ...(nextEp ? [nextEp] : [])], pods }).filter((p) => this.nodes.includes(p));
+          }
         }
         // Several (a split brain the Service shows): spread as kube-proxy does.
         return behind.length > 0 ? { pod: behind[i++ % behind.length]! } : { none: `the primary Service ${service} routes to no member now` };
@@ -424,8 +432,8 @@ export class AttachedKubeCluster implements Cluster {
   private async signal(node: string, sig: "KILL" | "STOP" | "CONT", names: string[], what: string): Promise<number> {
     const r = await this.act(node, ["sh", "-c", SIGNAL_BY_NAME, "pgchaos-signal", sig, ...names], 15_000);
     // A SIGKILL of the container's main process (PGO's Patroni) ends the container, and the exec's shell with it
-    // (137) before it prints: the signal was delivered.
-    if (sig === "KILL" && r.exitCode === 137 && r.stdout.trim() === "") return Number.NaN;
+    // (137): the signal was delivered.
+    if (sig === "KILL" && r.exitCode === 137) return Number.NaN;
     if (r.exitCode !== 0) throw new Error(`${what} on ${node}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
     return Number(r.stdout.trim()) || 0;
   }
@@ -436,8 +444,12 @@ export class AttachedKubeCluster implements Cluster {
     const r = await this.act(node, ["sh", "-c", KILL_CONTAINER], 15_000);
     // The container may end under the exec (its init exits once its child died), taking the exec's shell with it
     // (SIGKILL: 137) before it prints: that is the kill having worked.
-    if (r.exitCode !== 0 && r.exitCode !== 137 && r.stdout.trim() === "") {
+    if (r.exitCode !== 0 && r.exitCode !== 137) {
       throw new Error(`SIGKILL of every process in the ${this.found.operator.container} container of ${node}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
+    }
+    // Nothing shared the exec's cgroup (a runtime that puts execs in a cgroup of their own): the fault would be a no-op.
+    if (r.exitCode === 0 && r.stdout.trim() === "0") {
+      throw new Error(`SIGKILL of the ${this.found.operator.container} container's processes on ${node}: none found beside the exec (its cgroup is not theirs); nothing was killed`);
     }
   }
 

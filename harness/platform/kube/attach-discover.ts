@@ -4,7 +4,7 @@
  */
 import type { KubeClients } from "./client.ts";
 import { lockHolder } from "./targets.ts";
-import { apiMessage, isNotFound } from "./client.ts";
+import { apiMessage, isNotFound, statusOf } from "./client.ts";
 import {
   attachedMembers,
   detectOperator,
@@ -58,8 +58,10 @@ export async function patroniLock(
       if (a.leader !== undefined || a.sync_standby !== undefined) return { annotations: a, source: t.source };
       // The Endpoints of a Service with a selector carry no lock and are not Patroni's; Patroni's own say renewTime.
       if (t.source.startsWith("ConfigMap") || a.renewTime !== undefined) empty ??= t.source;
-    } catch {
-      // Not there, or not readable by this user (Endpoints forbidden, ConfigMaps not): the next may say.
+    } catch (e) {
+      // Not there, or not readable by this user (Endpoints forbidden, ConfigMaps not): the next may say. Anything
+      // else (the API server failing) is said.
+      if (!isNotFound(e) && ![401, 403].includes(statusOf(e) ?? 0)) throw e;
     }
   }
   return empty ? { annotations: {}, source: empty } : undefined;

@@ -129,9 +129,12 @@ export function attachFaultSemantics(operator: { title: string; container: strin
     kill:
       `SIGKILL of every process of the member's database container (${operator.container}) that the kernel lets a process inside it signal: all but the container's PID 1, ` +
       `which for ${operator.title} is ${operator.init}. No shutdown, and the leader key is not released. ` +
-      "The pod is not deleted, and the processes come back at once (the kubelet restarts the container, or the image's init restarts them): an attached run cannot hold the member down for the scenario's hold, so the heal only waits for its Patroni to answer again",
+      "The pod is not deleted: the kubelet restarts the container, at once the first time and after a back-off (10 s, doubling to 5 min) when it died before (reports/FINDINGS.md, finding 15). " +
+      "An attached run cannot hold the member down for the scenario's hold, so the heal only waits for its Patroni to answer again",
     pause: `SIGSTOP of Patroni and PostgreSQL (by process name) in the member's database container, SIGCONT at heal`,
-    "patroni-kill": "SIGKILL of Patroni alone (by process name); whatever restarts it is the operator's image",
+    "patroni-kill":
+      "SIGKILL of Patroni (by process name). Where Patroni is the container's main process or its init's only child (PGO; Spilo images whose launch script execs Patroni) " +
+      "the container ends with it and the kubelet restarts it, as for kill; where a supervisor runs Patroni (runit), it restarts Patroni alone and PostgreSQL keeps running",
     "postgres-kill": "SIGKILL of the postmaster and every backend (by process name); Patroni restarts PostgreSQL",
     clients:
       "the harness reaches the primary by port-forward through the API server, to the pod the operator's primary Service routes to at each new connection " +

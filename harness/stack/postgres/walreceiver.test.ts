@@ -5,8 +5,9 @@ describe("walReceiverProblem", () => {
   it("accepts a receiver streaming on the leader's timeline", () => {
     expect(walReceiverProblem({ status: "streaming", timeline: 3 }, 3)).toBeUndefined();
     expect(walReceiverProblem({ status: "streaming", timeline: 3 }, undefined)).toBeUndefined();
-    // A role that may see the receiver's pid alone: it runs, which is all that can be known.
-    expect(walReceiverProblem({ hidden: true }, 3)).toBeUndefined();
+    // A role that may see the receiver's pid alone: it counts once it has received WAL.
+    expect(walReceiverProblem({ hidden: true, received: true }, 3)).toBeUndefined();
+    expect(walReceiverProblem({ hidden: true, received: false }, 3)).toMatch(/received nothing yet/);
   });
 
   it("names a missing, starting or off-timeline receiver", () => {

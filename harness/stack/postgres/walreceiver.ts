@@ -8,9 +8,11 @@ export interface WalReceiverState {
   timeline?: number;
   /**
    * A receiver runs, but the role may not see its status (neither superuser nor pg_read_all_stats: PostgreSQL then
-   * shows its pid alone). Counted as streaming: the process exists, which is all that can be known.
+   * shows its pid alone); `received` says whether it has received WAL since the standby started
+   * (pg_last_wal_receive_lsn, which any role may call). Its timeline is then the HA stack's account alone.
    */
   hidden?: boolean;
+  received?: boolean;
 }
 
 /**
@@ -19,14 +21,19 @@ export interface WalReceiverState {
  * walsender as "streaming" until wal_sender_timeout, while the replica, booted again, cannot stream yet (its
  * replication slot is still held by that walsender).
  */
-export async function walReceiver(ep: Endpoint, credentials: { user: string; password: string; database: string }, timeoutMs = 1000): Promise<WalReceiverState> {
+type Credentials = { user: string; password: string; database: string; options?: string; ssl?: { rejectUnauthorized: boolean } };
+
+export async function walReceiver(ep: Endpoint, credentials: Credentials, timeoutMs = 1000): Promise<WalReceiverState> {
   const client = new pg.Client({ host: ep.host, port: ep.port, ...credentials, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: "pgchaos-ready" });
   try {
     await client.connect();
     const r = await client.query<{ status: string | null; tl: number | null; pid: number | null }>("SELECT status, received_tli AS tl, pid FROM pg_stat_wal_receiver");
     const row = r.rows[0];
     if (!row) return {};
-    if (row.status === null && row.pid !== null) return { hidden: true };
+    if (row.status === null && row.pid !== null) {
+      const lsn = await client.query<{ received: boolean }>("SELECT pg_last_wal_receive_lsn() IS NOT NULL AS received");
+      return { hidden: true, received: lsn.rows[0]!.received };
+    }
     return { status: row.status ?? undefined, timeline: row.tl ?? undefined };
   } finally {
     client.end().catch(() => undefined);
@@ -35,7 +42,7 @@ export async function walReceiver(ep: Endpoint, credentials: { user: string; pas
 
 /** Why a replica's own WAL receiver does not count as streaming on `timeline`, or undefined when it does. */
 export function walReceiverProblem(w: WalReceiverState, timeline: number | undefined): string | undefined {
-  if (w.hidden) return undefined;
+  if (w.hidden) return w.received ? undefined : "its WAL receiver has received nothing yet (its state is hidden from this role)";
   if (w.status === undefined) return "no WAL receiver";
   if (w.status !== "streaming") return `WAL receiver ${w.status}`;
   if (timeline !== undefined && w.timeline !== undefined && w.timeline !== timeline) return `WAL receiver on timeline ${w.timeline}, leader on ${timeline}`;
@@ -46,7 +53,7 @@ export function walReceiverProblem(w: WalReceiverState, timeline: number | undef
 export async function replicasNotStreaming(
   replicas: readonly string[],
   endpointOf: (node: string) => Endpoint,
-  credentials: { user: string; password: string; database: string },
+  credentials: Credentials,
   timeline: number | undefined,
 ): Promise<string[]> {
   const problems = await Promise.all(
@@ -68,7 +75,7 @@ export async function replicasNotStreaming(
 export async function streamingByOwnAccount(
   members: Array<{ name: string; role: string; state: string; streaming?: boolean }>,
   endpoint: (node: string) => Endpoint,
-  credentials: { user: string; password: string; database: string },
+  credentials: Credentials,
 ): Promise<void> {
   await Promise.all(
     members
