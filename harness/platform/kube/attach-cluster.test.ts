@@ -4,7 +4,7 @@
  * would change the operator's pods), the signals sent by process name with nothing but a shell (run for real here, on
  * processes named as Patroni and PostgreSQL are), and the Spilo-like cluster the kube tier attaches to.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,7 +77,10 @@ describe("what an attached run refuses before it starts", () => {
 });
 
 describe("attaching through the API (a stand-in): refusals before anything is created", () => {
-  const spec = (): ClusterSpec => ({ name: "primary-kill", nodes: 3, profile: getProfile("fast"), runDir: mkdtempSync(join(tmpdir(), "pgchaos-attach-test-")), logger: pino({ level: "silent" }) });
+  // One run folder for the file's stand-in runs, removed after them (a refusal writes nothing there).
+  const runDir = mkdtempSync(join(tmpdir(), "pgchaos-attach-test-"));
+  afterAll(() => rmSync(runDir, { recursive: true, force: true }));
+  const spec = (): ClusterSpec => ({ name: "primary-kill", nodes: 3, profile: getProfile("fast"), runDir, logger: pino({ level: "silent" }) });
   const pod = (name: string, labels: Record<string, string>, status?: object, ready = true): PodLike => ({
     metadata: { name, labels, annotations: status ? { status: JSON.stringify(status) } : {} },
     status: { phase: "Running", podIP: `10.244.0.${name.length}`, conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
