@@ -11,6 +11,12 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 
+/** Where the listeners listen. */
+export const LOOPBACK = "127.0.0.1";
+
+/** Whether PostgreSQL saw a connection come from loopback: the far end of a tunnel that enters the member on its loopback. */
+export const isLoopback = (ip: string) => ip === "127.0.0.1" || ip === "::1" || ip === "::ffff:127.0.0.1";
+
 /** Carries `io` to `port` of `pod` and back; resolves once the tunnel is open, with a way to close it and its end. */
 export type PodForward = (
   namespace: string,
@@ -65,7 +71,7 @@ export class LocalForwarder {
     const server = createServer({ pauseOnConnect: true }, (socket) => void self?.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
+      server.listen(0, LOOPBACK, () => resolve());
     });
     const addr = server.address();
     if (addr === null || typeof addr === "string") throw new Error(`the local listener for ${opts.what} has no port`);

@@ -3,7 +3,8 @@
  * other member streaming from it on its timeline by the leader's account and by its own (pg_stat_wal_receiver), and
  * an etcd leader. One definition, so that both platforms' bring-up, heal and steady-state waits mean the same.
  */
-import type { Endpoint, Member } from "./types.ts";
+import pg from "pg";
+import type { DbCredentials, Endpoint, Member } from "./types.ts";
 import { waitFor } from "../util/wait.ts";
 import { replicasNotStreaming } from "../stack/postgres/walreceiver.ts";
 
@@ -44,6 +45,30 @@ export async function assertReplicasStreaming(
   // The leader's view can be stale (a silently dead replica's walsender); ask each replica itself.
   const problems = await replicasNotStreaming(ms.filter((m) => m.role !== "leader").map((m) => m.name), endpoint, credentials, tl);
   if (problems.length > 0) throw new Error(`not streaming by their own account: ${problems.join(", ")}`);
+}
+
+/**
+ * Throws unless a new session through `at` (the Service clients write through) lands on `leader`, writable. `nodeOf`
+ * names the member whose address PostgreSQL reports (through a port-forward: the pod that answered).
+ */
+export async function assertServiceReaches(
+  what: string,
+  at: Endpoint,
+  credentials: DbCredentials,
+  leader: string,
+  nodeOf: (address: string) => string | undefined,
+  connectTimeoutMs = 2000,
+): Promise<void> {
+  const client = new pg.Client({ ...at, ...credentials, connectionTimeoutMillis: connectTimeoutMs });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    const row = (await client.query<{ addr: string; ro: boolean }>("SELECT host(inet_server_addr()) AS addr, pg_is_in_recovery() AS ro")).rows[0]!;
+    const node = nodeOf(row.addr);
+    if (row.ro || node !== leader) throw new Error(`${what} reached ${node ?? row.addr}${row.ro ? " (read-only)" : ""}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 export async function waitPatroniReady(t: ReadyTarget, opts: { timeoutMs: number; where: string; signal?: AbortSignal }): Promise<{ ms: number; leader: string }> {

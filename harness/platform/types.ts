@@ -10,6 +10,19 @@ export interface Endpoint {
   port: number;
 }
 
+/**
+ * How the harness logs in to PostgreSQL: `options` (libpq's, e.g. `-c search_path=...`) where the probe tables live in
+ * a schema of the run's, `ssl` (node-postgres's) where the server takes TLS only (an attached cluster:
+ * kube/attach-cluster.ts).
+ */
+export interface DbCredentials {
+  user: string;
+  password: string;
+  database: string;
+  options?: string;
+  ssl?: { rejectUnauthorized: boolean };
+}
+
 export interface ClusterSpec {
   /** Cluster (Patroni scope) name. */
   name: string;
@@ -98,11 +111,8 @@ export interface Cluster extends AsyncDisposable {
   readonly settings: Record<string, unknown>;
   /** Present when the cluster was deployed with `archive` on a platform and stack that keep backups. */
   readonly backups?: ClusterBackups;
-  /**
-   * Credentials for the probe role; generated per run. `options` (libpq's, e.g. `-c search_path=...`) where the probe
-   * tables live in a schema of the run's (an attached cluster: kube/attach-cluster.ts).
-   */
-  readonly credentials: { user: string; password: string; database: string; options?: string; ssl?: { rejectUnauthorized: boolean } };
+  /** Credentials for the probe role; generated per run (an attached cluster's: the operator's). */
+  readonly credentials: DbCredentials;
   /** What HA software really runs, where the cluster says so itself (an attached operator's cluster) rather than the run's stack. */
   readonly stackInfo?: import("../stack/types.ts").StackInfo;
   /**

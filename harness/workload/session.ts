@@ -1,9 +1,9 @@
 import pg from "pg";
-import type { Endpoint } from "../platform/types.ts";
+import type { DbCredentials, Endpoint } from "../platform/types.ts";
 
 export interface SessionOptions {
   endpoint: Endpoint;
-  credentials: { user: string; password: string; database: string; options?: string; ssl?: { rejectUnauthorized: boolean } };
+  credentials: DbCredentials;
   connectTimeoutMs: number;
   queryTimeoutMs: number;
   applicationName: string;

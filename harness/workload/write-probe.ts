@@ -1,12 +1,12 @@
 import type { HistoryWriter } from "../history/writer.ts";
-import type { Endpoint } from "../platform/types.ts";
+import type { DbCredentials, Endpoint } from "../platform/types.ts";
 import { classifyWriteError, describeError } from "./outcome.ts";
 import { INSERT_WRITE_SQL } from "./schema.ts";
 import { Session, every } from "./session.ts";
 
 export interface WriteProbeOptions {
   endpoint: Endpoint;
-  credentials: { user: string; password: string; database: string; options?: string; ssl?: { rejectUnauthorized: boolean } };
+  credentials: DbCredentials;
   intervalMs: number;
   connectTimeoutMs: number;
   queryTimeoutMs: number;

@@ -26,26 +26,23 @@ import pg from "pg";
 import { AbortError } from "p-retry";
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
+import type { Cluster, ClusterSpec, DbCredentials, Endpoint, Member } from "../types.ts";
 import type { AgentApi, StackInfo } from "../../stack/types.ts";
 import { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import { defaultStack, listStacks, type PatroniVersion } from "../../stack/patroni/versions.ts";
 import { PG_PORT, REST_PORT } from "../../stack/patroni/config.ts";
-import { assertReplicasStreaming, oneRunningLeader } from "../ready.ts";
+import { assertReplicasStreaming, assertServiceReaches, oneRunningLeader } from "../ready.ts";
 import { streamingByOwnAccount } from "../../stack/postgres/walreceiver.ts";
 import { waitFor } from "../../util/wait.ts";
 import { EnvironmentError, errorMessage } from "../../util/errors.ts";
-import { LocalForwarder, type PodForward } from "../forward.ts";
+import { isLoopback, LocalForwarder, LOOPBACK, type PodForward } from "../forward.ts";
 import { apiMessage, execInPod, statusOf, type ExecResult, type KubeClients } from "./client.ts";
 import { attachPlan, assertAttachAllows, credentialsFromSecret, podsBehindService, type AttachAction, type AttachPlan, type Operator } from "./attach.ts";
-import { describeDiscovery, discoverAttached, patroniLock, type AttachDiscovery } from "./attach-discover.ts";
+import { describeDiscovery, discoverAttached, notRunnable, patroniLock, type AttachDiscovery } from "./attach-discover.ts";
 import { attachFaultSemantics } from "./capabilities.ts";
 import { parseRestOutput } from "./pod-ops.ts";
-import { membersFromPods } from "./targets.ts";
+import { membersFromPods, parsePodStatus } from "./targets.ts";
 import { copyPodLogs, spawnProbeHere } from "./pod-logs.ts";
-
-const LOOPBACK = "127.0.0.1";
-const isLoopback = (ip: string) => ip === "127.0.0.1" || ip === "::1" || ip === "::ffff:127.0.0.1";
 
 /**
  * Signals the processes of the container (those of the exec's own cgroup) by name, with nothing but a POSIX shell and
@@ -115,11 +112,13 @@ export interface AttachOptions {
   operator?: Operator;
 }
 
+type MemberExec = (pod: string, argv: string[], timeoutMs?: number) => Promise<ExecResult>;
+
 export interface AttachDeps {
   clients: KubeClients;
   forward: PodForward;
   /** An exec in a member's database container (the exec API unless given). */
-  exec?: (pod: string, argv: string[], timeoutMs?: number) => Promise<ExecResult>;
+  exec?: MemberExec;
 }
 
 /** An operator's cluster, attached to for one run. */
@@ -129,7 +128,7 @@ export class AttachedKubeCluster implements Cluster {
   readonly ruleTag: string;
   readonly clientsAddress = LOOPBACK;
   readonly settings: Record<string, unknown>;
-  readonly credentials: { user: string; password: string; database: string; options: string; ssl?: { rejectUnauthorized: boolean } };
+  readonly credentials: DbCredentials & { options: string };
   readonly plan: AttachPlan;
   readonly stackInfo: StackInfo;
   /** The attached cluster's ttl over the profile's: the scenario's holds and bounds are stretched by it. */
@@ -140,7 +139,7 @@ export class AttachedKubeCluster implements Cluster {
   /** Members whose processes a pause stopped and no resume has continued yet: teardown continues them whatever happened. */
   private readonly paused = new Set<string>();
   private readonly agent: AgentApi;
-  private readonly exec: (pod: string, argv: string[], timeoutMs?: number) => Promise<ExecResult>;
+  private readonly exec: MemberExec;
   private readonly log: Logger;
   private readonly ips = new Map<string, string>();
   private readonly down = new Set<string>();
@@ -157,8 +156,8 @@ export class AttachedKubeCluster implements Cluster {
     readonly spec: ClusterSpec,
     readonly runId: string,
     private readonly found: AttachDiscovery,
-    credentials: { user: string; password: string; database: string; ssl?: { rejectUnauthorized: boolean } },
-    private readonly deps: AttachDeps,
+    credentials: DbCredentials,
+    private readonly deps: AttachDeps & { exec: MemberExec },
     patroni: { version?: string; scheme: "http" | "https"; dynamic: Record<string, unknown> },
   ) {
     this.restScheme = patroni.scheme;
@@ -169,7 +168,7 @@ export class AttachedKubeCluster implements Cluster {
     this.credentials = { ...credentials, options: this.plan.sessionOptions };
     this.ruleTag = `pgchaos-${runId}`;
     this.log = spec.logger.child({ runId, attach: `${found.namespace}/${found.cluster.cluster}` });
-    this.exec = deps.exec ?? ((pod, argv, timeoutMs) => execInPod(deps.clients, { namespace: found.namespace, pod, container: o.container }, argv, timeoutMs));
+    this.exec = deps.exec;
     const rules = rulesFor(patroni.version);
     this.stack = new PatroniHaStack(rules, { bin: "patroni", patronictl: "patronictl", version: patroni.version ?? "unknown", sha256: undefined, source: `${o.title}'s image, in its pods` });
     this.stackInfo = { name: `patroni@${patroni.version ?? "unknown"}`, kind: "patroni", version: patroni.version ?? "unknown", source: `${o.title}'s image (cluster ${found.cluster.cluster})` };
@@ -204,19 +203,15 @@ export class AttachedKubeCluster implements Cluster {
    * EnvironmentError (exit 2) when the cluster is not one a run can start on: not found, not whole, no Patroni,
    * credentials unreadable.
    */
-  static async attach(spec: ClusterSpec, opts: AttachOptions, deps: AttachDeps): Promise<AttachedKubeCluster> {
-    const c = deps.clients;
+  static async attach(spec: ClusterSpec, opts: AttachOptions, given: AttachDeps): Promise<AttachedKubeCluster> {
+    const c = given.clients;
     const found = await discoverAttached(c, opts);
     if ("problem" in found) throw new EnvironmentError(`--attach: ${found.problem}`);
     const o = found.operator;
+    const deps = { ...given, exec: given.exec ?? ((pod, argv, timeoutMs) => execInPod(c, { namespace: found.namespace, pod, container: o.container }, argv, timeoutMs)) } satisfies AttachDeps;
     const what = `${o.title} cluster ${found.cluster.cluster} in namespace ${found.namespace}`;
-    if (!o.patroni) {
-      throw new EnvironmentError(
-        `--attach: ${what} runs no Patroni: its members' states, switchover and failover go through CloudNativePG's own API, which pgchaos does not speak yet; ` +
-          "it found the cluster (below) and changed nothing\n" +
-          describeDiscovery(found).join("\n"),
-      );
-    }
+    const refusal = notRunnable(found);
+    if (refusal) throw new EnvironmentError(`${refusal}\n${describeDiscovery(found).join("\n")}`);
     const notRunning = found.cluster.members.filter((m) => m.state !== "running");
     const unsure = [
       ...(found.cluster.leader ? [] : ["no single primary"]),
@@ -418,9 +413,7 @@ export class AttachedKubeCluster implements Cluster {
       return true;
     });
     await waitFor({ condition: `the primary Service to route to ${leader}`, where, timeoutMs: left(), intervalMs: 1000, signal: opts.signal }, async () => {
-      const row = await this.onPrimary("checking the primary Service", async (c) => (await c.query<{ addr: string; ro: boolean }>("SELECT host(inet_server_addr()) AS addr, pg_is_in_recovery() AS ro")).rows[0]!);
-      const at = this.nodeOfAddress(row.addr);
-      if (row.ro || at !== leader) throw new Error(`the primary Service reached ${at ?? row.addr}${row.ro ? " (read-only)" : ""}`);
+      await assertServiceReaches("the primary Service", this.primaryService, this.credentials, leader, (a) => this.nodeOfAddress(a), 5000);
       return true;
     });
     for (const n of this.nodes) this.down.delete(n);
@@ -619,20 +612,18 @@ export class AttachedKubeCluster implements Cluster {
 }
 
 /** The leader's Patroni version (its status annotation) and dynamic configuration (GET /config), for the run's settings. */
-async function readPatroni(deps: AttachDeps, found: AttachDiscovery, leader: string): Promise<{ version?: string; scheme: "http" | "https"; dynamic: Record<string, unknown> }> {
+async function readPatroni(deps: AttachDeps & { exec: MemberExec }, found: AttachDiscovery, leader: string): Promise<{ version?: string; scheme: "http" | "https"; dynamic: Record<string, unknown> }> {
   let version: string | undefined;
   let scheme: "http" | "https" = "http";
   try {
-    const pod = await deps.clients.core.readNamespacedPod({ name: leader, namespace: found.namespace });
-    const st = JSON.parse(pod.metadata?.annotations?.status ?? "{}") as { version?: string; api_url?: string };
-    version = st.version;
-    if (st.api_url?.startsWith("https:")) scheme = "https";
+    const st = parsePodStatus(await deps.clients.core.readNamespacedPod({ name: leader, namespace: found.namespace }));
+    version = st?.version;
+    if (st?.api_url?.startsWith("https:")) scheme = "https";
   } catch {
     // Unknown: the default rules and plain HTTP.
   }
-  const exec = deps.exec ?? ((pod: string, argv: string[], timeoutMs?: number) => execInPod(deps.clients, { namespace: found.namespace, pod, container: found.operator.container }, argv, timeoutMs));
   try {
-    const r = await exec(leader, ["python3", "-c", PATRONI_REST_PY, scheme, "GET", "/config"], 30_000);
+    const r = await deps.exec(leader, ["python3", "-c", PATRONI_REST_PY, scheme, "GET", "/config"], 30_000);
     const reply = parseRestOutput(r.stdout);
     if (reply.status === 200) return { version, scheme, dynamic: JSON.parse(reply.body) as Record<string, unknown> };
   } catch {

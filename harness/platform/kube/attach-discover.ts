@@ -145,20 +145,32 @@ export function describeDiscovery(d: AttachDiscovery): string[] {
   return lines;
 }
 
-/**
- * `--attach X` as far as the CLI takes it: the options checked (operator, target, context), the context's API
- * server asked, and the cluster found; the lines saying what was found. Throws a UsageError or EnvironmentError
- * (exit 2) saying why not. Nothing is created or changed.
- */
-export async function checkAttach(o: {
+/** Why a cluster found cannot be run against at all (no Patroni: CloudNativePG), or undefined. */
+export function notRunnable(d: AttachDiscovery): string | undefined {
+  if (d.operator.patroni) return undefined;
+  return (
+    `--attach: ${d.operator.title} cluster ${d.cluster.cluster} in namespace ${d.namespace} runs no Patroni: its members' states, switchover and failover go through ` +
+    "CloudNativePG's own API, which pgchaos does not speak yet; nothing was created or changed"
+  );
+}
+
+export interface AttachArgs {
   attach: string;
   operator?: string;
   context?: string;
   kubeconfig?: string;
   namespace?: string;
-  /** The fault kinds of the scenario to run: one the operator's cluster refuses is refused here (exit 2). */
-  faults?: readonly string[];
-}): Promise<string[]> {
+}
+
+/**
+ * `--attach`'s options resolved: the target, the operator named, the context's clients and the namespace (--namespace,
+ * else the context's, else default). With `checkApiServer`, the context's API server is asked first. Throws a
+ * UsageError or EnvironmentError (exit 2) saying what is wrong.
+ */
+export async function resolveAttach(
+  o: AttachArgs,
+  checkApiServer = false,
+): Promise<{ target: { selector: string } | { cluster: string }; operator?: Operator; kc: import("@kubernetes/client-node").KubeConfig; clients: KubeClients; namespace: string }> {
   const { UsageError, EnvironmentError } = await import("../../util/errors.ts");
   const { operatorNamed, parseAttachTarget } = await import("./attach.ts");
   let operator: Operator | undefined;
@@ -171,22 +183,39 @@ export async function checkAttach(o: {
   if ("problem" in target) throw new UsageError(target.problem);
   if (!o.context) throw new UsageError("--attach needs --context NAME, the kubeconfig context of the operator's cluster (`kubectl config get-contexts` lists them)");
   const { contextProblems, loadContext } = await import("./context.ts");
-  const problems = await contextProblems({ context: o.context, kubeconfig: o.kubeconfig });
-  if (problems.length > 0) throw new EnvironmentError(`--attach ${o.attach}: ${problems.join("; ")}`);
+  if (checkApiServer) {
+    const problems = await contextProblems({ context: o.context, kubeconfig: o.kubeconfig });
+    if (problems.length > 0) throw new EnvironmentError(`--attach ${o.attach}: ${problems.join("; ")}`);
+  }
   const loaded = await loadContext({ context: o.context, kubeconfig: o.kubeconfig });
   if ("problem" in loaded) throw new EnvironmentError(loaded.problem);
   const namespace = o.namespace ?? loaded.kc.getContextObject(o.context)?.namespace ?? "default";
   const { makeClients } = await import("./client.ts");
-  const d = await discoverAttached(makeClients({ kubeConfig: loaded.kc }), { namespace, target, operator });
+  return { target, operator, kc: loaded.kc, clients: makeClients({ kubeConfig: loaded.kc }), namespace };
+}
+
+/**
+ * `--attach X` as far as the CLI takes it before the run: the options checked (operator, target, context), the
+ * context's API server asked, the cluster found, and the scenario's faults checked against what the operator's cluster
+ * takes; the lines saying what was found. Throws a UsageError or EnvironmentError (exit 2) saying why not. Nothing is
+ * created or changed.
+ */
+export async function checkAttach(
+  o: AttachArgs & {
+    /** The fault kinds of the scenario to run: one the operator's cluster refuses is refused here (exit 2). */
+    faults?: readonly string[];
+  },
+): Promise<string[]> {
+  const { UsageError, EnvironmentError } = await import("../../util/errors.ts");
+  const { target, operator, clients, namespace } = await resolveAttach(o, true);
+  const d = await discoverAttached(clients, { namespace, target, operator });
   if ("problem" in d) throw new EnvironmentError(`--attach ${o.attach}: ${d.problem}`);
   const lines = describeDiscovery(d);
-  const what = `${d.operator.title} cluster ${d.cluster.cluster} in namespace ${d.namespace}`;
-  if (!d.operator.patroni) {
-    throw new EnvironmentError(
-      `--attach: ${what} runs no Patroni: its members' states, switchover and failover go through CloudNativePG's own API, which pgchaos does not speak yet; nothing was created or changed\n${lines.join("\n")}`,
-    );
-  }
+  const refusal = notRunnable(d);
+  if (refusal) throw new EnvironmentError(`${refusal}\n${lines.join("\n")}`);
   const refused = [...new Set(o.faults ?? [])].filter((k) => d.operator.refuses?.[k]).map((k) => `the ${k} fault: ${d.operator.refuses![k]}`);
-  if (refused.length > 0) throw new UsageError(`--attach: ${what} cannot take this scenario:\n  ${refused.join("\n  ")}\n${lines.join("\n")}`);
+  if (refused.length > 0) {
+    throw new UsageError(`--attach: ${d.operator.title} cluster ${d.cluster.cluster} in namespace ${d.namespace} cannot take this scenario:\n  ${refused.join("\n  ")}\n${lines.join("\n")}`);
+  }
   return lines;
 }

@@ -25,6 +25,8 @@
  * the difference is reported.
  */
 
+import type { DbCredentials } from "../types.ts";
+
 export type OperatorName = "spilo" | "pgo" | "cnpg";
 
 export const OPERATOR_NAMES: readonly OperatorName[] = ["spilo", "pgo", "cnpg"];
@@ -433,7 +435,7 @@ export function credentialsFromSecret(
   cluster: string,
   secret: SecretLike,
   options: string,
-): { user: string; password: string; database: string; options: string; ssl?: { rejectUnauthorized: boolean } } | { problem: string } {
+): (DbCredentials & { options: string }) | { problem: string } {
   const c = o.credentials;
   const name = secret.metadata?.name ?? c.secret(cluster);
   const read = (key: string) => {

@@ -24,7 +24,6 @@ import { closeSync, existsSync, mkdirSync, openSync, readlinkSync, writeFileSync
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { execa } from "execa";
-import pg from "pg";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, Endpoint, Member } from "../types.ts";
@@ -35,7 +34,7 @@ import type { AgentApi, EffectiveProfile } from "../../stack/types.ts";
 import type { Grudge } from "../../faults/grudge.ts";
 import { iptablesRestoreArgv, type NodeCommand } from "../../faults/rules.ts";
 import { waitFor } from "../../util/wait.ts";
-import { assertReplicasStreaming, oneRunningLeader } from "../ready.ts";
+import { assertReplicasStreaming, assertServiceReaches, oneRunningLeader } from "../ready.ts";
 import { startOrTearDown } from "../start-or-teardown.ts";
 import { EnvironmentError, errorMessage, UsageError } from "../../util/errors.ts";
 import { AbortError } from "p-retry";
@@ -59,7 +58,7 @@ import {
 } from "./manifests.ts";
 import { defaultPatroniStack } from "../../stack/patroni/default.ts";
 import { assertNodePortReachable, imagePullProblem } from "./runtime-common.ts";
-import { LocalForwarder, type PodForward } from "../forward.ts";
+import { isLoopback, LocalForwarder, LOOPBACK, type PodForward } from "../forward.ts";
 import { agentState, NET_AGENT, netAgentAdmissionProblem, RELAY_PORT, withNetAgent } from "./net-agent.ts";
 import { podBehindService, roundRobin } from "./forward.ts";
 import { copyPodLogs, spawnProbeHere } from "./pod-logs.ts";
@@ -210,8 +209,6 @@ interface PodInfo {
 
 const NAME = "pg";
 /** Where the port-forward listeners are (`--platform kube`). */
-const LOOPBACK = "127.0.0.1";
-const isLoopback = (ip: string) => ip === "127.0.0.1" || ip === "::1" || ip === "::ffff:127.0.0.1";
 /** waitReady's reason at deploy: the only time a pod network that cannot be entered fails the call. */
 const BRING_UP_REASON = "bring-up";
 const TAG_PREFIX = "pgchaos";
@@ -725,16 +722,8 @@ export class KubeCluster implements Cluster {
       },
     );
     await waitFor({ condition: `the leader Service to route to ${leader}`, where, timeoutMs: left(), intervalMs: 250, signal: opts.signal }, async () => {
-      const client = new pg.Client({ ...this.primaryService, ...this.credentials, connectionTimeoutMillis: 2000 });
-      await client.connect();
-      try {
-        const r = await client.query<{ addr: string; ro: boolean }>("SELECT host(inet_server_addr()) AS addr, pg_is_in_recovery() AS ro");
-        const row = r.rows[0]!;
-        if (row.ro || this.nodeOfAddress(row.addr) !== leader) throw new Error(`the leader Service reached ${this.nodeOfAddress(row.addr) ?? row.addr}${row.ro ? " (read-only)" : ""}`);
-        return true;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
+      await assertServiceReaches("the leader Service", this.primaryService, this.credentials, leader, (a) => this.nodeOfAddress(a));
+      return true;
     });
     for (const n of this.nodes) this.down.delete(n);
     // runInNodeNetwork is synchronous: learn where each pod's network namespace is while nothing is in a hurry.

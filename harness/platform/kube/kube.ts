@@ -19,7 +19,7 @@
 import type { Logger } from "pino";
 import type { V1Node } from "@kubernetes/client-node";
 import type { Cluster, ClusterSpec, Platform } from "../types.ts";
-import { EnvironmentError, UsageError } from "../../util/errors.ts";
+import { EnvironmentError } from "../../util/errors.ts";
 import { allowNodeFaultsFromEnv, contextCapabilitiesFromEnv, contextFaultSemantics } from "./capabilities.ts";
 import { makeClients, statusOf, apiMessage, type KubeClients } from "./client.ts";
 import { cleanupTarget, KubeCluster, type KubeRuntime } from "./cluster.ts";
@@ -175,19 +175,12 @@ export function makeContextPlatform(env: NodeJS.ProcessEnv = process.env): Platf
   };
 }
 
-/** `--attach`: the operator's cluster the options name, found and attached to (attach-cluster.ts). */
+/** `--attach`: the operator's cluster the options name, found and attached to (attach-cluster.ts). The preflight asked its API server. */
 async function attachCluster(spec: ClusterSpec, o: ContextOptions): Promise<Cluster> {
   const { AttachedKubeCluster } = await import("./attach-cluster.ts");
-  const { operatorNamed, parseAttachTarget } = await import("./attach.ts");
-  const target = parseAttachTarget(o.attach ?? "");
-  if ("problem" in target) throw new UsageError(target.problem);
-  const operator = o.operator === undefined ? undefined : operatorNamed(o.operator);
-  if (operator && "problem" in operator) throw new UsageError(operator.problem);
-  const loaded = await loadContext({ context: o.context ?? "", kubeconfig: o.kubeconfig });
-  if ("problem" in loaded) throw new EnvironmentError(loaded.problem);
-  const namespace = o.namespace ?? loaded.kc.getContextObject(o.context ?? "")?.namespace ?? "default";
-  const clients = makeClients({ kubeConfig: loaded.kc });
-  return AttachedKubeCluster.attach(spec, { namespace, target, operator }, { clients, forward: await apiPortForward(loaded.kc) });
+  const { resolveAttach } = await import("./attach-discover.ts");
+  const { target, operator, kc, clients, namespace } = await resolveAttach({ ...o, attach: o.attach ?? "" });
+  return AttachedKubeCluster.attach(spec, { namespace, target, operator }, { clients, forward: await apiPortForward(kc) });
 }
 
 export const contextPlatform: Platform = makeContextPlatform();

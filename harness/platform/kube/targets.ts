@@ -27,6 +27,8 @@ export interface PatroniPodStatus {
   replication_state?: string;
   conn_url?: string;
   api_url?: string;
+  /** Patroni's own version. */
+  version?: string;
 }
 
 /** Patroni's role label as pgchaos, Spilo and Crunchy PGO name it (Patroni's kubernetes.role_label). */

@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Endpoint } from "../../platform/types.ts";
+import type { DbCredentials as Credentials, Endpoint } from "../../platform/types.ts";
 
 export interface WalReceiverState {
   /** pg_stat_wal_receiver.status ("streaming", "starting", "waiting"...), or undefined when no receiver runs. */
@@ -21,8 +21,6 @@ export interface WalReceiverState {
  * walsender as "streaming" until wal_sender_timeout, while the replica, booted again, cannot stream yet (its
  * replication slot is still held by that walsender).
  */
-type Credentials = { user: string; password: string; database: string; options?: string; ssl?: { rejectUnauthorized: boolean } };
-
 export async function walReceiver(ep: Endpoint, credentials: Credentials, timeoutMs = 1000): Promise<WalReceiverState> {
   const client = new pg.Client({ host: ep.host, port: ep.port, ...credentials, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: "pgchaos-ready" });
   try {
