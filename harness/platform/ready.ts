@@ -21,10 +21,21 @@ export interface ReadyTarget {
   missing?(node: string): string;
 }
 
-/** The one running leader among `ms`; throws, naming every member's role and state, when there is not exactly one. */
+/** Not exactly one running leader: which members lead (none, or several), and every member's role and state. */
+export class LeaderCountError extends Error {
+  override name = "LeaderCountError";
+  constructor(
+    readonly leaders: readonly string[],
+    members: readonly Member[],
+  ) {
+    super(`${leaders.length} running leaders among ${members.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
+  }
+}
+
+/** The one running leader among `ms`; throws a LeaderCountError when there is not exactly one. */
 export function oneRunningLeader(ms: readonly Member[]): Member {
   const leaders = ms.filter((m) => m.role === "leader" && m.state === "running");
-  if (leaders.length !== 1) throw new Error(`${leaders.length} running leaders among ${ms.map((m) => `${m.name}:${m.role}/${m.state}`).join(" ")}`);
+  if (leaders.length !== 1) throw new LeaderCountError(leaders.map((m) => m.name), ms);
   return leaders[0]!;
 }
 

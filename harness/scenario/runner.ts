@@ -22,6 +22,7 @@ import { check, evaluateExpectations, writeFigures, type Verdict } from "./verdi
 import { writeReports } from "../report/write.ts";
 import { abortable, sleep, waitFor } from "../util/wait.ts";
 import { errorMessage, ReadinessTimeoutError } from "../util/errors.ts";
+import { LeaderCountError } from "../platform/ready.ts";
 
 export interface RunOptions {
   scenario: Scenario;
@@ -195,8 +196,8 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
       run.recovered = false;
       const note = (stack as HaStack).recoveryNote;
       // Said where it explains what was seen: more than one running leader.
-      const leaders = Number(/(\d+) running leaders/.exec(e.message)?.[1] ?? 0);
-      const reason = note && leaders > 1 ? `${e.message} (${note})` : e.message;
+      const twoLeaders = e.lastCause instanceof LeaderCountError && e.lastCause.leaders.length > 1;
+      const reason = note && twoLeaders ? `${e.message} (${note})` : e.message;
       history.record({ process: "runner", type: "info", f: "recovery", value: { recovered: false, timeoutMs: scenario.recoveryTimeoutMs, reason } });
       logger.error({ err: reason }, "cluster did not recover");
       progress.end(reason, true);

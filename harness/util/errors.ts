@@ -16,6 +16,8 @@ export class ReadinessTimeoutError extends Error {
     readonly where: string,
     readonly waitedMs: number,
     readonly lastError?: string,
+    /** The last observation as thrown, for callers that act on what it was (not only its text). */
+    readonly lastCause?: unknown,
   ) {
     super(
       `timed out after ${(waitedMs / 1000).toFixed(1)} s waiting for ${condition} on ${where}` +

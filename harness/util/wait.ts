@@ -18,6 +18,7 @@ export interface WaitOptions {
 export async function waitFor<T>(opts: WaitOptions, check: () => Promise<T | undefined | false>): Promise<T> {
   const started = performance.now();
   let last: string | undefined;
+  let lastCause: unknown;
   try {
     return await pRetry(
       async () => {
@@ -37,7 +38,10 @@ export async function waitFor<T>(opts: WaitOptions, check: () => Promise<T | und
         maxRetryTime: opts.timeoutMs,
         signal: opts.signal,
         onFailedAttempt: (e) => {
-          if (e.message !== "not yet") last = e.message;
+          if (e.message !== "not yet") {
+            last = e.message;
+            lastCause = e;
+          }
           if (performance.now() - started > opts.timeoutMs) throw new AbortError(e);
         },
       },
@@ -45,7 +49,7 @@ export async function waitFor<T>(opts: WaitOptions, check: () => Promise<T | und
   } catch (e) {
     if (opts.signal?.aborted) throw opts.signal.reason ?? e;
     if (performance.now() - started >= opts.timeoutMs) {
-      throw new ReadinessTimeoutError(opts.condition, opts.where, performance.now() - started, last);
+      throw new ReadinessTimeoutError(opts.condition, opts.where, performance.now() - started, last, lastCause);
     }
     throw e;
   }
