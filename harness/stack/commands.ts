@@ -6,6 +6,14 @@ import type { AgentApi } from "./types.ts";
 /** A string as an SQL literal. */
 export const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
+/**
+ * psql running the SQL script on its standard input against `target` (psql's connection options): stops at the first
+ * error, with that error's exit status (3), and reads no ~/.psqlrc.
+ */
+export function psqlScript(...target: string[]): string[] {
+  return ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-q", ...target, "-f", "-"];
+}
+
 /** Throws for a command that failed, with its exit code and the end of its output. */
 export function commandFailed(what: string, r: { code: number; stdout: string; stderr: string }): never {
   const tail = `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-8).join("\n");

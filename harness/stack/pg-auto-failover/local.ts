@@ -8,7 +8,7 @@ import type { PgAutoFailoverHaStack } from "./stack.ts";
 import { PG_AUTOCTL } from "./stack.ts";
 import { monitorSettingsSql, pgafTimings, type PgafTimings } from "./settings.ts";
 import { waitFor } from "../../util/wait.ts";
-import { cliAgentApi, commandFailed, sqlString } from "../commands.ts";
+import { cliAgentApi, commandFailed, psqlScript, sqlString } from "../commands.ts";
 
 const PG_PORT = 5432;
 const MONITOR = "monitor";
@@ -58,7 +58,7 @@ class PgafMonitor implements LocalDcs {
       if (!this.proc?.running()) throw new Error(`pg_autoctl run on ${h.name} exited: see ${join(h.logDir, "pg_autoctl.log")}`);
       // The monitor logs DDL (log_statement = 'ddl'): this session must not log the password it sets.
       const sql = `SET log_statement = 'none';\nALTER ROLE autoctl_node PASSWORD ${sqlString(this.password)};\n${monitorSettingsSql(this.timings)}`;
-      const x = await h.exec(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-q", "-d", MONITOR_DB, "-f", "-"], { env: pgafEnv(h), input: sql, timeoutMs: 10_000 });
+      const x = await h.exec(psqlScript("-d", MONITOR_DB), { env: pgafEnv(h), input: sql, timeoutMs: 10_000 });
       if (x.code !== 0) throw new Error(`psql: ${x.stderr.trim()}`);
       return true;
     });
@@ -243,7 +243,7 @@ export class PgafLocalParts implements LocalStackParts {
     // The primary takes the run's passwords before any standby clones it: the replication user's, and the clients'.
     const sql = `SET log_statement = 'none';\nALTER ROLE pgautofailover_replicator PASSWORD ${sqlString(this.run.passwords.replication)};\nALTER ROLE postgres PASSWORD ${sqlString(this.run.passwords.superuser)};\n`;
     await waitFor({ condition: "the first node to run as a single primary", where: `node ${first.name}`, timeoutMs: this.run.readyTimeoutMs, intervalMs: 100, signal: this.run.signal }, async () => {
-      const x = await first.exec(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-q", "-d", "postgres", "-f", "-"], { env: pgafEnv(first), input: sql, timeoutMs: 10_000 });
+      const x = await first.exec(psqlScript("-d", "postgres"), { env: pgafEnv(first), input: sql, timeoutMs: 10_000 });
       if (x.code !== 0) throw new Error(`psql: ${x.stderr.trim()}`);
       return true;
     });

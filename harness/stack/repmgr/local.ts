@@ -7,7 +7,7 @@ import type { RepmgrHaStack } from "./stack.ts";
 import { nodeId, REPMGR_BIN } from "./stack.ts";
 import { pgHba, postgresqlSettings, repmgrConf, repmgrTimings, type RepmgrTimings } from "./settings.ts";
 import { waitFor } from "../../util/wait.ts";
-import { cliAgentApi, commandFailed, sqlString } from "../commands.ts";
+import { cliAgentApi, commandFailed, psqlScript, sqlString } from "../commands.ts";
 
 const PG_PORT = 5432;
 
@@ -165,7 +165,7 @@ export class RepmgrLocalParts implements LocalStackParts {
       "CREATE DATABASE repmgr OWNER repmgr;",
       `ALTER ROLE postgres PASSWORD ${sqlString(this.run.passwords.superuser)};`,
     ].join("\n");
-    await this.exec(first, ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-q", "-h", join(first.dir, "run"), "-d", "postgres", "-f", "-"], "creating repmgr's role and database", { input: sql });
+    await this.exec(first, psqlScript("-h", join(first.dir, "run"), "-d", "postgres"), "creating repmgr's role and database", { input: sql });
     await this.exec(first, [REPMGR_BIN, "-f", this.conf(first), "primary", "register"], `repmgr primary register on ${first.name}`);
     await Promise.all(
       rest.map(async (n) => {
