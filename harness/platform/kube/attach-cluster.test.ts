@@ -11,7 +11,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { execa } from "execa";
 import { credentialsFromSecret, detectOperator, matchesSelector, OPERATORS, primaryServiceOf, type PodLike, type ServiceLike } from "./attach.ts";
-import { AttachedKubeCluster, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
+import { AttachedKubeCluster, cnpgMembers, parseCnpgOwnAccount, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
 import { parseRestOutput } from "./pod-ops.ts";
 import { ATTACH_CAPABILITIES, ATTACH_WHY_NOT } from "./capabilities.ts";
 import { spiloLikeObjects } from "./spilo-like.ts";
@@ -125,12 +125,12 @@ describe("attaching through the API (a stand-in): refusals before anything is cr
     return { deps: { clients: clients as never, forward, exec }, calls };
   };
 
-  it("refuses CloudNativePG (no Patroni there), showing what it found", async () => {
+  it("refuses a CloudNativePG cluster without its primary Service as not whole, showing what it found, before anything is read or run", async () => {
     const cnpg = ["1", "2"].map((i) => pod(`cluster-example-${i}`, { "cnpg.io/cluster": "cluster-example", "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": i === "1" ? "primary" : "replica" }));
     const w = world(cnpg, () => ({}));
     const e = await AttachedKubeCluster.attach(spec(), { namespace: "db", target: { cluster: "cluster-example" } }, w.deps).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EnvironmentError);
-    expect((e as Error).message).toMatch(/CloudNativePG cluster cluster-example in namespace db runs no Patroni/);
+    expect((e as Error).message).toMatch(/CloudNativePG cluster cluster-example in namespace db is not whole.*"cluster-example-rw", and there is no such Service/);
     expect((e as Error).message).toMatch(/cluster-example-1 +leader/);
     expect(w.calls.filter((c) => !c.startsWith("list"))).toEqual([]);
   });
@@ -352,5 +352,50 @@ describe("the PGO-like cluster the kube tier attaches to", () => {
     expect(objects.some((o) => o.kind === "Secret" && o.metadata?.name === OPERATORS.pgo.credentials.secret("hippo"))).toBe(true);
     expect(primaryServiceOf(OPERATORS.pgo, "hippo", objects.filter((o) => o.kind === "Service") as ServiceLike[])).toMatchObject({ service: "hippo-primary", routes: "endpoints" });
     expect(pgoPrimaryEndpoints({ cluster: "hippo", namespace: "attach-pgo" }, "10.96.0.40")).toMatchObject({ subsets: [{ addresses: [{ ip: "10.96.0.40" }] }] });
+  });
+});
+
+describe("CloudNativePG's members, from the operator's own record", () => {
+  const instance = (name: string, o: { ready?: boolean; running?: boolean; deleting?: boolean } = {}) =>
+    ({
+      metadata: { name, labels: { "cnpg.io/cluster": "pg", "cnpg.io/podRole": "instance" }, ...(o.deleting ? { deletionTimestamp: new Date() } : {}) },
+      status: {
+        phase: "Running",
+        podIP: `10.244.0.${name.slice(-1)}`,
+        containerStatuses: [{ name: "postgres", ready: o.ready ?? true, restartCount: 0, image: "", imageID: "", state: o.running === false ? { waiting: { reason: "CrashLoopBackOff" } } : { running: {} } }],
+      },
+    }) as never;
+  const reported = (primary: string, tl = 1) => Object.fromEntries(["pg-1", "pg-2", "pg-3"].map((n) => [n, { isPrimary: n === primary, timeLineID: tl }]));
+
+  it("leads by status.currentPrimary, with each member's timeline as its instance manager reported it", () => {
+    const ms = cnpgMembers([instance("pg-1"), instance("pg-2"), instance("pg-3")], { status: { currentPrimary: "pg-1", targetPrimary: "pg-1", instancesReportedState: reported("pg-1", 3) } }, "postgres");
+    expect(ms.map((m) => `${m.name}:${m.role}/${m.state}/tl${m.timeline}`)).toEqual(["pg-1:leader/running/tl3", "pg-2:replica/running/tl3", "pg-3:replica/running/tl3"]);
+    expect(ms[1]!.streaming).toBeUndefined();
+  });
+
+  it("shows two leaders while a failover is under way and the old primary was last seen primary, and none before a promotion is reported", () => {
+    // The operator chose pg-2 (targetPrimary) and pg-2 reports itself primary; pg-1 was last seen primary.
+    const failing = { status: { currentPrimary: "pg-1", targetPrimary: "pg-2", instancesReportedState: { ...reported("pg-2", 2), "pg-1": { isPrimary: true, timeLineID: 1 } } } };
+    const ms = cnpgMembers([instance("pg-1", { ready: false, running: false }), instance("pg-2"), instance("pg-3")], failing, "postgres");
+    expect(ms.filter((m) => m.role === "leader").map((m) => m.name)).toEqual(["pg-1", "pg-2"]);
+    expect(ms[0]!.state).toBe("stopped");
+    // targetPrimary moved, nobody promoted yet: no leader.
+    const chosen = { status: { currentPrimary: "pg-1", targetPrimary: "pg-2", instancesReportedState: { ...reported("none"), "pg-1": { isPrimary: false } } } };
+    expect(cnpgMembers([instance("pg-1"), instance("pg-2"), instance("pg-3")], chosen, "postgres").filter((m) => m.role === "leader")).toEqual([]);
+  });
+
+  it("counts a member running only when its database container runs and is Ready, and its pod is not being deleted", () => {
+    const st = { status: { currentPrimary: "pg-1", targetPrimary: "pg-1", instancesReportedState: reported("pg-1") } };
+    const ms = cnpgMembers([instance("pg-1"), instance("pg-2", { ready: false }), instance("pg-3", { deleting: true })], st, "postgres");
+    expect(ms.map((m) => m.state)).toEqual(["running", "starting", "starting"]);
+    expect(cnpgMembers([instance("pg-2")], st, "other-container")[0]!.state).toBe("stopped");
+  });
+
+  it("reads a member's own account as psql prints it: primary or not, and the timeline it writes or streams", () => {
+    expect(parseCnpgOwnAccount("t 2\n")).toEqual({ primary: true, timeline: 2 });
+    expect(parseCnpgOwnAccount("f 3")).toEqual({ primary: false, timeline: 3 });
+    // A replica whose WAL receiver does not stream: no timeline.
+    expect(parseCnpgOwnAccount("f \n")).toEqual({ primary: false });
+    expect(parseCnpgOwnAccount("psql: error: connection to server on socket failed")).toBeUndefined();
   });
 });

@@ -15,8 +15,10 @@
  * - every action is checked against the plan first (assertAttachAllows): nothing of the operator's is deleted,
  *   evicted, patched or scaled.
  *
- * CloudNativePG clusters are found (attach.ts) but not run against: there is no Patroni there, and its members'
- * states and switchover go through its own API, which this does not speak yet.
+ * CloudNativePG runs no Patroni: there the roles, states and timelines are the operator's own record (the Cluster's
+ * status: currentPrimary, targetPrimary, instancesReportedState), a member is back when its pod is Ready and its
+ * PostgreSQL answers, and what only Patroni offers (patroni-kill) or what would change the operator's objects
+ * (switchover, failover: the Cluster's status.targetPrimary) is refused before the run (attach.ts OPERATORS.cnpg.refuses).
  */
 import { randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
@@ -38,7 +40,7 @@ import { EnvironmentError, errorMessage } from "../../util/errors.ts";
 import { isLoopback, LocalForwarder, LOOPBACK, type PodForward } from "../forward.ts";
 import { apiMessage, execInPod, statusOf, type ExecResult, type KubeClients } from "./client.ts";
 import { attachPlan, assertAttachAllows, credentialsFromSecret, podsBehindService, type AttachAction, type AttachPlan, type Operator } from "./attach.ts";
-import { describeDiscovery, discoverAttached, notRunnable, patroniLock, type AttachDiscovery } from "./attach-discover.ts";
+import { describeDiscovery, discoverAttached, patroniLock, type AttachDiscovery } from "./attach-discover.ts";
 import { attachFaultSemantics } from "./capabilities.ts";
 import { parseRestOutput } from "./pod-ops.ts";
 import { membersFromPods, parsePodStatus } from "./targets.ts";
@@ -98,6 +100,66 @@ export const PATRONI_REST_PY = [
   `    print(scheme + '://127.0.0.1:${REST_PORT}' + p + ': ' + str(e), file=sys.stderr); sys.exit(1)`,
 ].join("\n");
 
+/** What runs the attached cluster's failover, as read at attach. */
+type HaRead =
+  | { kind: "patroni"; version?: string; scheme: "http" | "https"; dynamic: Record<string, unknown> }
+  | { kind: "cnpg"; version?: string; spec: Record<string, unknown> };
+
+/** The parts of a CloudNativePG Cluster (postgresql.cnpg.io/v1) a run reads. */
+interface CnpgCluster {
+  spec?: Record<string, unknown>;
+  status?: {
+    currentPrimary?: string;
+    targetPrimary?: string;
+    phase?: string;
+    instancesReportedState?: Record<string, { isPrimary?: boolean; timeLineID?: number }>;
+  };
+}
+
+/** CloudNativePG's settings that decide a failover, as the Cluster's spec has them (the run's settings). */
+const CNPG_SETTINGS = ["instances", "failoverDelay", "switchoverDelay", "minSyncReplicas", "maxSyncReplicas", "primaryUpdateStrategy", "primaryUpdateMethod", "smartShutdownTimeout", "stopDelay"];
+
+/**
+ * Members as CloudNativePG records them. The leader is the Cluster's status.currentPrimary while no switchover or
+ * failover is under way (targetPrimary the same), and any member whose instance manager last reported it primary: two
+ * while an old primary has not been seen demoted. A member runs when its pod runs, is Ready and is not being deleted;
+ * its timeline is the one its instance manager last reported. Whether a replica streams is left to its own account.
+ */
+export function cnpgMembers(pods: readonly V1Pod[], cluster: CnpgCluster, container: string): Member[] {
+  const st = cluster.status ?? {};
+  const reported = st.instancesReportedState ?? {};
+  return pods
+    .filter((p) => p.metadata?.name)
+    .map((p) => {
+      const name = p.metadata!.name!;
+      const settled = st.currentPrimary === name && (st.targetPrimary ?? name) === name;
+      const c = p.status?.containerStatuses?.find((x) => x.name === container);
+      const ready = p.status?.phase === "Running" && !p.metadata?.deletionTimestamp && c?.ready === true && c.state?.running !== undefined;
+      return {
+        name,
+        host: p.status?.podIP ?? "",
+        role: settled || reported[name]?.isPrimary ? "leader" : "replica",
+        state: ready ? "running" : c?.state?.running ? "starting" : "stopped",
+        timeline: reported[name]?.timeLineID,
+      };
+    });
+}
+
+/** Where CloudNativePG's PostgreSQL has its socket (the instance manager's run folder). */
+const CNPG_SOCKET_DIR = "/controller/run";
+
+/** Whether the member is a primary, and its timeline: the current WAL file's on a primary, the streaming WAL receiver's on a replica (none when it does not stream). */
+export const CNPG_OWN_ACCOUNT_SQL =
+  "SELECT NOT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver WHERE status = 'streaming') " +
+  "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END";
+
+/** psql's line for CNPG_OWN_ACCOUNT_SQL ("t 2", "f 2", "f "), or undefined when it is not one. */
+export function parseCnpgOwnAccount(out: string): { primary: boolean; timeline?: number } | undefined {
+  const m = /^([tf]) ?(\d*)$/.exec(out.trim());
+  if (!m) return undefined;
+  return { primary: m[1] === "t", ...(m[2] ? { timeline: Number(m[2]) } : {}) };
+}
+
 /** The known Patroni rules nearest below `version` (switchover and failover bodies differ by version). */
 export function rulesFor(version: string | undefined): PatroniVersion {
   const key = (v: string) => v.split(".").map((x) => Number(x) || 0).reduce((a, x) => a * 1000 + x, 0);
@@ -136,6 +198,8 @@ export class AttachedKubeCluster implements Cluster {
   private readonly stack: PatroniHaStack;
   /** Patroni's REST API scheme, as its api_url says. */
   private readonly restScheme: "http" | "https";
+  /** What runs the failover: Patroni, or CloudNativePG's operator. */
+  private readonly ha: HaRead;
   /** Members whose processes a pause stopped and no resume has continued yet: teardown continues them whatever happened. */
   private readonly paused = new Set<string>();
   private readonly agent: AgentApi;
@@ -158,9 +222,10 @@ export class AttachedKubeCluster implements Cluster {
     private readonly found: AttachDiscovery,
     credentials: DbCredentials,
     private readonly deps: AttachDeps & { exec: MemberExec },
-    patroni: { version?: string; scheme: "http" | "https"; dynamic: Record<string, unknown> },
+    ha: HaRead,
   ) {
-    this.restScheme = patroni.scheme;
+    this.ha = ha;
+    this.restScheme = ha.kind === "patroni" ? ha.scheme : "http";
     const o = found.operator;
     this.nodes = found.cluster.members.map((m) => m.name);
     for (const m of found.cluster.members) if (m.ip) this.ips.set(m.name, m.ip);
@@ -169,9 +234,13 @@ export class AttachedKubeCluster implements Cluster {
     this.ruleTag = `pgchaos-${runId}`;
     this.log = spec.logger.child({ runId, attach: `${found.namespace}/${found.cluster.cluster}` });
     this.exec = deps.exec;
-    const rules = rulesFor(patroni.version);
-    this.stack = new PatroniHaStack(rules, { bin: "patroni", patronictl: "patronictl", version: patroni.version ?? "unknown", sha256: undefined, source: `${o.title}'s image, in its pods` });
-    this.stackInfo = { name: `patroni@${patroni.version ?? "unknown"}`, kind: "patroni", version: patroni.version ?? "unknown", source: `${o.title}'s image (cluster ${found.cluster.cluster})` };
+    const version = ha.version ?? "unknown";
+    // Patroni's switchover and failover (refused on CloudNativePG before the run).
+    this.stack = new PatroniHaStack(rulesFor(ha.kind === "patroni" ? ha.version : undefined), { bin: "patroni", patronictl: "patronictl", version, sha256: undefined, source: `${o.title}'s image, in its pods` });
+    this.stackInfo =
+      ha.kind === "patroni"
+        ? { name: `patroni@${version}`, kind: "patroni", version, source: `${o.title}'s image (cluster ${found.cluster.cluster})` }
+        : { name: `cloudnative-pg@${version}`, kind: "cloudnative-pg", version, source: `${o.title}'s operator and instance manager (cluster ${found.cluster.cluster})` };
     this.agent = async (node, req) => {
       if (req.method === "EXEC") {
         const x = await this.act(node, req.argv, req.timeoutMs ?? 60_000);
@@ -181,18 +250,24 @@ export class AttachedKubeCluster implements Cluster {
       if (r.exitCode !== 0) throw new Error(`${req.method} ${req.path} on ${node}: ${(r.stderr || r.stdout).trim()}`);
       return parseRestOutput(r.stdout);
     };
-    const ttl = Number(patroni.dynamic.ttl);
+    // CloudNativePG has no lease to time out: the scenario's holds and bounds stay as written.
+    const ttl = ha.kind === "patroni" ? Number(ha.dynamic.ttl) : Number.NaN;
     this.timeScale = Number.isFinite(ttl) && ttl > 0 ? ttl / spec.profile.dcs.ttl : 1;
     this.settings = {
       attached: `${o.title} cluster ${found.cluster.cluster} in namespace ${found.namespace}`,
       operator: o.name,
       nodes: this.nodes.length,
-      patroni: patroni.version,
-      // The cluster's own HA settings, as Patroni serves them (GET /config): the profile's are not what ran.
-      ...Object.fromEntries(["ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "synchronous_mode", "synchronous_mode_strict"].filter((k) => k in patroni.dynamic).map((k) => [k, patroni.dynamic[k]])),
+      ...(ha.kind === "patroni"
+        ? {
+            patroni: ha.version,
+            // The cluster's own HA settings, as Patroni serves them (GET /config): the profile's are not what ran.
+            ...Object.fromEntries(["ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "synchronous_mode", "synchronous_mode_strict"].filter((k) => k in ha.dynamic).map((k) => [k, ha.dynamic[k]])),
+          }
+        : // The Cluster's own settings, as its spec has them (the operator's defaults where it says nothing).
+          { cloudnativePg: ha.version, ...Object.fromEntries(CNPG_SETTINGS.filter((k) => k in ha.spec).map((k) => [k, ha.spec[k]])) }),
       primaryService: "service" in found.primary ? found.primary.service : undefined,
       schema: this.plan.schema,
-      dcs: "kubernetes (the operator's)",
+      dcs: ha.kind === "patroni" ? "kubernetes (the operator's)" : "none: the operator decides (the Cluster's status)",
       faultsOnKubernetes: attachFaultSemantics(o),
       attachPlan: { touches: this.plan.touches, never: this.plan.never },
     };
@@ -210,8 +285,6 @@ export class AttachedKubeCluster implements Cluster {
     const o = found.operator;
     const deps = { ...given, exec: given.exec ?? ((pod, argv, timeoutMs) => execInPod(c, { namespace: found.namespace, pod, container: o.container }, argv, timeoutMs)) } satisfies AttachDeps;
     const what = `${o.title} cluster ${found.cluster.cluster} in namespace ${found.namespace}`;
-    const refusal = notRunnable(found);
-    if (refusal) throw new EnvironmentError(`${refusal}\n${describeDiscovery(found).join("\n")}`);
     const notRunning = found.cluster.members.filter((m) => m.state !== "running");
     const unsure = [
       ...(found.cluster.leader ? [] : ["no single primary"]),
@@ -236,8 +309,8 @@ export class AttachedKubeCluster implements Cluster {
     const creds = credentialsFromSecret(o, found.cluster.cluster, secret, "");
     if ("problem" in creds) throw new EnvironmentError(`--attach: ${creds.problem}`);
     const leader = found.cluster.leader!;
-    const patroni = await readPatroni(deps, found, leader);
-    const cluster = new AttachedKubeCluster(spec, runId, found, { user: creds.user, password: creds.password, database: creds.database, ssl: creds.ssl }, deps, patroni);
+    const ha = o.patroni ? await readPatroni(deps, found, leader) : await readCnpg(deps, found, leader);
+    const cluster = new AttachedKubeCluster(spec, runId, found, { user: creds.user, password: creds.password, database: creds.database, ssl: creds.ssl }, deps, ha);
     try {
       await cluster.openForwards();
       await cluster.createSchema();
@@ -393,11 +466,47 @@ export class AttachedKubeCluster implements Cluster {
       throw new Error(`cannot list the pods of ${this.found.cluster.cluster}: ${apiMessage(e)}`);
     }
     for (const p of pods) if (p.metadata?.name && p.status?.podIP) this.ips.set(p.metadata.name, p.status.podIP);
+    if (this.ha.kind === "cnpg") {
+      const members = cnpgMembers(pods.filter((p) => this.nodes.includes(p.metadata?.name ?? "")), await this.readCnpgCluster(), this.found.operator.container);
+      await Promise.all(members.filter((m) => m.state === "running").map((m) => this.cnpgOwnAccount(m)));
+      return members;
+    }
     const lock = (kind: "leader" | "sync") => patroniLock(this.deps.clients, this.found.namespace, this.found.operator, this.found.cluster.cluster, kind).then((l) => l?.annotations);
     const [leaderAnnotations, syncAnnotations] = await Promise.all([lock("leader"), lock("sync")]);
     const members = membersFromPods({ pods: pods.filter((p) => this.nodes.includes(p.metadata?.name ?? "")), leaderAnnotations, syncAnnotations, now: Date.now() });
     await streamingByOwnAccount(members, (n) => this.endpoint(n), this.credentials);
     return members;
+  }
+
+  /**
+   * A CloudNativePG member's own account, by psql in its container on the local socket as the container's user (the
+   * peer authentication `kubectl cnpg psql` uses too): a primary's timeline is its current WAL file's, a replica's the one
+   * its WAL receiver streams, which the app user may not see and the instance manager's report has only from the last
+   * restartpoint. A member that answers as a primary leads, whatever the operator's record says.
+   */
+  private async cnpgOwnAccount(m: Member): Promise<void> {
+    const r = await this.act(m.name, ["psql", "-X", "-h", CNPG_SOCKET_DIR, "-U", "postgres", "-d", "postgres", "-At", "-F", " ", "-c", CNPG_OWN_ACCOUNT_SQL], 15_000).catch(() => undefined);
+    const own = r?.exitCode === 0 ? parseCnpgOwnAccount(r.stdout) : undefined;
+    if (!own) {
+      m.streaming = false;
+      return;
+    }
+    if (own.primary) {
+      m.role = "leader";
+      m.timeline = own.timeline;
+    } else {
+      m.timeline = own.timeline ?? m.timeline;
+      m.streaming = own.timeline !== undefined;
+    }
+  }
+
+  private async readCnpgCluster(): Promise<CnpgCluster> {
+    const { namespace, cluster } = { namespace: this.found.namespace, cluster: this.found.cluster.cluster };
+    try {
+      return (await this.deps.clients.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: cluster, namespace } })) as CnpgCluster;
+    } catch (e) {
+      throw new Error(`cannot read CloudNativePG's Cluster ${cluster} in namespace ${namespace}: ${apiMessage(e)}`);
+    }
   }
 
   async waitReady(opts: { timeoutMs?: number; reason?: string; signal?: AbortSignal } = {}): Promise<{ ms: number; leader: string }> {
@@ -452,6 +561,19 @@ export class AttachedKubeCluster implements Cluster {
    * Up to 6 minutes: the kubelet's back-off before restarting a container that keeps dying doubles up to 5 minutes.
    */
   async startNode(node: string): Promise<void> {
+    if (this.ha.kind === "cnpg") {
+      await waitFor(
+        { condition: `${node}'s pod Ready and its PostgreSQL answering again (restarted by the kubelet)`, where: `pod ${node}`, timeoutMs: 360_000, intervalMs: 1000, signal: this.spec.signal },
+        async () => {
+          const [m] = cnpgMembers([await this.deps.clients.core.readNamespacedPod({ name: node, namespace: this.found.namespace })], {}, this.found.operator.container);
+          if (m?.state !== "running") throw new Error(`${node}'s ${this.found.operator.container} container is ${m?.state ?? "gone"}`);
+          await this.answers(node);
+          return true;
+        },
+      );
+      this.down.delete(node);
+      return;
+    }
     await waitFor(
       { condition: `${node}'s Patroni answering as running again (restarted by ${this.found.operator.title}'s image or the kubelet)`, where: `pod ${node}`, timeoutMs: 360_000, intervalMs: 1000, signal: this.spec.signal },
       async () => {
@@ -462,6 +584,19 @@ export class AttachedKubeCluster implements Cluster {
       },
     );
     this.down.delete(node);
+  }
+
+  /** A session on the member's own forward that runs a query. */
+  private async answers(node: string): Promise<void> {
+    const { user, password, database, ssl } = this.credentials;
+    const client = new pg.Client({ ...this.endpoint(node), user, password, database, ...(ssl ? { ssl } : {}), connectionTimeoutMillis: 5000, query_timeout: 5000, application_name: "pgchaos-attach" });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   async stopNode(): Promise<void> {
@@ -482,7 +617,9 @@ export class AttachedKubeCluster implements Cluster {
 
   async pause(node: string, part: "patroni" | "postgres" | "all"): Promise<void> {
     this.paused.add(node);
-    const n = await this.signal(node, "STOP", part === "all" ? ["patroni", "postgres"] : [part], `SIGSTOP of ${part}`);
+    // Without Patroni (CloudNativePG), "all" is PostgreSQL: the instance manager is PID 1, which cannot be stopped from inside.
+    const names = part === "all" ? (this.ha.kind === "patroni" ? ["patroni", "postgres"] : ["postgres"]) : [part];
+    const n = await this.signal(node, "STOP", names, `SIGSTOP of ${part}`);
     if (n === 0) throw new Error(`SIGSTOP of ${part} on ${node}: no process of that name in its ${this.found.operator.container} container`);
   }
 
@@ -611,8 +748,27 @@ export class AttachedKubeCluster implements Cluster {
   }
 }
 
+/** The operator's version, as the leader's instance manager prints it (`/controller/manager version`), and the Cluster's spec. */
+async function readCnpg(deps: AttachDeps & { exec: MemberExec }, found: AttachDiscovery, leader: string): Promise<HaRead> {
+  let spec: Record<string, unknown> = {};
+  try {
+    const cr = (await deps.clients.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: found.cluster.cluster, namespace: found.namespace } })) as CnpgCluster;
+    spec = cr.spec ?? {};
+  } catch (e) {
+    throw new EnvironmentError(`--attach: cannot read CloudNativePG's Cluster ${found.cluster.cluster} in namespace ${found.namespace}, where it records which member is primary: ${apiMessage(e)}` + (statusOf(e) === 403 ? " (the user needs `get` on clusters.postgresql.cnpg.io in that namespace)" : ""));
+  }
+  let version: string | undefined;
+  try {
+    const r = await deps.exec(leader, ["/controller/manager", "version"], 30_000);
+    version = /Version:([^\s}]+)/.exec(r.stdout)?.[1];
+  } catch {
+    // Unknown: the report says "unknown".
+  }
+  return { kind: "cnpg", version, spec };
+}
+
 /** The leader's Patroni version (its status annotation) and dynamic configuration (GET /config), for the run's settings. */
-async function readPatroni(deps: AttachDeps & { exec: MemberExec }, found: AttachDiscovery, leader: string): Promise<{ version?: string; scheme: "http" | "https"; dynamic: Record<string, unknown> }> {
+async function readPatroni(deps: AttachDeps & { exec: MemberExec }, found: AttachDiscovery, leader: string): Promise<HaRead> {
   let version: string | undefined;
   let scheme: "http" | "https" = "http";
   try {
@@ -625,9 +781,9 @@ async function readPatroni(deps: AttachDeps & { exec: MemberExec }, found: Attac
   try {
     const r = await deps.exec(leader, ["python3", "-c", PATRONI_REST_PY, scheme, "GET", "/config"], 30_000);
     const reply = parseRestOutput(r.stdout);
-    if (reply.status === 200) return { version, scheme, dynamic: JSON.parse(reply.body) as Record<string, unknown> };
+    if (reply.status === 200) return { kind: "patroni", version, scheme, dynamic: JSON.parse(reply.body) as Record<string, unknown> };
   } catch {
     // Unknown: the report says so by leaving them out.
   }
-  return { version, scheme, dynamic: {} };
+  return { kind: "patroni", version, scheme, dynamic: {} };
 }

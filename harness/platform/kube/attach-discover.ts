@@ -145,15 +145,6 @@ export function describeDiscovery(d: AttachDiscovery): string[] {
   return lines;
 }
 
-/** Why a cluster found cannot be run against at all (no Patroni: CloudNativePG), or undefined. */
-export function notRunnable(d: AttachDiscovery): string | undefined {
-  if (d.operator.patroni) return undefined;
-  return (
-    `--attach: ${d.operator.title} cluster ${d.cluster.cluster} in namespace ${d.namespace} runs no Patroni: its members' states, switchover and failover go through ` +
-    "CloudNativePG's own API, which pgchaos does not speak yet; nothing was created or changed"
-  );
-}
-
 export interface AttachArgs {
   attach: string;
   operator?: string;
@@ -211,8 +202,6 @@ export async function checkAttach(
   const d = await discoverAttached(clients, { namespace, target, operator });
   if ("problem" in d) throw new EnvironmentError(`--attach ${o.attach}: ${d.problem}`);
   const lines = describeDiscovery(d);
-  const refusal = notRunnable(d);
-  if (refusal) throw new EnvironmentError(`${refusal}\n${lines.join("\n")}`);
   const refused = [...new Set(o.faults ?? [])].filter((k) => d.operator.refuses?.[k]).map((k) => `the ${k} fault: ${d.operator.refuses![k]}`);
   if (refused.length > 0) {
     throw new UsageError(`--attach: ${d.operator.title} cluster ${d.cluster.cluster} in namespace ${d.namespace} cannot take this scenario:\n  ${refused.join("\n  ")}\n${lines.join("\n")}`);

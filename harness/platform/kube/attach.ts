@@ -46,7 +46,7 @@ export interface Operator {
   legacyRoleLabels?: readonly string[];
   /** The Service clients write through. */
   primaryService(cluster: string): string;
-  /** Whether Patroni runs in the pods (its REST API, its `status` annotation). */
+  /** Whether Patroni runs in the pods (its REST API, its `status` annotation); without it (CloudNativePG) roles come from the operator's Cluster. */
   patroni: boolean;
   /** The database pod's container that runs PostgreSQL (and Patroni): where kills and pauses are signalled. */
   container: string;
@@ -115,7 +115,16 @@ export const OPERATORS: Readonly<Record<OperatorName, Operator>> = {
     container: "postgres",
     // The application user's Secret: owner of the application database.
     credentials: { secret: (c) => `${c}-app`, userKey: "username", passwordKey: "password", databaseKey: "dbname", database: () => "app" },
-    init: "the instance manager, which restarts PostgreSQL",
+    init: "the instance manager (`/controller/manager instance run`), which exits once PostgreSQL has died: the kubelet then restarts the container in the same pod",
+    refuses: {
+      "patroni-kill": "CloudNativePG runs no Patroni: its instance manager is the container's PID 1, which no signal from inside the container can kill (postgres-kill and kill are what there is)",
+      ...Object.fromEntries(
+        ["switchover", "failover", "drain", "rolling-restart"].map((k) => [
+          k,
+          "CloudNativePG's own way is a change to the Cluster (its status.targetPrimary, as `kubectl cnpg promote` sets it), and an attached run never changes the operator's objects",
+        ]),
+      ),
+    },
   },
 };
 

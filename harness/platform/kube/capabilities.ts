@@ -124,21 +124,32 @@ export const ATTACH_WHY_NOT: Partial<Record<PlatformCapability, string>> = {
 };
 
 /** What each fault is on an attached cluster of `operator`, recorded with the run's settings. */
-export function attachFaultSemantics(operator: { title: string; container: string; init: string; tls?: boolean }): Readonly<Record<string, string>> {
+export function attachFaultSemantics(operator: { title: string; container: string; init: string; tls?: boolean; patroni?: boolean }): Readonly<Record<string, string>> {
+  const patroni = operator.patroni !== false;
   return {
     kill:
       `SIGKILL of every process of the member's database container (${operator.container}) that the kernel lets a process inside it signal: all but the container's PID 1, ` +
-      `which for ${operator.title} is ${operator.init}. No shutdown, and the leader key is not released. ` +
+      `which for ${operator.title} is ${operator.init}. No shutdown${patroni ? ", and the leader key is not released" : ""}. ` +
       "The pod is not deleted: the kubelet restarts the container, at once the first time and after a back-off (10 s, doubling to 5 min) when it died before (reports/FINDINGS.md, finding 15). " +
-      "An attached run cannot hold the member down for the scenario's hold, so the heal only waits for its Patroni to answer again",
-    pause: `SIGSTOP of Patroni and PostgreSQL (by process name) in the member's database container, SIGCONT at heal`,
-    "patroni-kill":
-      "SIGKILL of Patroni (by process name). Where Patroni is the container's main process or its init's only child (PGO; Spilo images whose launch script execs Patroni) " +
-      "the container ends with it and the kubelet restarts it, as for kill; where a supervisor runs Patroni (runit), it restarts Patroni alone and PostgreSQL keeps running",
-    "postgres-kill": "SIGKILL of the postmaster and every backend (by process name); Patroni restarts PostgreSQL",
+      (patroni
+        ? "An attached run cannot hold the member down for the scenario's hold, so the heal only waits for its Patroni to answer again"
+        : "An attached run cannot hold the member down for the scenario's hold, so the heal only waits for the pod to be Ready and its PostgreSQL to answer again"),
+    pause: patroni
+      ? `SIGSTOP of Patroni and PostgreSQL (by process name) in the member's database container, SIGCONT at heal`
+      : "SIGSTOP of PostgreSQL (by process name) in the member's database container, SIGCONT at heal. The instance manager, the container's PID 1, cannot be stopped from inside it: it keeps answering the operator and the kubelet's probes about a PostgreSQL that does not answer",
+    ...(patroni
+      ? {
+          "patroni-kill":
+            "SIGKILL of Patroni (by process name). Where Patroni is the container's main process or its init's only child (PGO; Spilo images whose launch script execs Patroni) " +
+            "the container ends with it and the kubelet restarts it, as for kill; where a supervisor runs Patroni (runit), it restarts Patroni alone and PostgreSQL keeps running",
+        }
+      : {}),
+    "postgres-kill": patroni
+      ? "SIGKILL of the postmaster and every backend (by process name); Patroni restarts PostgreSQL"
+      : `SIGKILL of the postmaster and every backend (by process name); ${operator.init}`,
     clients:
       "the harness reaches the primary by port-forward through the API server, to the pod the operator's primary Service routes to at each new connection " +
-      "(its selector, or the Endpoints Patroni writes); node probes reach each member's pod by port-forward, which enters the pod on its loopback. " +
+      `(its selector, or the Endpoints ${patroni ? "Patroni writes" : "of its selector"}); node probes reach each member's pod by port-forward, which enters the pod on its loopback. ` +
       "Writes go into a schema of the run's own, dropped at the end" +
       (operator.tls ? ". PostgreSQL takes TLS only: every connection is TLS, the server's certificate not verified (the tunnel is the API server's authenticated connection, and no certificate names 127.0.0.1)" : ""),
   };
