@@ -7,6 +7,9 @@
  * nodes, writes the cluster's kubeconfig, and prints the environment a run needs. The Docker daemon it started (where
  * none ran) keeps running for the cluster. `down` deletes the cluster and its kubeconfig, and stops that daemon when no
  * other run uses it. Exit 0 done, 1 failed, 2 on bad arguments or a machine that cannot run kind.
+ *
+ * `up --operator cnpg` also installs CloudNativePG's operator, built from the Go module proxy (cnpg-operator.ts), so
+ * that `--attach` can be tried on a CloudNativePG Cluster: it prints one to apply.
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -18,9 +21,12 @@ import { kindRuntime } from "../harness/platform/kube/kind.ts";
 import { kubeProblems, machineFacts } from "../harness/platform/kube/preflight.ts";
 import { patroniOnly } from "../harness/stack/patroni/stack.ts";
 import { describeStack } from "../harness/stack/index.ts";
+import { kindNodeBuildDir, kindNodeTag } from "../harness/platform/kube/kind-node.ts";
+import { buildCnpgImages, buildCnpgManager, cnpgClusterManifest, cnpgManifests, CNPG_VERSION, findKubectl, installCnpgOperator } from "../harness/platform/kube/cnpg-operator.ts";
+import { stringify } from "yaml";
 import { EnvironmentError, UsageError, errorMessage } from "../harness/util/errors.ts";
 
-const USAGE = "usage: npm run kind:cluster -- up [--stack patroni@VERSION] | down";
+const USAGE = "usage: npm run kind:cluster -- up [--stack patroni@VERSION] [--operator cnpg] | down";
 const KUBE_KIND_CLUSTER = "pgchaos-kube";
 
 /** Where `up` writes the cluster's kubeconfig: beside the other caches of pgchaos. */
@@ -31,8 +37,9 @@ function kubeconfigPath(env: NodeJS.ProcessEnv = process.env): string {
 async function main(argv: string[]): Promise<number> {
   let action: string | undefined;
   let stackName = "patroni";
+  let operator: "cnpg" | undefined;
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: { stack: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
+    const { values, positionals } = parseArgs({ args: argv, options: { stack: { type: "string" }, operator: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
     if (values.help) {
       console.log(USAGE);
       return 0;
@@ -42,6 +49,11 @@ async function main(argv: string[]): Promise<number> {
     if (values.stack) {
       if (action === "down") throw new UsageError("--stack goes with up");
       stackName = values.stack;
+    }
+    if (values.operator !== undefined) {
+      if (action === "down") throw new UsageError("--operator goes with up (down deletes the cluster, the operator with it)");
+      if (values.operator !== "cnpg") throw new UsageError(`--operator takes cnpg (CloudNativePG ${CNPG_VERSION}, built from the Go module proxy), not "${values.operator}"`);
+      operator = "cnpg";
     }
   } catch (e) {
     console.error(`kind:cluster: ${errorMessage(e)}\n${USAGE}`);
@@ -99,6 +111,20 @@ async function main(argv: string[]): Promise<number> {
     writeFileSync(kubeconfig, ensured.clients.kc.exportConfig(), { mode: 0o600 });
     // The cluster runs on the daemon: it holds a lease of its own until `down`, so that no other run stops the daemon under it.
     keepDaemon(daemon, KUBE_KIND_CLUSTER, true);
+    if (operator === "cnpg") {
+      const say = (line: string) => console.error(line);
+      const { src, manager } = await buildCnpgManager(say);
+      const images = await buildCnpgImages(daemon.host, manager, image, say);
+      for (const i of [images.operator, images.postgres]) await runtime.loadImage(i, log);
+      const kubectl = findKubectl(process.env, join(kindNodeBuildDir(kindNodeTag()), "bin"));
+      say(`==> CloudNativePG ${CNPG_VERSION}'s operator, from its config/default`);
+      await installCnpgOperator(ensured.clients, await cnpgManifests(src, kubectl, images.operator), kubectl);
+      const example = stringify(cnpgClusterManifest({ name: "pg", namespace: "default" }));
+      // For the kube tier's --attach e2e: the operator is there.
+      console.log(`PGCHAOS_KUBE_CNPG=${CNPG_VERSION}`);
+      console.error(`\nCloudNativePG ${CNPG_VERSION} runs in namespace cnpg-system. A Cluster to attach to (kubectl apply -f -):\n${example}`);
+      console.error(`then: KUBECONFIG=${kubeconfig} npm run scenario -- primary-kill --attach pg --context kind-${KUBE_KIND_CLUSTER} --namespace default\n`);
+    }
     console.log(`KUBECONFIG=${kubeconfig}`);
     console.log(`PGCHAOS_KUBE_IMAGE=${image}`);
     console.error(`\nrun a scenario on it:\n  KUBECONFIG=${kubeconfig} PGCHAOS_KUBE_IMAGE=${image} npm run scenario -- primary-kill --platform kube --context kind-${KUBE_KIND_CLUSTER}\nand delete it with: npm run kind:cluster -- down`);
