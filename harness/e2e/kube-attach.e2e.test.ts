@@ -20,6 +20,7 @@ import { apply, awaitNamespaceGone, execInPod, makeClients, requestNamespaceDele
 import { spiloLikeObjects } from "../platform/kube/spilo-like.ts";
 import { pgoLikeObjects, pgoPrimaryEndpoints, pgoUserSql } from "../platform/kube/pgo-like.ts";
 import { getProfile } from "../stack/patroni/profiles.ts";
+import { cnpgClusterManifest } from "../platform/kube/cnpg-operator.ts";
 import { waitFor } from "../util/wait.ts";
 
 const asked = process.env.PGCHAOS_PLATFORM === "kube";
@@ -29,7 +30,7 @@ const { context = "", image = "" } = contextEnvOptions();
 const pw = () => randomBytes(12).toString("hex");
 
 interface Layout {
-  operator: "spilo" | "pgo";
+  operator: "spilo" | "pgo" | "cnpg";
   cluster: string;
   namespace: string;
   memberSelector: string;
@@ -37,6 +38,14 @@ interface Layout {
   container: string;
   /** The database the run's schema goes into. */
   database: string;
+  /** The role labels of a cluster that is up, sorted, with the pods' Ready (default: Patroni's master and two replicas). */
+  upRoles?: string;
+  /** PostgreSQL's socket folder in the database container (default: /var/run/postgresql). */
+  socketDir?: string;
+  /** Objects of the operator's own kinds, beyond the core ones, that must keep their uid. */
+  extraKinds?: ReadonlyArray<readonly [string, string]>;
+  /** Why the suite cannot run here, when it cannot (it then fails in CI, and is skipped elsewhere). */
+  unavailable?: string;
   /** Applies the "operator's" cluster. */
   deploy(c: KubeClients): Promise<void>;
   /** What the operator does once the cluster is up. */
@@ -53,6 +62,7 @@ async function snapshot(c: KubeClients, l: Layout) {
     ["v1", "PersistentVolumeClaim"],
     ["apps/v1", "StatefulSet"],
     ["policy/v1", "PodDisruptionBudget"],
+    ...(l.extraKinds ?? []),
   ] as const;
   const objects: Record<string, string> = {};
   for (const [apiVersion, kind] of kinds) {
@@ -66,17 +76,19 @@ async function snapshot(c: KubeClients, l: Layout) {
 const pods = async (c: KubeClients, l: Layout): Promise<V1Pod[]> => (await c.core.listNamespacedPod({ namespace: l.namespace, labelSelector: l.memberSelector })).items;
 
 function attachSuite(title: string, l: Layout, checks: (r: { dir: string; killed: string }) => Promise<void> = async () => undefined) {
-  describe.skipIf(!asked)(title, () => {
+  if (asked && l.unavailable && !process.env.CI) console.warn(`skipping ${title}: ${l.unavailable}`);
+  describe.skipIf(!asked || (l.unavailable !== undefined && !process.env.CI))(title, () => {
     let c: KubeClients;
     let out: string;
 
     const psql = async (pod: string, sql: string, database = "postgres") => {
-      const r = await execInPod(c, { namespace: l.namespace, pod, container: l.container }, ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql]);
+      const r = await execInPod(c, { namespace: l.namespace, pod, container: l.container }, ["psql", "-h", l.socketDir ?? "/var/run/postgresql", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql]);
       expect(r.exitCode, r.stderr).toBe(0);
       return r.stdout.trim();
     };
 
     beforeAll(async () => {
+      if (l.unavailable) throw new Error(`${title} cannot run: ${l.unavailable}`);
       const loaded = await loadContext({ context });
       if ("problem" in loaded) throw new Error(loaded.problem);
       c = makeClients({ kubeConfig: loaded.kc });
@@ -87,8 +99,9 @@ function attachSuite(title: string, l: Layout, checks: (r: { dir: string; killed
       const leader = await waitFor({ condition: `the ${l.operator}-like cluster up`, where: `namespace ${l.namespace}`, timeoutMs: 300_000, intervalMs: 2000 }, async () => {
         const ps = await pods(c, l);
         const roles = ps.map((p) => `${p.metadata?.labels?.[l.roleLabel]}/${p.status?.conditions?.find((x) => x.type === "Ready")?.status}`).sort();
-        if (roles.join(" ") !== "master/True replica/True replica/True") throw new Error(`pods: ${roles.join(" ") || "none"}`);
-        return ps.find((p) => p.metadata?.labels?.[l.roleLabel] === "master")!.metadata!.name!;
+        const up = l.upRoles ?? "master/True replica/True replica/True";
+        if (roles.join(" ") !== up) throw new Error(`pods: ${roles.join(" ") || "none"}`);
+        return ps.find((p) => p.metadata?.labels?.[l.roleLabel] === up.split("/")[0])!.metadata!.name!;
       });
       await l.afterUp?.(c, leader);
     }, 420_000);
@@ -196,5 +209,41 @@ attachSuite(
     const r = await cli(["switchover", "--attach", "hippo", "--context", context, "--namespace", pgoNamespace]);
     expect(r.exitCode, r.all).toBe(2);
     expect(r.stderr).toMatch(/the switchover fault: PGO's Patroni REST API asks a client certificate/);
+  },
+);
+
+const cnpgNamespace = `attach-cnpg-${process.pid}`;
+attachSuite(
+  "--attach to a CloudNativePG Cluster, run by CloudNativePG's own operator and instance manager (built from the Go module proxy), through the CLI",
+  {
+    operator: "cnpg",
+    cluster: "pg",
+    namespace: cnpgNamespace,
+    memberSelector: "cnpg.io/cluster=pg,cnpg.io/podRole=instance",
+    roleLabel: "cnpg.io/instanceRole",
+    container: "postgres",
+    database: "app",
+    upRoles: "primary/True replica/True replica/True",
+    socketDir: "/controller/run",
+    extraKinds: [["postgresql.cnpg.io/v1", "Cluster"]],
+    unavailable: process.env.PGCHAOS_KUBE_CNPG ? undefined : "CloudNativePG's operator is not installed: `npm run kind:cluster -- up --operator cnpg` installs it and prints PGCHAOS_KUBE_CNPG",
+    async deploy(c) {
+      await apply(c, cnpgClusterManifest({ name: "pg", namespace: cnpgNamespace }));
+    },
+  },
+  async ({ dir }) => {
+    const run = JSON.parse(readFileSync(join(dir, "scenario.json"), "utf8"));
+    expect(run.stack.name).toBe(`cloudnative-pg@${process.env.PGCHAOS_KUBE_CNPG}`);
+    expect(run.settings.cloudnativePg).toBe(process.env.PGCHAOS_KUBE_CNPG);
+    expect(run.settings.instances).toBe(3);
+    // No Patroni there, and a switchover is a change to the Cluster's status: both refused after discovery, exit 2.
+    for (const [scenario, why] of [
+      ["patroni-kill", /the patroni-kill fault: CloudNativePG runs no Patroni/],
+      ["switchover", /the switchover fault: CloudNativePG's own way is a change to the Cluster/],
+    ] as const) {
+      const r = await cli([scenario, "--attach", "pg", "--context", context, "--namespace", cnpgNamespace]);
+      expect(r.exitCode, r.all).toBe(2);
+      expect(r.stderr).toMatch(why);
+    }
   },
 );
