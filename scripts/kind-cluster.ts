@@ -18,7 +18,7 @@ import pino from "pino";
 import { ensureDaemon, keepDaemon } from "../harness/platform/docker/daemon.ts";
 import { kindNodeSetup } from "../harness/platform/kube/kind-node.ts";
 import { kindRuntime } from "../harness/platform/kube/kind.ts";
-import { kubeProblems, machineFacts } from "../harness/platform/kube/preflight.ts";
+import { kubeProblems, machineFacts, onPath } from "../harness/platform/kube/preflight.ts";
 import { patroniOnly } from "../harness/stack/patroni/stack.ts";
 import { describeStack } from "../harness/stack/index.ts";
 import { kindNodeBuildDir, kindNodeTag } from "../harness/platform/kube/kind-node.ts";
@@ -74,6 +74,17 @@ async function main(argv: string[]): Promise<number> {
     console.error(`kind:cluster: this machine cannot run kind:\n  - ${problems.join("\n  - ")}`);
     return 2;
   }
+  // What the operator's build needs, before anything is started.
+  let kubectl: string | undefined;
+  if (operator === "cnpg") {
+    try {
+      kubectl = findKubectl(process.env, join(kindNodeBuildDir(kindNodeTag()), "bin"));
+      if (!onPath("go")) throw new EnvironmentError("building CloudNativePG's operator needs Go (go on the PATH): install Go 1.24 or later");
+    } catch (e) {
+      console.error(`kind:cluster: ${errorMessage(e)}`);
+      return 2;
+    }
+  }
   const log = pino({ level: "info" }, pino.destination(2));
   let daemon: Awaited<ReturnType<typeof ensureDaemon>>;
   try {
@@ -116,9 +127,8 @@ async function main(argv: string[]): Promise<number> {
       const { src, manager } = await buildCnpgManager(say);
       const images = await buildCnpgImages(daemon.host, manager, image, say);
       for (const i of [images.operator, images.postgres]) await runtime.loadImage(i, log);
-      const kubectl = findKubectl(process.env, join(kindNodeBuildDir(kindNodeTag()), "bin"));
       say(`==> CloudNativePG ${CNPG_VERSION}'s operator, from its config/default`);
-      await installCnpgOperator(ensured.clients, await cnpgManifests(src, kubectl, images.operator), kubectl);
+      await installCnpgOperator(ensured.clients, await cnpgManifests(src, kubectl!, images.operator), kubectl!);
       const example = stringify(cnpgClusterManifest({ name: "pg", namespace: "default" }));
       // For the kube tier's --attach e2e: the operator is there.
       console.log(`PGCHAOS_KUBE_CNPG=${CNPG_VERSION}`);
@@ -132,7 +142,13 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     console.error(`kind:cluster: ${errorMessage(e)}`);
     // A cluster this command made and could not finish is not left behind.
-    if (created) await runtime.deleteCluster(log).catch((de: unknown) => console.error(`kind:cluster: could not delete the half-made cluster (${errorMessage(de)}): npm run kind:cluster -- down`));
+    if (created) {
+      await runtime.deleteCluster(log).then(
+        // No cluster holds the daemon any more: the last user stops it.
+        () => keepDaemon(daemon, KUBE_KIND_CLUSTER, false),
+        (de: unknown) => console.error(`kind:cluster: could not delete the half-made cluster (${errorMessage(de)}): npm run kind:cluster -- down`),
+      );
+    }
     return 1;
   } finally {
     await daemon.stop();

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { execa } from "execa";
 import { credentialsFromSecret, detectOperator, matchesSelector, OPERATORS, primaryServiceOf, type PodLike, type ServiceLike } from "./attach.ts";
-import { AttachedKubeCluster, cnpgMembers, parseCnpgOwnAccount, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
+import { AttachedKubeCluster, cnpgMembers, cnpgOwnAccountOf, CNPG_OWN_ACCOUNT_SQL, parseCnpgOwnAccount, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
 import { parseRestOutput } from "./pod-ops.ts";
 import { ATTACH_CAPABILITIES, ATTACH_WHY_NOT } from "./capabilities.ts";
 import { spiloLikeObjects } from "./spilo-like.ts";
@@ -356,39 +356,34 @@ describe("the PGO-like cluster the kube tier attaches to", () => {
 });
 
 describe("CloudNativePG's members, from the operator's own record", () => {
-  const instance = (name: string, o: { ready?: boolean; running?: boolean; deleting?: boolean } = {}) =>
+  const instance = (name: string, o: { ready?: boolean; deleting?: boolean } = {}) =>
     ({
       metadata: { name, labels: { "cnpg.io/cluster": "pg", "cnpg.io/podRole": "instance" }, ...(o.deleting ? { deletionTimestamp: new Date() } : {}) },
-      status: {
-        phase: "Running",
-        podIP: `10.244.0.${name.slice(-1)}`,
-        containerStatuses: [{ name: "postgres", ready: o.ready ?? true, restartCount: 0, image: "", imageID: "", state: o.running === false ? { waiting: { reason: "CrashLoopBackOff" } } : { running: {} } }],
-      },
+      status: { phase: "Running", podIP: `10.244.0.${name.slice(-1)}`, conditions: [{ type: "Ready", status: o.ready === false ? "False" : "True" }] },
     }) as never;
   const reported = (primary: string, tl = 1) => Object.fromEntries(["pg-1", "pg-2", "pg-3"].map((n) => [n, { isPrimary: n === primary, timeLineID: tl }]));
 
-  it("leads by status.currentPrimary, with each member's timeline as its instance manager reported it", () => {
-    const ms = cnpgMembers([instance("pg-1"), instance("pg-2"), instance("pg-3")], { status: { currentPrimary: "pg-1", targetPrimary: "pg-1", instancesReportedState: reported("pg-1", 3) } }, "postgres");
-    expect(ms.map((m) => `${m.name}:${m.role}/${m.state}/tl${m.timeline}`)).toEqual(["pg-1:leader/running/tl3", "pg-2:replica/running/tl3", "pg-3:replica/running/tl3"]);
+  it("leads by status.currentPrimary, and takes no timeline from the instance manager's report (a replica's is its last restartpoint's)", () => {
+    const ms = cnpgMembers([instance("pg-1"), instance("pg-2"), instance("pg-3")], { status: { currentPrimary: "pg-1", targetPrimary: "pg-1", instancesReportedState: reported("pg-1", 3) } });
+    expect(ms.map((m) => `${m.name}:${m.role}/${m.state}`)).toEqual(["pg-1:leader/running", "pg-2:replica/running", "pg-3:replica/running"]);
+    expect(ms.map((m) => m.timeline)).toEqual([undefined, undefined, undefined]);
     expect(ms[1]!.streaming).toBeUndefined();
   });
 
   it("shows two leaders while a failover is under way and the old primary was last seen primary, and none before a promotion is reported", () => {
     // The operator chose pg-2 (targetPrimary) and pg-2 reports itself primary; pg-1 was last seen primary.
     const failing = { status: { currentPrimary: "pg-1", targetPrimary: "pg-2", instancesReportedState: { ...reported("pg-2", 2), "pg-1": { isPrimary: true, timeLineID: 1 } } } };
-    const ms = cnpgMembers([instance("pg-1", { ready: false, running: false }), instance("pg-2"), instance("pg-3")], failing, "postgres");
+    const ms = cnpgMembers([instance("pg-1", { ready: false }), instance("pg-2"), instance("pg-3")], failing);
     expect(ms.filter((m) => m.role === "leader").map((m) => m.name)).toEqual(["pg-1", "pg-2"]);
-    expect(ms[0]!.state).toBe("stopped");
+    expect(ms[0]!.state).toBe("starting");
     // targetPrimary moved, nobody promoted yet: no leader.
     const chosen = { status: { currentPrimary: "pg-1", targetPrimary: "pg-2", instancesReportedState: { ...reported("none"), "pg-1": { isPrimary: false } } } };
-    expect(cnpgMembers([instance("pg-1"), instance("pg-2"), instance("pg-3")], chosen, "postgres").filter((m) => m.role === "leader")).toEqual([]);
+    expect(cnpgMembers([instance("pg-1"), instance("pg-2"), instance("pg-3")], chosen).filter((m) => m.role === "leader")).toEqual([]);
   });
 
-  it("counts a member running only when its database container runs and is Ready, and its pod is not being deleted", () => {
+  it("counts a member running only when its pod is Ready and not being deleted", () => {
     const st = { status: { currentPrimary: "pg-1", targetPrimary: "pg-1", instancesReportedState: reported("pg-1") } };
-    const ms = cnpgMembers([instance("pg-1"), instance("pg-2", { ready: false }), instance("pg-3", { deleting: true })], st, "postgres");
-    expect(ms.map((m) => m.state)).toEqual(["running", "starting", "starting"]);
-    expect(cnpgMembers([instance("pg-2")], st, "other-container")[0]!.state).toBe("stopped");
+    expect(cnpgMembers([instance("pg-1"), instance("pg-2", { ready: false }), instance("pg-3", { deleting: true })], st).map((m) => m.state)).toEqual(["running", "starting", "stopping"]);
   });
 
   it("reads a member's own account as psql prints it: primary or not, and the timeline it writes or streams", () => {
@@ -397,5 +392,17 @@ describe("CloudNativePG's members, from the operator's own record", () => {
     // A replica whose WAL receiver does not stream: no timeline.
     expect(parseCnpgOwnAccount("f \n")).toEqual({ primary: false });
     expect(parseCnpgOwnAccount("psql: error: connection to server on socket failed")).toBeUndefined();
+  });
+
+  it("asks psql on the instance manager's socket as postgres, and says what psql said when it fails", async () => {
+    const asked: string[][] = [];
+    const ok = await cnpgOwnAccountOf(async (argv) => (asked.push(argv), { stdout: "f 4\n", stderr: "", exitCode: 0 }));
+    expect(ok).toEqual({ primary: false, timeline: 4 });
+    expect(asked[0]!.slice(0, 7)).toEqual(["psql", "-X", "-h", "/controller/run", "-U", "postgres", "-d"]);
+    expect(asked[0]!.at(-1)).toBe(CNPG_OWN_ACCOUNT_SQL);
+    await expect(cnpgOwnAccountOf(async () => ({ stdout: "", stderr: 'psql: error: FATAL:  Peer authentication failed for user "postgres"', exitCode: 2 }))).rejects.toThrow(
+      /psql on \/controller\/run as postgres: exit 2: psql: error: FATAL:  Peer authentication failed/,
+    );
+    await expect(cnpgOwnAccountOf(async () => ({ stdout: "hello", stderr: "", exitCode: 0 }))).rejects.toThrow(/unexpected output "hello"/);
   });
 });

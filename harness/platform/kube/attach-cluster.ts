@@ -39,8 +39,8 @@ import { waitFor } from "../../util/wait.ts";
 import { EnvironmentError, errorMessage } from "../../util/errors.ts";
 import { isLoopback, LocalForwarder, LOOPBACK, type PodForward } from "../forward.ts";
 import { apiMessage, execInPod, statusOf, type ExecResult, type KubeClients } from "./client.ts";
-import { attachPlan, assertAttachAllows, credentialsFromSecret, podsBehindService, type AttachAction, type AttachPlan, type Operator } from "./attach.ts";
-import { describeDiscovery, discoverAttached, patroniLock, type AttachDiscovery } from "./attach-discover.ts";
+import { attachPlan, assertAttachAllows, credentialsFromSecret, podsBehindService, podState, type AttachAction, type AttachPlan, type Operator } from "./attach.ts";
+import { describeDiscovery, discoverAttached, patroniLock, readCnpgCluster, type AttachDiscovery } from "./attach-discover.ts";
 import { attachFaultSemantics } from "./capabilities.ts";
 import { parseRestOutput } from "./pod-ops.ts";
 import { membersFromPods, parsePodStatus } from "./targets.ts";
@@ -117,15 +117,16 @@ interface CnpgCluster {
 }
 
 /** CloudNativePG's settings that decide a failover, as the Cluster's spec has them (the run's settings). */
-const CNPG_SETTINGS = ["instances", "failoverDelay", "switchoverDelay", "minSyncReplicas", "maxSyncReplicas", "primaryUpdateStrategy", "primaryUpdateMethod", "smartShutdownTimeout", "stopDelay"];
+const CNPG_SETTINGS = ["instances", "failoverDelay", "switchoverDelay", "livenessProbeTimeout", "minSyncReplicas", "maxSyncReplicas", "primaryUpdateStrategy", "primaryUpdateMethod", "smartShutdownTimeout", "stopDelay"];
 
 /**
  * Members as CloudNativePG records them. The leader is the Cluster's status.currentPrimary while no switchover or
  * failover is under way (targetPrimary the same), and any member whose instance manager last reported it primary: two
- * while an old primary has not been seen demoted. A member runs when its pod runs, is Ready and is not being deleted;
- * its timeline is the one its instance manager last reported. Whether a replica streams is left to its own account.
+ * while an old primary has not been seen demoted. A member runs once its pod is Ready (attach.ts podState). No
+ * timeline: the instance manager reports a replica's from its last restartpoint (pg_control_checkpoint), stale for
+ * minutes after a failover; each member's own account gives it (cnpgOwnAccount), or nothing does.
  */
-export function cnpgMembers(pods: readonly V1Pod[], cluster: CnpgCluster, container: string): Member[] {
+export function cnpgMembers(pods: readonly V1Pod[], cluster: CnpgCluster): Member[] {
   const st = cluster.status ?? {};
   const reported = st.instancesReportedState ?? {};
   return pods
@@ -133,15 +134,7 @@ export function cnpgMembers(pods: readonly V1Pod[], cluster: CnpgCluster, contai
     .map((p) => {
       const name = p.metadata!.name!;
       const settled = st.currentPrimary === name && (st.targetPrimary ?? name) === name;
-      const c = p.status?.containerStatuses?.find((x) => x.name === container);
-      const ready = p.status?.phase === "Running" && !p.metadata?.deletionTimestamp && c?.ready === true && c.state?.running !== undefined;
-      return {
-        name,
-        host: p.status?.podIP ?? "",
-        role: settled || reported[name]?.isPrimary ? "leader" : "replica",
-        state: ready ? "running" : c?.state?.running ? "starting" : "stopped",
-        timeline: reported[name]?.timeLineID,
-      };
+      return { name, host: p.status?.podIP ?? "", role: settled || reported[name]?.isPrimary ? "leader" : "replica", state: podState(p) };
     });
 }
 
@@ -152,6 +145,17 @@ const CNPG_SOCKET_DIR = "/controller/run";
 export const CNPG_OWN_ACCOUNT_SQL =
   "SELECT NOT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver WHERE status = 'streaming') " +
   "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END";
+
+/**
+ * A CloudNativePG member's own account by `exec` (psql on its local socket as the container's user); throws, saying
+ * what psql said, when it cannot be read.
+ */
+export async function cnpgOwnAccountOf(exec: (argv: string[], timeoutMs: number) => Promise<ExecResult>): Promise<{ primary: boolean; timeline?: number }> {
+  const r = await exec(["psql", "-X", "-h", CNPG_SOCKET_DIR, "-U", "postgres", "-d", "postgres", "-At", "-F", " ", "-c", CNPG_OWN_ACCOUNT_SQL], 15_000);
+  const own = r.exitCode === 0 ? parseCnpgOwnAccount(r.stdout) : undefined;
+  if (!own) throw new Error(`psql on ${CNPG_SOCKET_DIR} as postgres: ${r.exitCode === 0 ? `unexpected output "${r.stdout.trim()}"` : `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`}`);
+  return own;
+}
 
 /** psql's line for CNPG_OWN_ACCOUNT_SQL ("t 2", "f 2", "f "), or undefined when it is not one. */
 export function parseCnpgOwnAccount(out: string): { primary: boolean; timeline?: number } | undefined {
@@ -374,14 +378,19 @@ export class AttachedKubeCluster implements Cluster {
   }
 
   /** A session through the primary's forward with the operator's credentials, without our schema on the path. */
-  private async onPrimary<T>(what: string, f: (c: pg.Client) => Promise<T>): Promise<T> {
+  private onPrimary<T>(what: string, f: (c: pg.Client) => Promise<T>): Promise<T> {
+    return this.session(this.primaryService, `${what}: the primary Service`, f);
+  }
+
+  /** A session to `at` with the operator's credentials, without our schema on the path. */
+  private async session<T>(at: Endpoint, what: string, f: (c: pg.Client) => Promise<T>): Promise<T> {
     const { user, password, database, ssl } = this.credentials;
-    const client = new pg.Client({ ...this.primaryService, user, password, database, ...(ssl ? { ssl } : {}), connectionTimeoutMillis: 5000, query_timeout: 15_000, application_name: "pgchaos-attach" });
+    const client = new pg.Client({ ...at, user, password, database, ...(ssl ? { ssl } : {}), connectionTimeoutMillis: 5000, query_timeout: 15_000, application_name: "pgchaos-attach" });
     client.on("error", () => undefined);
     try {
       await client.connect();
     } catch (e) {
-      throw new Error(`${what}: cannot connect through the primary Service as ${this.credentials.user}: ${errorMessage(e)}`);
+      throw new Error(`${what}: cannot connect as ${this.credentials.user}: ${errorMessage(e)}`);
     }
     try {
       return await f(client);
@@ -467,7 +476,7 @@ export class AttachedKubeCluster implements Cluster {
     }
     for (const p of pods) if (p.metadata?.name && p.status?.podIP) this.ips.set(p.metadata.name, p.status.podIP);
     if (this.ha.kind === "cnpg") {
-      const members = cnpgMembers(pods.filter((p) => this.nodes.includes(p.metadata?.name ?? "")), await this.readCnpgCluster(), this.found.operator.container);
+      const members = cnpgMembers(pods.filter((p) => this.nodes.includes(p.metadata?.name ?? "")), await this.readCnpgCluster());
       await Promise.all(members.filter((m) => m.state === "running").map((m) => this.cnpgOwnAccount(m)));
       return members;
     }
@@ -485,25 +494,24 @@ export class AttachedKubeCluster implements Cluster {
    * restartpoint. A member that answers as a primary leads, whatever the operator's record says.
    */
   private async cnpgOwnAccount(m: Member): Promise<void> {
-    const r = await this.act(m.name, ["psql", "-X", "-h", CNPG_SOCKET_DIR, "-U", "postgres", "-d", "postgres", "-At", "-F", " ", "-c", CNPG_OWN_ACCOUNT_SQL], 15_000).catch(() => undefined);
-    const own = r?.exitCode === 0 ? parseCnpgOwnAccount(r.stdout) : undefined;
+    const own = await cnpgOwnAccountOf((argv, ms) => this.act(m.name, argv, ms)).catch((e: unknown) => {
+      // Said where the run waits on it: a member that does not answer stays "not streaming" in the readiness message.
+      this.log.debug({ member: m.name, err: errorMessage(e) }, "member's own account unread");
+      return undefined;
+    });
     if (!own) {
       m.streaming = false;
       return;
     }
-    if (own.primary) {
-      m.role = "leader";
-      m.timeline = own.timeline;
-    } else {
-      m.timeline = own.timeline ?? m.timeline;
-      m.streaming = own.timeline !== undefined;
-    }
+    if (own.primary) m.role = "leader";
+    else m.streaming = own.timeline !== undefined;
+    m.timeline = own.timeline;
   }
 
   private async readCnpgCluster(): Promise<CnpgCluster> {
     const { namespace, cluster } = { namespace: this.found.namespace, cluster: this.found.cluster.cluster };
     try {
-      return (await this.deps.clients.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: cluster, namespace } })) as CnpgCluster;
+      return (await readCnpgCluster(this.deps.clients, namespace, cluster)) as CnpgCluster;
     } catch (e) {
       throw new Error(`cannot read CloudNativePG's Cluster ${cluster} in namespace ${namespace}: ${apiMessage(e)}`);
     }
@@ -557,7 +565,7 @@ export class AttachedKubeCluster implements Cluster {
 
   /**
    * What was killed is restarted by the operator's image or the kubelet, not by this: waits until the member's Patroni
-   * answers its REST API as running. The pod's `status` annotation is no evidence: a killed Patroni leaves "running" in it.
+   * answers its REST API as running (on CloudNativePG: its pod Ready and its PostgreSQL answering). The pod's `status` annotation is no evidence: a killed Patroni leaves "running" in it.
    * Up to 6 minutes: the kubelet's back-off before restarting a container that keeps dying doubles up to 5 minutes.
    */
   async startNode(node: string): Promise<void> {
@@ -565,8 +573,8 @@ export class AttachedKubeCluster implements Cluster {
       await waitFor(
         { condition: `${node}'s pod Ready and its PostgreSQL answering again (restarted by the kubelet)`, where: `pod ${node}`, timeoutMs: 360_000, intervalMs: 1000, signal: this.spec.signal },
         async () => {
-          const [m] = cnpgMembers([await this.deps.clients.core.readNamespacedPod({ name: node, namespace: this.found.namespace })], {}, this.found.operator.container);
-          if (m?.state !== "running") throw new Error(`${node}'s ${this.found.operator.container} container is ${m?.state ?? "gone"}`);
+          const state = podState(await this.deps.clients.core.readNamespacedPod({ name: node, namespace: this.found.namespace }));
+          if (state !== "running") throw new Error(`${node}'s pod is ${state}`);
           await this.answers(node);
           return true;
         },
@@ -588,15 +596,7 @@ export class AttachedKubeCluster implements Cluster {
 
   /** A session on the member's own forward that runs a query. */
   private async answers(node: string): Promise<void> {
-    const { user, password, database, ssl } = this.credentials;
-    const client = new pg.Client({ ...this.endpoint(node), user, password, database, ...(ssl ? { ssl } : {}), connectionTimeoutMillis: 5000, query_timeout: 5000, application_name: "pgchaos-attach" });
-    client.on("error", () => undefined);
-    try {
-      await client.connect();
-      await client.query("SELECT 1");
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    await this.session(this.endpoint(node), `member ${node}`, (c) => c.query("SELECT 1"));
   }
 
   async stopNode(): Promise<void> {
@@ -752,11 +752,15 @@ export class AttachedKubeCluster implements Cluster {
 async function readCnpg(deps: AttachDeps & { exec: MemberExec }, found: AttachDiscovery, leader: string): Promise<HaRead> {
   let spec: Record<string, unknown> = {};
   try {
-    const cr = (await deps.clients.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: found.cluster.cluster, namespace: found.namespace } })) as CnpgCluster;
+    const cr = (await readCnpgCluster(deps.clients, found.namespace, found.cluster.cluster)) as CnpgCluster;
     spec = cr.spec ?? {};
   } catch (e) {
     throw new EnvironmentError(`--attach: cannot read CloudNativePG's Cluster ${found.cluster.cluster} in namespace ${found.namespace}, where it records which member is primary: ${apiMessage(e)}` + (statusOf(e) === 403 ? " (the user needs `get` on clusters.postgresql.cnpg.io in that namespace)" : ""));
   }
+  // Every member's role and timeline are read this way during the run: a pod where it cannot work stops the run now.
+  await cnpgOwnAccountOf((argv, ms) => deps.exec(leader, argv, ms)).catch((e: unknown) => {
+    throw new EnvironmentError(`--attach: cannot read ${leader}'s role and timeline by psql in its ${found.operator.container} container (as \`kubectl cnpg psql\` does): ${errorMessage(e)}`);
+  });
   let version: string | undefined;
   try {
     const r = await deps.exec(leader, ["/controller/manager", "version"], 30_000);

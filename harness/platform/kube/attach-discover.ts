@@ -67,12 +67,17 @@ export async function patroniLock(
   return empty ? { annotations: {}, source: empty } : undefined;
 }
 
+/** CloudNativePG's Cluster named `cluster` (postgresql.cnpg.io/v1), as the API returns it. */
+export async function readCnpgCluster(c: KubeClients, namespace: string, cluster: string): Promise<unknown> {
+  return c.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: cluster, namespace } });
+}
+
 /** Who leads by the operator's authority: the leader lock's holder (Patroni), or the Cluster's status.currentPrimary (CloudNativePG). */
 export async function roleAuthority(c: KubeClients, o: Operator, namespace: string, cluster: string, now = Date.now()): Promise<RoleAuthority | undefined> {
   if (o.name === "cnpg") {
     let cr: unknown;
     try {
-      cr = await c.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: cluster, namespace } });
+      cr = await readCnpgCluster(c, namespace, cluster);
     } catch (e) {
       if (isNotFound(e) || [401, 403].includes((e as { code?: number }).code ?? 0)) return undefined;
       throw e;

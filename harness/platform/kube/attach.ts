@@ -217,7 +217,8 @@ export interface RoleAuthority {
   source: string;
 }
 
-function podState(p: PodLike): string {
+/** A pod's state for a member: stopping while deleted, its phase until it runs, then running once Ready. */
+export function podState(p: PodLike): string {
   if (p.metadata?.deletionTimestamp) return "stopping";
   const phase = p.status?.phase ?? "Unknown";
   if (phase !== "Running") return phase.toLowerCase();
@@ -396,7 +397,9 @@ export function attachPlan(o: { runId: string; operator: OperatorName; namespace
     sessionOptions: `-c search_path=${schema}`,
     touches: [
       `reads pods, Services, Endpoints and ConfigMaps of ${o.cluster} in namespace ${o.namespace}, and the Secret ${OPERATORS[o.operator].credentials.secret(o.cluster)} for the credentials it writes with`,
-      "execs into the members' database containers to signal their processes (SIGKILL, SIGSTOP, SIGCONT) and to ask Patroni's REST API (switchover, failover): the pods stay, and what died is restarted by the operator's image",
+      OPERATORS[o.operator].patroni
+        ? "execs into the members' database containers to signal their processes (SIGKILL, SIGSTOP, SIGCONT) and to ask Patroni's REST API (switchover, failover): the pods stay, and what died is restarted by the operator's image or the kubelet"
+        : "reads the operator's Cluster, and execs into the members' database containers to signal their processes (SIGKILL, SIGSTOP, SIGCONT), to ask each PostgreSQL its role and timeline (psql on the local socket as the container's user, as `kubectl cnpg psql` does) and the instance manager its version: the pods stay, and what died is restarted by the kubelet",
       "port-forwards to the members' pods and writes through the primary Service's pod into its own schema",
     ],
     never: [

@@ -54,7 +54,7 @@ spec:
 `;
 
 describe("CloudNativePG's operator manifests", () => {
-  it("are kustomize's output with the operator's image ours, never pulled, and passed to the pods it makes; the schemas' x-kubernetes keys kept", async () => {
+  it("are kustomize's output with the operator's image ours, never pulled, and passed to the pods it makes; the YAML kubectl applies keeps the schemas' x-kubernetes keys", async () => {
     const bin = join(dir, "bin");
     mkdirSync(bin, { recursive: true });
     const kubectl = join(bin, "kubectl");
@@ -67,7 +67,7 @@ describe("CloudNativePG's operator manifests", () => {
     expect(c.image).toBe(CNPG_OPERATOR_IMAGE);
     expect(c.imagePullPolicy).toBe("IfNotPresent");
     expect(c.env.find((e) => e.name === "OPERATOR_IMAGE_NAME")?.value).toBe(CNPG_OPERATOR_IMAGE);
-    // Through YAML and back, as kubectl apply gets it: the key @kubernetes/client-node's typed serializer would drop.
+    // The YAML installCnpgOperator gives kubectl apply (not @kubernetes/client-node, whose typed serializer drops the key).
     const crd = parseAllDocuments(stringify(objects[0]))[0]!.toJS() as { spec: { versions: Array<{ schema: { openAPIV3Schema: { properties: { shm: Record<string, unknown> } } } }> } };
     expect(crd.spec.versions[0]!.schema.openAPIV3Schema.properties.shm["x-kubernetes-int-or-string"]).toBe(true);
   });
@@ -75,11 +75,12 @@ describe("CloudNativePG's operator manifests", () => {
   it("are rendered by the PATH's kubectl, else the one the node image's build made, else refused saying how to get one", () => {
     const onPath = join(dir, "path");
     const built = join(dir, "built");
-    for (const d of [onPath, built]) {
+    const notRunnable = join(dir, "not-runnable");
+    for (const d of [onPath, built, notRunnable]) {
       mkdirSync(d, { recursive: true });
-      writeFileSync(join(d, "kubectl"), "#!/bin/sh\n");
+      writeFileSync(join(d, "kubectl"), "#!/bin/sh\n", { mode: d === notRunnable ? 0o644 : 0o755 });
     }
-    expect(findKubectl({ PATH: `/nonexistent:${onPath}` }, built)).toBe(join(onPath, "kubectl"));
+    expect(findKubectl({ PATH: `/nonexistent:${notRunnable}:${onPath}` }, built)).toBe(join(onPath, "kubectl"));
     expect(findKubectl({ PATH: "/nonexistent" }, built)).toBe(join(built, "kubectl"));
     expect(() => findKubectl({ PATH: "/nonexistent" }, join(dir, "none"))).toThrow(EnvironmentError);
     expect(() => findKubectl({ PATH: "/nonexistent" })).toThrow(/needs kubectl .*npm run kind:image/);

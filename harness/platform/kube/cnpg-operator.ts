@@ -26,6 +26,7 @@ import { cacheRoot } from "../../stack/patroni/install.ts";
 import { apiMessage, type KubeClients } from "./client.ts";
 import { EnvironmentError } from "../../util/errors.ts";
 import { waitFor } from "../../util/wait.ts";
+import { onPath } from "./preflight.ts";
 
 export const CNPG_VERSION = "1.24.1";
 export const CNPG_MODULE = "github.com/cloudnative-pg/cloudnative-pg";
@@ -43,7 +44,8 @@ export function cnpgCache(root = cacheRoot(), version = CNPG_VERSION): string {
   return join(root, "cnpg", version);
 }
 
-const goEnv = () => ({ ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=mod -trimpath", GOTOOLCHAIN: "local" });
+/** The module's own go.mod and go.sum, never rewritten (-mod=readonly); the binary's name says amd64, so the build is for it. */
+const goEnv = () => ({ ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=readonly -trimpath", GOTOOLCHAIN: "local", GOOS: "linux", GOARCH: "amd64" });
 
 /**
  * The operator's source and binary, built once per version (about 3 minutes cold on 2 cores, most of it downloads).
@@ -84,7 +86,7 @@ export async function buildCnpgManager(say: (line: string) => void, signal?: Abo
 /** kubectl for `kubectl kustomize`: the PATH's, else the one `npm run kind:image` built beside the node image. */
 export function findKubectl(env: NodeJS.ProcessEnv = process.env, nodeBuildBin?: string): string {
   for (const d of [...(env.PATH ?? "").split(delimiter), ...(nodeBuildBin ? [nodeBuildBin] : [])]) {
-    if (d && existsSync(join(d, "kubectl"))) return join(d, "kubectl");
+    if (d && onPath("kubectl", d)) return join(d, "kubectl");
   }
   throw new EnvironmentError("rendering CloudNativePG's manifests needs kubectl (its kustomize): install kubectl, or run `npm run kind:image`, which builds one");
 }
