@@ -230,12 +230,28 @@ attachSuite(
     async deploy(c) {
       await apply(c, cnpgClusterManifest({ name: "pg", namespace: cnpgNamespace }));
     },
+    // Settled: once the Cluster is healthy the operator deletes its completed initdb and join Jobs (with their pods),
+    // which the tests' snapshots must not count as changes of the run's.
+    async afterUp(c) {
+      await waitFor({ condition: "the Cluster healthy and its Jobs' pods gone", where: `namespace ${cnpgNamespace}`, timeoutMs: 180_000, intervalMs: 2000 }, async () => {
+        const cr = (await c.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: "pg", namespace: cnpgNamespace } })) as { status?: { phase?: string } };
+        const jobPods = (await c.core.listNamespacedPod({ namespace: cnpgNamespace, labelSelector: "cnpg.io/jobRole" })).items.map((p) => p.metadata?.name);
+        if (cr.status?.phase !== "Cluster in healthy state" || jobPods.length > 0) throw new Error(`phase ${cr.status?.phase}; Job pods: ${jobPods.join(", ") || "none"}`);
+        return true;
+      });
+    },
   },
   async ({ dir }) => {
     const run = JSON.parse(readFileSync(join(dir, "scenario.json"), "utf8"));
     expect(run.stack.name).toBe(`cloudnative-pg@${process.env.PGCHAOS_KUBE_CNPG}`);
     expect(run.settings.cloudnativePg).toBe(process.env.PGCHAOS_KUBE_CNPG);
     expect(run.settings.instances).toBe(3);
+    // Every member's timeline is its own account's, the leader's on every one of them once recovered (the instance
+    // manager's report had the replicas on the restartpoint's timeline, minutes behind a failover).
+    const final = JSON.parse(readFileSync(join(dir, "final.json"), "utf8")) as { members: Array<{ node: string; role: string; timeline?: number }> };
+    const leaderTl = final.members.find((m) => m.role === "leader")?.timeline;
+    expect(leaderTl).toBeGreaterThan(0);
+    expect(final.members.map((m) => `${m.node}:${m.timeline}`)).toEqual(final.members.map((m) => `${m.node}:${leaderTl}`));
     // No Patroni there, and a switchover is a change to the Cluster's status: both refused after discovery, exit 2.
     for (const [scenario, why] of [
       ["patroni-kill", /the patroni-kill fault: CloudNativePG runs no Patroni/],
