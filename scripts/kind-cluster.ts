@@ -18,11 +18,11 @@ import pino from "pino";
 import { ensureDaemon, keepDaemon } from "../harness/platform/docker/daemon.ts";
 import { kindNodeSetup } from "../harness/platform/kube/kind-node.ts";
 import { kindRuntime } from "../harness/platform/kube/kind.ts";
-import { kubeProblems, machineFacts, onPath } from "../harness/platform/kube/preflight.ts";
+import { kubeProblems, machineFacts } from "../harness/platform/kube/preflight.ts";
 import { patroniOnly } from "../harness/stack/patroni/stack.ts";
 import { describeStack } from "../harness/stack/index.ts";
 import { kindNodeBuildDir, kindNodeTag } from "../harness/platform/kube/kind-node.ts";
-import { buildCnpgImages, buildCnpgManager, cnpgClusterManifest, cnpgManifests, CNPG_VERSION, findKubectl, installCnpgOperator } from "../harness/platform/kube/cnpg-operator.ts";
+import { buildCnpgImages, buildCnpgManager, cnpgBuildTools, cnpgClusterManifest, cnpgManifests, CNPG_VERSION, installCnpgOperator } from "../harness/platform/kube/cnpg-operator.ts";
 import { stringify } from "yaml";
 import { EnvironmentError, UsageError, errorMessage } from "../harness/util/errors.ts";
 
@@ -78,8 +78,7 @@ async function main(argv: string[]): Promise<number> {
   let kubectl: string | undefined;
   if (operator === "cnpg") {
     try {
-      kubectl = findKubectl(process.env, join(kindNodeBuildDir(kindNodeTag()), "bin"));
-      if (!onPath("go")) throw new EnvironmentError("building CloudNativePG's operator needs Go (go on the PATH): install Go 1.24 or later");
+      kubectl = cnpgBuildTools(process.env, join(kindNodeBuildDir(kindNodeTag()), "bin")).kubectl;
     } catch (e) {
       console.error(`kind:cluster: ${errorMessage(e)}`);
       return 2;

@@ -21,6 +21,7 @@ import { spiloLikeObjects } from "../platform/kube/spilo-like.ts";
 import { pgoLikeObjects, pgoPrimaryEndpoints, pgoUserSql } from "../platform/kube/pgo-like.ts";
 import { getProfile } from "../stack/patroni/profiles.ts";
 import { cnpgClusterManifest } from "../platform/kube/cnpg-operator.ts";
+import { readCnpgCluster } from "../platform/kube/attach-discover.ts";
 import { waitFor } from "../util/wait.ts";
 
 const asked = process.env.PGCHAOS_PLATFORM === "kube";
@@ -234,7 +235,7 @@ attachSuite(
     // which the tests' snapshots must not count as changes of the run's.
     async afterUp(c) {
       await waitFor({ condition: "the Cluster healthy and its Jobs' pods gone", where: `namespace ${cnpgNamespace}`, timeoutMs: 180_000, intervalMs: 2000 }, async () => {
-        const cr = (await c.objects.read({ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: "pg", namespace: cnpgNamespace } })) as { status?: { phase?: string } };
+        const cr = (await readCnpgCluster(c, cnpgNamespace, "pg")) as { status?: { phase?: string } };
         const jobPods = (await c.core.listNamespacedPod({ namespace: cnpgNamespace, labelSelector: "cnpg.io/jobRole" })).items.map((p) => p.metadata?.name);
         if (cr.status?.phase !== "Cluster in healthy state" || jobPods.length > 0) throw new Error(`phase ${cr.status?.phase}; Job pods: ${jobPods.join(", ") || "none"}`);
         return true;

@@ -200,8 +200,6 @@ export class AttachedKubeCluster implements Cluster {
   /** The attached cluster's ttl over the profile's: the scenario's holds and bounds are stretched by it. */
   readonly timeScale: number;
   private readonly stack: PatroniHaStack;
-  /** Patroni's REST API scheme, as its api_url says. */
-  private readonly restScheme: "http" | "https";
   /** What runs the failover: Patroni, or CloudNativePG's operator. */
   private readonly ha: HaRead;
   /** Members whose processes a pause stopped and no resume has continued yet: teardown continues them whatever happened. */
@@ -229,7 +227,6 @@ export class AttachedKubeCluster implements Cluster {
     ha: HaRead,
   ) {
     this.ha = ha;
-    this.restScheme = ha.kind === "patroni" ? ha.scheme : "http";
     const o = found.operator;
     this.nodes = found.cluster.members.map((m) => m.name);
     for (const m of found.cluster.members) if (m.ip) this.ips.set(m.name, m.ip);
@@ -250,7 +247,9 @@ export class AttachedKubeCluster implements Cluster {
         const x = await this.act(node, req.argv, req.timeoutMs ?? 60_000);
         return { status: x.exitCode, body: x.stdout };
       }
-      const r = await this.act(node, ["python3", "-c", PATRONI_REST_PY, this.restScheme, req.method, req.path, ...(req.body === undefined ? [] : [JSON.stringify(req.body)])], 60_000);
+      // Patroni's REST API scheme, as its api_url says (no REST API on CloudNativePG).
+      const scheme = ha.kind === "patroni" ? ha.scheme : "http";
+      const r = await this.act(node, ["python3", "-c", PATRONI_REST_PY, scheme, req.method, req.path, ...(req.body === undefined ? [] : [JSON.stringify(req.body)])], 60_000);
       if (r.exitCode !== 0) throw new Error(`${req.method} ${req.path} on ${node}: ${(r.stderr || r.stdout).trim()}`);
       return parseRestOutput(r.stdout);
     };
@@ -509,7 +508,8 @@ export class AttachedKubeCluster implements Cluster {
   }
 
   private async readCnpgCluster(): Promise<CnpgCluster> {
-    const { namespace, cluster } = { namespace: this.found.namespace, cluster: this.found.cluster.cluster };
+    const { namespace } = this.found;
+    const { cluster } = this.found.cluster;
     try {
       return (await readCnpgCluster(this.deps.clients, namespace, cluster)) as CnpgCluster;
     } catch (e) {
@@ -569,22 +569,24 @@ export class AttachedKubeCluster implements Cluster {
    * Up to 6 minutes: the kubelet's back-off before restarting a container that keeps dying doubles up to 5 minutes.
    */
   async startNode(node: string): Promise<void> {
-    if (this.ha.kind === "cnpg") {
-      await waitFor(
-        { condition: `${node}'s pod Ready and its PostgreSQL answering again (restarted by the kubelet)`, where: `pod ${node}`, timeoutMs: 360_000, intervalMs: 1000, signal: this.spec.signal },
-        async () => {
+    const cnpg = this.ha.kind === "cnpg";
+    await waitFor(
+      {
+        condition: cnpg
+          ? `${node}'s pod Ready and its PostgreSQL answering again (restarted by the kubelet)`
+          : `${node}'s Patroni answering as running again (restarted by ${this.found.operator.title}'s image or the kubelet)`,
+        where: `pod ${node}`,
+        timeoutMs: 360_000,
+        intervalMs: 1000,
+        signal: this.spec.signal,
+      },
+      async () => {
+        if (cnpg) {
           const state = podState(await this.deps.clients.core.readNamespacedPod({ name: node, namespace: this.found.namespace }));
           if (state !== "running") throw new Error(`${node}'s pod is ${state}`);
           await this.answers(node);
           return true;
-        },
-      );
-      this.down.delete(node);
-      return;
-    }
-    await waitFor(
-      { condition: `${node}'s Patroni answering as running again (restarted by ${this.found.operator.title}'s image or the kubelet)`, where: `pod ${node}`, timeoutMs: 360_000, intervalMs: 1000, signal: this.spec.signal },
-      async () => {
+        }
         const r = await this.agent(node, { method: "GET", path: "/patroni" });
         const state = r.status === 200 || r.status === 503 ? (JSON.parse(r.body) as { state?: string }).state : undefined;
         if (state !== "running") throw new Error(`Patroni on ${node}: HTTP ${r.status}${state ? `, ${state}` : ""}`);

@@ -79,7 +79,7 @@ export async function roleAuthority(c: KubeClients, o: Operator, namespace: stri
     try {
       cr = await readCnpgCluster(c, namespace, cluster);
     } catch (e) {
-      if (isNotFound(e) || [401, 403].includes((e as { code?: number }).code ?? 0)) return undefined;
+      if (isNotFound(e) || [401, 403].includes(statusOf(e) ?? 0)) return undefined;
       throw e;
     }
     const primary = (cr as { status?: { currentPrimary?: string } } | undefined)?.status?.currentPrimary;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { ROOT } from "../../e2e/cli-run.ts";
 import { execa } from "execa";
-import { cnpgManifests, CNPG_OPERATOR_IMAGE, findKubectl } from "./cnpg-operator.ts";
+import { cnpgBuildTools, cnpgManifests, CNPG_OPERATOR_IMAGE, findKubectl } from "./cnpg-operator.ts";
 import { EnvironmentError } from "../../util/errors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pgchaos-cnpg-test-"));
@@ -72,7 +72,7 @@ describe("CloudNativePG's operator manifests", () => {
     expect(crd.spec.versions[0]!.schema.openAPIV3Schema.properties.shm["x-kubernetes-int-or-string"]).toBe(true);
   });
 
-  it("are rendered by the PATH's kubectl, else the one the node image's build made, else refused saying how to get one", () => {
+  it("are rendered by the PATH's kubectl, else the one the node image's build made, else refused saying how to get one; Go is checked beside it", () => {
     const onPath = join(dir, "path");
     const built = join(dir, "built");
     const notRunnable = join(dir, "not-runnable");
@@ -84,6 +84,12 @@ describe("CloudNativePG's operator manifests", () => {
     expect(findKubectl({ PATH: "/nonexistent" }, built)).toBe(join(built, "kubectl"));
     expect(() => findKubectl({ PATH: "/nonexistent" }, join(dir, "none"))).toThrow(EnvironmentError);
     expect(() => findKubectl({ PATH: "/nonexistent" })).toThrow(/needs kubectl .*npm run kind:image/);
+    // Go first, before anything starts: kind:cluster up --operator cnpg checks both.
+    expect(() => cnpgBuildTools({ PATH: onPath }, built)).toThrow(/needs Go \(go on the PATH\)/);
+    const goDir = join(dir, "go");
+    mkdirSync(goDir, { recursive: true });
+    writeFileSync(join(goDir, "go"), "#!/bin/sh\n", { mode: 0o755 });
+    expect(cnpgBuildTools({ PATH: `${goDir}:${onPath}` }, built)).toEqual({ kubectl: join(onPath, "kubectl") });
   });
 });
 

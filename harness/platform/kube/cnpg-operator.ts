@@ -49,15 +49,12 @@ const goEnv = () => ({ ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=readonly
 
 /**
  * The operator's source and binary, built once per version (about 3 minutes cold on 2 cores, most of it downloads).
- * Throws an EnvironmentError when Go is missing.
+ * Go must be there (cnpgBuildTools).
  */
 export async function buildCnpgManager(say: (line: string) => void, signal?: AbortSignal, dir = cnpgCache()): Promise<{ src: string; manager: string }> {
   const src = join(dir, "src");
   const manager = join(dir, "bin", "manager_amd64");
   if (existsSync(manager) && existsSync(join(src, "config", "default", "kustomization.yaml"))) return { src, manager };
-  await execa("go", ["version"]).catch(() => {
-    throw new EnvironmentError("building CloudNativePG's operator needs Go (go on the PATH): install Go 1.24 or later");
-  });
   say(`==> CloudNativePG ${CNPG_VERSION}: its module from the Go module proxy`);
   const scratch = mkdtempSync(join(tmpdir(), "pgchaos-cnpg-"));
   let downloaded: { Dir?: string; Error?: string };
@@ -81,6 +78,15 @@ export async function buildCnpgManager(say: (line: string) => void, signal?: Abo
   cpSync(partial, manager);
   rmSync(partial, { force: true });
   return { src, manager };
+}
+
+/**
+ * What building and installing the operator needs of this machine, checked before anything starts: Go on the PATH,
+ * and kubectl (findKubectl), which it returns. Throws an EnvironmentError saying what to install.
+ */
+export function cnpgBuildTools(env: NodeJS.ProcessEnv = process.env, nodeBuildBin?: string): { kubectl: string } {
+  if (!onPath("go", env.PATH)) throw new EnvironmentError("building CloudNativePG's operator needs Go (go on the PATH): install Go 1.24 or later");
+  return { kubectl: findKubectl(env, nodeBuildBin) };
 }
 
 /** kubectl for `kubectl kustomize`: the PATH's, else the one `npm run kind:image` built beside the node image. */
