@@ -233,6 +233,9 @@ const hostReadlink: Readlink = (path) => {
   }
 };
 
+/** A member's pod will not start as it is (its image cannot be pulled): the user must change something. */
+class PodCannotStartError extends EnvironmentError {}
+
 export class KubeCluster implements Cluster {
   readonly platform: string;
   readonly nodes: readonly string[];
@@ -386,7 +389,7 @@ export class KubeCluster implements Cluster {
     const checked = await checkPodPatroni((node, argv) => this.execRetried(node, argv, "patroni --version"), this.nodes[0]!, this.stack, this.image).then(
       () => true,
       (e: unknown) => {
-        if (e instanceof PatroniMismatchError) throw e;
+        if (e instanceof PatroniMismatchError || e instanceof PodCannotStartError) throw e;
         return false;
       },
     );
@@ -748,9 +751,21 @@ export class KubeCluster implements Cluster {
     return this.exec(node, argv, timeoutMs);
   }
 
-  /** An exec whose failures to run at all (not the command's exit status) are retried for up to 60 s. */
+  /**
+   * An exec whose failures to run at all (not the command's exit status) are retried for up to 60 s, unless the pod
+   * cannot start (its image cannot be pulled): that never comes right, and is said at once (PodCannotStartError).
+   */
   private async execRetried(node: string, argv: string[], what: string): Promise<ExecResult> {
-    return waitFor({ condition: `${what}: an exec that runs`, where: `pod ${node}`, timeoutMs: 60_000, intervalMs: 1000, signal: this.spec.signal }, () => this.podExec(node, argv));
+    return waitFor({ condition: `${what}: an exec that runs`, where: `pod ${node}`, timeoutMs: 60_000, intervalMs: 1000, signal: this.spec.signal }, async () => {
+      try {
+        return await this.podExec(node, argv);
+      } catch (e) {
+        const pod = await this.c.core.readNamespacedPod({ name: node, namespace: this.namespace }).catch(() => undefined);
+        const why = pod && imagePullProblem([pod]);
+        if (why) throw new AbortError(new PodCannotStartError(why));
+        throw e;
+      }
+    });
   }
 
   private async ctl(node: string, argv: string[], what: string): Promise<string> {
