@@ -11,7 +11,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { execa } from "execa";
 import { credentialsFromSecret, detectOperator, matchesSelector, OPERATORS, primaryServiceOf, type PodLike, type ServiceLike } from "./attach.ts";
-import { AttachedKubeCluster, cnpgMembers, cnpgOwnAccountOf, CNPG_OWN_ACCOUNT_SQL, parseCnpgOwnAccount, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
+import { AttachedKubeCluster, cnpgLags, cnpgMembers, cnpgOwnAccountOf, CNPG_OWN_ACCOUNT_SQL, parseCnpgOwnAccount, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
 import { parseRestOutput } from "./pod-ops.ts";
 import { ATTACH_CAPABILITIES, ATTACH_WHY_NOT } from "./capabilities.ts";
 import { spiloLikeObjects } from "./spilo-like.ts";
@@ -23,7 +23,7 @@ import { assertCapable } from "../../scenario/capabilities.ts";
 import { stackCapabilities } from "../../stack/index.ts";
 import { loadScenario } from "../../scenario/loader.ts";
 import { EnvironmentError } from "../../util/errors.ts";
-import type { ClusterSpec } from "../types.ts";
+import type { ClusterSpec, Member } from "../types.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
@@ -386,18 +386,31 @@ describe("CloudNativePG's members, from the operator's own record", () => {
     expect(cnpgMembers([instance("pg-1"), instance("pg-2", { ready: false }), instance("pg-3", { deleting: true })], st).map((m) => m.state)).toEqual(["running", "starting", "stopping"]);
   });
 
-  it("reads a member's own account as psql prints it: primary or not, and the timeline it writes or streams", () => {
-    expect(parseCnpgOwnAccount("t 2\n")).toEqual({ primary: true, timeline: 2 });
-    expect(parseCnpgOwnAccount("f 3")).toEqual({ primary: false, timeline: 3 });
-    // A replica whose WAL receiver does not stream: no timeline.
-    expect(parseCnpgOwnAccount("f \n")).toEqual({ primary: false });
+  it("reads a member's own account as psql prints it: primary or not, the timeline it writes or streams, its WAL position", () => {
+    expect(parseCnpgOwnAccount("t 2 0/3000060\n")).toEqual({ primary: true, timeline: 2, lsn: 0x3000060n });
+    expect(parseCnpgOwnAccount("f 3 1/A0\n")).toEqual({ primary: false, timeline: 3, lsn: (1n << 32n) + 0xa0n });
+    // A replica whose WAL receiver does not stream: no timeline; one that never received nor replayed anything: no position.
+    expect(parseCnpgOwnAccount("f  0/3000060\n")).toEqual({ primary: false, lsn: 0x3000060n });
+    expect(parseCnpgOwnAccount("f  \n")).toEqual({ primary: false });
+    expect(parseCnpgOwnAccount("f 3 nonsense")).toBeUndefined();
     expect(parseCnpgOwnAccount("psql: error: connection to server on socket failed")).toBeUndefined();
+  });
+
+  it("gives each replica its lag behind the leader's position, none where a position is unknown, and no negative lag", () => {
+    const ms = (): Member[] => ["pg-1", "pg-2", "pg-3", "pg-4"].map((name, i) => ({ name, host: "", role: i === 0 ? "leader" : "replica", state: "running" }));
+    const members = ms();
+    // pg-3 was read after the leader and is ahead of the position read there; pg-4's position is unknown.
+    cnpgLags(members, new Map([["pg-1", 0x3000060n], ["pg-2", 0x3000000n], ["pg-3", 0x3000100n]]));
+    expect(members.map((m) => m.lagBytes)).toEqual([undefined, 0x60, 0, undefined]);
+    const leaderless = ms();
+    cnpgLags(leaderless, new Map([["pg-2", 0x3000000n]]));
+    expect(leaderless.map((m) => m.lagBytes)).toEqual([undefined, undefined, undefined, undefined]);
   });
 
   it("asks psql on the instance manager's socket as postgres, and says what psql said when it fails", async () => {
     const asked: string[][] = [];
-    const ok = await cnpgOwnAccountOf(async (argv) => (asked.push(argv), { stdout: "f 4\n", stderr: "", exitCode: 0 }));
-    expect(ok).toEqual({ primary: false, timeline: 4 });
+    const ok = await cnpgOwnAccountOf(async (argv) => (asked.push(argv), { stdout: "f 4 0/5000000\n", stderr: "", exitCode: 0 }));
+    expect(ok).toEqual({ primary: false, timeline: 4, lsn: 0x5000000n });
     expect(asked[0]!.slice(0, 7)).toEqual(["psql", "-X", "-h", "/controller/run", "-U", "postgres", "-d"]);
     expect(asked[0]!.at(-1)).toBe(CNPG_OWN_ACCOUNT_SQL);
     await expect(cnpgOwnAccountOf(async () => ({ stdout: "", stderr: 'psql: error: FATAL:  Peer authentication failed for user "postgres"', exitCode: 2 }))).rejects.toThrow(

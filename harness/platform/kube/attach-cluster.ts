@@ -29,6 +29,7 @@ import { AbortError } from "p-retry";
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Cluster, ClusterSpec, DbCredentials, Endpoint, Member } from "../types.ts";
+import { parseLsn } from "../../checkers/restore.ts";
 import type { AgentApi, StackInfo } from "../../stack/types.ts";
 import { PatroniHaStack } from "../../stack/patroni/stack.ts";
 import { defaultStack, listStacks, type PatroniVersion } from "../../stack/patroni/versions.ts";
@@ -141,27 +142,53 @@ export function cnpgMembers(pods: readonly V1Pod[], cluster: CnpgCluster): Membe
 /** Where CloudNativePG's PostgreSQL has its socket (the instance manager's run folder). */
 const CNPG_SOCKET_DIR = "/controller/run";
 
-/** Whether the member is a primary, and its timeline: the current WAL file's on a primary, the streaming WAL receiver's on a replica (none when it does not stream). */
+/**
+ * Whether the member is a primary; its timeline (the current WAL file's on a primary, the streaming WAL receiver's on a
+ * replica, none when it does not stream); and its WAL position (a primary's current one, a replica's furthest received
+ * or replayed, as Patroni counts a member's position for its lag).
+ */
 export const CNPG_OWN_ACCOUNT_SQL =
   "SELECT NOT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver WHERE status = 'streaming') " +
-  "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END";
+  "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, " +
+  "CASE WHEN pg_is_in_recovery() THEN GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) ELSE pg_current_wal_lsn() END";
+
+export interface CnpgOwnAccount {
+  primary: boolean;
+  timeline?: number;
+  /** The WAL position, in bytes. */
+  lsn?: bigint;
+}
 
 /**
  * A CloudNativePG member's own account by `exec` (psql on its local socket as the container's user); throws, saying
  * what psql said, when it cannot be read.
  */
-export async function cnpgOwnAccountOf(exec: (argv: string[], timeoutMs: number) => Promise<ExecResult>): Promise<{ primary: boolean; timeline?: number }> {
+export async function cnpgOwnAccountOf(exec: (argv: string[], timeoutMs: number) => Promise<ExecResult>): Promise<CnpgOwnAccount> {
   const r = await exec(["psql", "-X", "-h", CNPG_SOCKET_DIR, "-U", "postgres", "-d", "postgres", "-At", "-F", " ", "-c", CNPG_OWN_ACCOUNT_SQL], 15_000);
   const own = r.exitCode === 0 ? parseCnpgOwnAccount(r.stdout) : undefined;
   if (!own) throw new Error(`psql on ${CNPG_SOCKET_DIR} as postgres: ${r.exitCode === 0 ? `unexpected output "${r.stdout.trim()}"` : `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`}`);
   return own;
 }
 
-/** psql's line for CNPG_OWN_ACCOUNT_SQL ("t 2", "f 2", "f "), or undefined when it is not one. */
-export function parseCnpgOwnAccount(out: string): { primary: boolean; timeline?: number } | undefined {
-  const m = /^([tf]) ?(\d*)$/.exec(out.trim());
+/** psql's line for CNPG_OWN_ACCOUNT_SQL ("t 2 0/3000060", "f 2 0/3000060", "f  0/3000060", "f"), or undefined when it is not one. */
+export function parseCnpgOwnAccount(out: string): CnpgOwnAccount | undefined {
+  const m = /^([tf])(?: (\d*)(?: ([0-9A-Fa-f]+\/[0-9A-Fa-f]+))?)?$/.exec(out.replace(/\n+$/, "").trimEnd());
   if (!m) return undefined;
-  return { primary: m[1] === "t", ...(m[2] ? { timeline: Number(m[2]) } : {}) };
+  return { primary: m[1] === "t", ...(m[2] ? { timeline: Number(m[2]) } : {}), ...(m[3] ? { lsn: parseLsn(m[3]) } : {}) };
+}
+
+/**
+ * Each replica's lag in bytes behind the leader, from their own accounts (read at about the same moment: a replica read
+ * after the leader may be ahead of it, which counts as no lag). None where the leader's or the replica's position is unknown.
+ */
+export function cnpgLags(members: Member[], positions: ReadonlyMap<string, bigint>): void {
+  const leader = members.find((m) => m.role === "leader");
+  const at = leader ? positions.get(leader.name) : undefined;
+  for (const m of members) {
+    const lsn = positions.get(m.name);
+    if (m === leader || at === undefined || lsn === undefined) continue;
+    m.lagBytes = at > lsn ? Number(at - lsn) : 0;
+  }
 }
 
 /** The known Patroni rules nearest below `version` (switchover and failover bodies differ by version). */
@@ -476,7 +503,9 @@ export class AttachedKubeCluster implements Cluster {
     for (const p of pods) if (p.metadata?.name && p.status?.podIP) this.ips.set(p.metadata.name, p.status.podIP);
     if (this.ha.kind === "cnpg") {
       const members = cnpgMembers(pods.filter((p) => this.nodes.includes(p.metadata?.name ?? "")), await this.readCnpgCluster());
-      await Promise.all(members.filter((m) => m.state === "running").map((m) => this.cnpgOwnAccount(m)));
+      const positions = new Map<string, bigint>();
+      await Promise.all(members.filter((m) => m.state === "running").map((m) => this.cnpgOwnAccount(m, positions)));
+      cnpgLags(members, positions);
       return members;
     }
     const lock = (kind: "leader" | "sync") => patroniLock(this.deps.clients, this.found.namespace, this.found.operator, this.found.cluster.cluster, kind).then((l) => l?.annotations);
@@ -492,7 +521,7 @@ export class AttachedKubeCluster implements Cluster {
    * its WAL receiver streams, which the app user may not see and the instance manager's report has only from the last
    * restartpoint. A member that answers as a primary leads, whatever the operator's record says.
    */
-  private async cnpgOwnAccount(m: Member): Promise<void> {
+  private async cnpgOwnAccount(m: Member, positions: Map<string, bigint>): Promise<void> {
     const own = await cnpgOwnAccountOf((argv, ms) => this.act(m.name, argv, ms)).catch((e: unknown) => {
       // Said where the run waits on it: a member that does not answer stays "not streaming" in the readiness message.
       this.log.debug({ member: m.name, err: errorMessage(e) }, "member's own account unread");
@@ -505,6 +534,7 @@ export class AttachedKubeCluster implements Cluster {
     if (own.primary) m.role = "leader";
     else m.streaming = own.timeline !== undefined;
     m.timeline = own.timeline;
+    if (own.lsn !== undefined) positions.set(m.name, own.lsn);
   }
 
   private async readCnpgCluster(): Promise<CnpgCluster> {

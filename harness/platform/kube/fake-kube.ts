@@ -20,6 +20,7 @@
  */
 import { ApiException, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
 import type { KubeClients } from "./client.ts";
+import { matchesSelector } from "./attach.ts";
 import { validateObject } from "./openapi-validate.ts";
 
 type Obj = KubernetesObject & { spec?: any; status?: any; data?: any; stringData?: any; [k: string]: unknown };
@@ -56,24 +57,6 @@ function apiError(code: number, reason: string, message: string): ApiException<s
 }
 
 const CLUSTER_SCOPED = new Set(["Namespace", "Node"]);
-
-/** Whether `labels` match a selector as the API takes it in `labelSelector`: `k=v`, `k==v`, `k!=v`, `k`, `!k`. */
-export function matchesSelector(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
-  const l = labels ?? {};
-  for (const term of (selector ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
-    let m: RegExpExecArray | null;
-    if ((m = /^([^!=\s]+)\s*!=\s*(.*)$/.exec(term))) {
-      if (l[m[1]!] === m[2]) return false;
-    } else if ((m = /^([^!=\s]+)\s*==?\s*(.*)$/.exec(term))) {
-      if (l[m[1]!] !== m[2]) return false;
-    } else if (term.startsWith("!")) {
-      if (term.slice(1) in l) return false;
-    } else if (!(term in l)) {
-      return false;
-    }
-  }
-  return true;
-}
 
 function matchLabels(labels: Record<string, string> | undefined, want: Record<string, string> | undefined): boolean {
   return Object.entries(want ?? {}).every(([k, v]) => labels?.[k] === v);
@@ -116,7 +99,7 @@ export class FakeKube {
   /** Objects of `kind` (in `namespace` unless undefined), matching `labelSelector`. */
   list(kind: string, namespace?: string, labelSelector?: string): Obj[] {
     return [...this.objects.values()].filter(
-      (o) => o.kind === kind && (namespace === undefined || o.metadata?.namespace === namespace) && matchesSelector(o.metadata?.labels, labelSelector),
+      (o) => o.kind === kind && (namespace === undefined || o.metadata?.namespace === namespace) && matchesSelector(labelSelector ?? "", o.metadata?.labels),
     );
   }
 
