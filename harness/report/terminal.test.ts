@@ -110,3 +110,10 @@ describe("figures", () => {
     expect(figures("divergence", { valid: true, leader: "n2", leaderTimeline: 3, members: [] })).toBe("leader n2 tl 3; no members");
   });
 });
+
+describe("the lag figure", () => {
+  it("names Patroni's bound where the cluster has one, and says there is none where it has not (CloudNativePG)", () => {
+    expect(figures("lag", { valid: true, maxLagBytes: 2040, bound: 1048576 })).toBe("replica lag before the fault 2040 bytes (maximum_lag_on_failover 1048576)");
+    expect(figures("lag", { valid: true, maxLagBytes: 2040 })).toBe("replica lag before the fault 2040 bytes (no lag bound on failover)");
+  });
+});

@@ -34,7 +34,7 @@ export function figures(name: string, c: CheckResult): string {
         : `${ws.length} window(s) with two writable nodes, longest ${secs(c.maxWindowMs)}: ${ws.slice(0, 3).map((w) => `${w.nodes.join("+")} ${secs(w.ms)}`).join(", ")}`;
     }
     case "lag":
-      return typeof c.maxLagBytes === "number" ? `replica lag before the fault ${c.maxLagBytes} bytes (maximum_lag_on_failover ${c.bound ?? "?"})` : "";
+      return typeof c.maxLagBytes === "number" ? `replica lag before the fault ${c.maxLagBytes} bytes${c.bound === undefined ? " (no lag bound on failover)" : ` (maximum_lag_on_failover ${c.bound})`}` : "";
     case "recovery":
       return c.valid === true ? `whole again ${secs(c.recoveryMs)} after the last heal` : "";
     case "recoveryPoint":

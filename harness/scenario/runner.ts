@@ -65,6 +65,18 @@ export function expectationsFor(s: Scenario, profile: HaProfile, timeScale = 1):
   };
 }
 
+/**
+ * The expectations for a cluster not deployed with the profile (an attached one): bounds stretched by its `timeScale`,
+ * and the lag bound its own settings state (an attached Patroni's maximum_lag_on_failover), never the profile's: a
+ * CloudNativePG cluster has none.
+ */
+export function attachedExpectations(s: Scenario, profile: HaProfile, timeScale: number, settings: Record<string, unknown>): Expectations {
+  const { maximumLagOnFailover: _profiles, ...rest } = expectationsFor(s, profile, timeScale);
+  const v = settings.maximum_lag_on_failover;
+  const own = typeof v === "number" || (typeof v === "string" && v.trim() !== "") ? Number(v) : NaN;
+  return { ...rest, ...(Number.isFinite(own) ? { maximumLagOnFailover: own } : {}) };
+}
+
 /** A per-profile duration (a hold, a bound) for `profile`, stretched by `timeScale`; plain numbers are not profile timings and stay. */
 export function scaled(b: number | Record<string, number> | undefined, profile: string, timeScale: number): number | undefined {
   const v = boundFor(b, profile);
@@ -121,8 +133,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     // A cluster not deployed with the profile (an attached one) runs its own ttl: holds and bounds follow it.
     if (cluster.timeScale !== undefined) {
       timeScale = cluster.timeScale;
-      const lag = Number(cluster.settings.maximum_lag_on_failover);
-      expect = { ...expectationsFor(scenario, profile, timeScale), ...(Number.isFinite(lag) ? { maximumLagOnFailover: lag } : {}) };
+      expect = attachedExpectations(scenario, profile, timeScale, cluster.settings);
     }
     const ready = await cluster.waitReady({ timeoutMs: 10_000, reason: "steady state", signal });
     progress.end(`leader ${ready.leader}`);
