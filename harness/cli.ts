@@ -202,7 +202,8 @@ async function scenarioCommand(argv: string[], signal: AbortSignal): Promise<num
     // What the scenario does to the cluster first: a fault an attached run never injects is refused before the cluster is asked anything.
     assertCapable(scenario.name, scenario.schedule.map((s) => s.fault), { ...getPlatform("kube"), name: "kube --attach" }, { name: "patroni", ...stackCapabilities("patroni") });
     const { checkAttach } = await import("./platform/kube/attach-discover.ts");
-    const found = await checkAttach({ attach: o.attach, operator: o.operator, context: o.context, namespace: o.namespace, faults: scenario.schedule.map((s) => s.fault.kind) });
+    const { faultKeys } = await import("./platform/kube/attach.ts");
+    const found = await checkAttach({ attach: o.attach, operator: o.operator, context: o.context, namespace: o.namespace, faults: faultKeys(scenario.schedule.map((s) => s.fault)) });
     for (const line of found) process.stderr.write(`${line}\n`);
   }
   // The machine first (root, packages: the likelier fix), then every path the run writes, before anything starts.

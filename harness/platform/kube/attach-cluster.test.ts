@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { execa } from "execa";
-import { credentialsFromSecret, detectOperator, matchesSelector, OPERATORS, primaryServiceOf, type PodLike, type ServiceLike } from "./attach.ts";
+import { credentialsFromSecret, detectOperator, faultKeys, matchesSelector, OPERATORS, primaryServiceOf, refusedFaults, type PodLike, type ServiceLike } from "./attach.ts";
 import { AttachedKubeCluster, cnpgLags, cnpgMembers, cnpgOwnAccountOf, CNPG_OWN_ACCOUNT_SQL, parseCnpgOwnAccount, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
 import { parseRestOutput } from "./pod-ops.ts";
 import { ATTACH_CAPABILITIES, ATTACH_WHY_NOT } from "./capabilities.ts";
@@ -73,6 +73,23 @@ describe("what an attached run refuses before it starts", () => {
       const s = await loadScenario(name);
       expect(() => assertCapable(s.name, s.schedule.map((x) => x.fault), platform, stack), name).toThrow(why);
     }
+  });
+
+  it("refuses, per operator, a fault's kind or the part of a member it acts on: no pause of Patroni alone on CloudNativePG", async () => {
+    const keys = (name: string) => loadScenario(name).then((s) => faultKeys(s.schedule.map((x) => x.fault)));
+    expect(await keys("primary-pause")).toEqual(["pause"]);
+    expect(await keys("patroni-kill")).toContain("patroni-kill");
+    const pausePatroni = faultKeys([
+      { kind: "pause", target: "primary", part: "patroni" },
+      { kind: "pause", target: "replica", part: "postgres" },
+    ]);
+    expect(pausePatroni).toEqual(["pause", "pause:patroni", "pause:postgres"]);
+    expect(refusedFaults(OPERATORS.cnpg, pausePatroni)).toEqual([`the pause:patroni fault: ${OPERATORS.cnpg.refuses!["pause:patroni"]}`]);
+    expect(refusedFaults(OPERATORS.cnpg, await keys("primary-pause"))).toEqual([]);
+    expect(refusedFaults(OPERATORS.cnpg, await keys("patroni-kill"))).toEqual([expect.stringMatching(/^the patroni-kill fault: CloudNativePG runs no Patroni/)]);
+    // Patroni runs in Spilo's and PGO's pods: a pause of it alone is taken there.
+    expect(refusedFaults(OPERATORS.spilo, pausePatroni)).toEqual([]);
+    expect(refusedFaults(OPERATORS.pgo, pausePatroni)).toEqual([]);
   });
 });
 

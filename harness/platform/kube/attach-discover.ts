@@ -12,6 +12,7 @@ import {
   OPERATORS,
   podsBehindService,
   primaryServiceOf,
+  refusedFaults,
   type AttachedCluster,
   type Operator,
   type PodLike,
@@ -198,7 +199,7 @@ export async function resolveAttach(
  */
 export async function checkAttach(
   o: AttachArgs & {
-    /** The fault kinds of the scenario to run: one the operator's cluster refuses is refused here (exit 2). */
+    /** The scenario's faults as attach.ts faultKeys gives them: one the operator's cluster refuses is refused here (exit 2). */
     faults?: readonly string[];
   },
 ): Promise<string[]> {
@@ -207,7 +208,7 @@ export async function checkAttach(
   const d = await discoverAttached(clients, { namespace, target, operator });
   if ("problem" in d) throw new EnvironmentError(`--attach ${o.attach}: ${d.problem}`);
   const lines = describeDiscovery(d);
-  const refused = [...new Set(o.faults ?? [])].filter((k) => d.operator.refuses?.[k]).map((k) => `the ${k} fault: ${d.operator.refuses![k]}`);
+  const refused = refusedFaults(d.operator, o.faults ?? []);
   if (refused.length > 0) {
     throw new UsageError(`--attach: ${d.operator.title} cluster ${d.cluster.cluster} in namespace ${d.namespace} cannot take this scenario:\n  ${refused.join("\n  ")}\n${lines.join("\n")}`);
   }

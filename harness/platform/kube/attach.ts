@@ -25,6 +25,7 @@
  * the difference is reported.
  */
 
+import type { FaultSpec } from "../../faults/spec.ts";
 import type { DbCredentials } from "../types.ts";
 
 export type OperatorName = "spilo" | "pgo" | "cnpg";
@@ -118,6 +119,7 @@ export const OPERATORS: Readonly<Record<OperatorName, Operator>> = {
     init: "the instance manager (`/controller/manager instance run`), which exits once PostgreSQL has died: the kubelet then restarts the container in the same pod",
     refuses: {
       "patroni-kill": "CloudNativePG runs no Patroni: its instance manager is the container's PID 1, which no signal from inside the container can kill (postgres-kill and kill are what there is)",
+      "pause:patroni": "CloudNativePG runs no Patroni, and its instance manager is the container's PID 1, which no signal from inside the container can stop: pause PostgreSQL (part postgres) or the whole member instead",
       ...Object.fromEntries(
         ["switchover", "failover", "drain", "rolling-restart"].map((k) => [
           k,
@@ -162,6 +164,20 @@ export function matchesSelector(selector: string, labels: Record<string, string>
       if (eq < 0) return r.startsWith("!") ? !(r.slice(1) in labels) : r in labels;
       return labels[r.slice(0, eq).trim()] === r.slice(eq + 1).replace(/^=/, "").trim();
     });
+}
+
+/**
+ * What an operator's `refuses` is looked up by: each fault's kind, and `kind:part` for a fault on one part of a member
+ * (`pause:patroni`).
+ */
+export function faultKeys(faults: readonly FaultSpec[]): string[] {
+  const part = (f: FaultSpec) => ("part" in f && f.part !== "all" ? f.part : undefined);
+  return [...new Set(faults.flatMap((f) => [f.kind, ...(part(f) ? [`${f.kind}:${part(f)}`] : [])]))];
+}
+
+/** Why the operator's cluster refuses each of the fault keys it refuses (faultKeys), as `the K fault: why`. */
+export function refusedFaults(operator: Pick<Operator, "refuses">, keys: readonly string[]): string[] {
+  return [...new Set(keys)].filter((k) => operator.refuses?.[k]).map((k) => `the ${k} fault: ${operator.refuses![k]}`);
 }
 
 /** What `--attach X` names: a label selector (it has `=`, or is a bare key list), or a cluster's name. */
