@@ -11,7 +11,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { execa } from "execa";
 import { credentialsFromSecret, detectOperator, faultKeys, matchesSelector, OPERATORS, primaryServiceOf, refusedFaults, type PodLike, type ServiceLike } from "./attach.ts";
-import { AttachedKubeCluster, cnpgLags, cnpgMembers, cnpgOwnAccountOf, CNPG_OWN_ACCOUNT_SQL, parseCnpgOwnAccount, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
+import { AttachedKubeCluster, cnpgLags, cnpgMembers, cnpgOwnAccountOf, patroniLagBound, CNPG_OWN_ACCOUNT_SQL, parseCnpgOwnAccount, KILL_CONTAINER, PATRONI_REST_PY, rulesFor, SIGNAL_BY_NAME } from "./attach-cluster.ts";
 import { parseRestOutput } from "./pod-ops.ts";
 import { ATTACH_CAPABILITIES, ATTACH_WHY_NOT } from "./capabilities.ts";
 import { spiloLikeObjects } from "./spilo-like.ts";
@@ -84,7 +84,7 @@ describe("what an attached run refuses before it starts", () => {
       { kind: "pause", target: "replica", part: "postgres" },
     ]);
     expect(pausePatroni).toEqual(["pause", "pause:patroni", "pause:postgres"]);
-    expect(refusedFaults(OPERATORS.cnpg, pausePatroni)).toEqual([`the pause:patroni fault: ${OPERATORS.cnpg.refuses!["pause:patroni"]}`]);
+    expect(refusedFaults(OPERATORS.cnpg, pausePatroni)).toEqual([`a pause of patroni alone: ${OPERATORS.cnpg.refuses!["pause:patroni"]}`]);
     expect(refusedFaults(OPERATORS.cnpg, await keys("primary-pause"))).toEqual([]);
     expect(refusedFaults(OPERATORS.cnpg, await keys("patroni-kill"))).toEqual([expect.stringMatching(/^the patroni-kill fault: CloudNativePG runs no Patroni/)]);
     // Patroni runs in Spilo's and PGO's pods: a pause of it alone is taken there.
@@ -413,15 +413,35 @@ describe("CloudNativePG's members, from the operator's own record", () => {
     expect(parseCnpgOwnAccount("psql: error: connection to server on socket failed")).toBeUndefined();
   });
 
-  it("gives each replica its lag behind the leader's position, none where a position is unknown, and no negative lag", () => {
+  it("gives each replica its lag behind the one member that answers as primary, none where a position is unknown, and no negative lag", () => {
     const ms = (): Member[] => ["pg-1", "pg-2", "pg-3", "pg-4"].map((name, i) => ({ name, host: "", role: i === 0 ? "leader" : "replica", state: "running" }));
     const members = ms();
-    // pg-3 was read after the leader and is ahead of the position read there; pg-4's position is unknown.
-    cnpgLags(members, new Map([["pg-1", 0x3000060n], ["pg-2", 0x3000000n], ["pg-3", 0x3000100n]]));
+    // pg-3 was read after the primary and is ahead of the position read there; pg-4's position is unknown.
+    const accounts = new Map([
+      ["pg-1", { primary: true, lsn: 0x3000060n }],
+      ["pg-2", { primary: false, lsn: 0x3000000n }],
+      ["pg-3", { primary: false, lsn: 0x3000100n }],
+      ["pg-4", { primary: false }],
+    ]);
+    cnpgLags(members, accounts);
     expect(members.map((m) => m.lagBytes)).toEqual([undefined, 0x60, 0, undefined]);
-    const leaderless = ms();
-    cnpgLags(leaderless, new Map([["pg-2", 0x3000000n]]));
-    expect(leaderless.map((m) => m.lagBytes)).toEqual([undefined, undefined, undefined, undefined]);
+    // The operator still names pg-1 (role leader) while pg-2 answers as the primary: pg-2's position is the reference.
+    const moved = ms();
+    cnpgLags(moved, new Map([["pg-1", { primary: false, lsn: 0x2ffff00n }], ["pg-2", { primary: true, lsn: 0x3000000n }], ["pg-3", { primary: false, lsn: 0x3000000n }]]));
+    expect(moved.map((m) => m.lagBytes)).toEqual([0x100, undefined, 0, undefined]);
+    // Two members answering as primaries, or none: no lag anywhere.
+    const two = ms();
+    cnpgLags(two, new Map([["pg-1", { primary: true, lsn: 0x3000060n }], ["pg-2", { primary: true, lsn: 0x3000000n }], ["pg-3", { primary: false, lsn: 0x3000000n }]]));
+    expect(two.map((m) => m.lagBytes)).toEqual([undefined, undefined, undefined, undefined]);
+    const none = ms();
+    cnpgLags(none, new Map([["pg-2", { primary: false, lsn: 0x3000000n }]]));
+    expect(none.map((m) => m.lagBytes)).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  it("takes an attached Patroni's lag bound from its configuration, else Patroni's default of 1 MiB", () => {
+    expect(patroniLagBound(65536)).toBe(65536);
+    expect(patroniLagBound("131072")).toBe(131072);
+    for (const absent of [undefined, null, "", "lots", -1, 1.5]) expect(patroniLagBound(absent), String(absent)).toBe(1048576);
   });
 
   it("asks psql on the instance manager's socket as postgres, and says what psql said when it fails", async () => {

@@ -178,17 +178,28 @@ export function parseCnpgOwnAccount(out: string): CnpgOwnAccount | undefined {
 }
 
 /**
- * Each replica's lag in bytes behind the leader, from their own accounts (read at about the same moment: a replica read
- * after the leader may be ahead of it, which counts as no lag). None where the leader's or the replica's position is unknown.
+ * Each replica's lag in bytes behind the primary, from their own accounts, read at about the same moment (a replica read
+ * after the primary may be ahead of the position read there, which counts as no lag). The primary is the one member
+ * that answered as one; with none or two (a failover under way), and for a member whose position is unknown, no lag.
  */
-export function cnpgLags(members: Member[], positions: ReadonlyMap<string, bigint>): void {
-  const leader = members.find((m) => m.role === "leader");
-  const at = leader ? positions.get(leader.name) : undefined;
+export function cnpgLags(members: Member[], accounts: ReadonlyMap<string, CnpgOwnAccount>): void {
+  const primaries = [...accounts].filter(([, a]) => a.primary);
+  const at = primaries.length === 1 ? primaries[0]![1].lsn : undefined;
+  if (at === undefined) return;
   for (const m of members) {
-    const lsn = positions.get(m.name);
-    if (m === leader || at === undefined || lsn === undefined) continue;
-    m.lagBytes = at > lsn ? Number(at - lsn) : 0;
+    const own = accounts.get(m.name);
+    if (!own || own.primary || own.lsn === undefined) continue;
+    m.lagBytes = at > own.lsn ? Number(at - own.lsn) : 0;
   }
+}
+
+/**
+ * The lag bound an attached Patroni runs with: its configuration's maximum_lag_on_failover, or Patroni's default (1 MiB,
+ * `get_int('maximum_lag_on_failover', 1048576)`) where it has none or not a number.
+ */
+export function patroniLagBound(v: unknown): number {
+  const n = typeof v === "number" ? v : typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= 0 ? n : 1048576;
 }
 
 /** The known Patroni rules nearest below `version` (switchover and failover bodies differ by version). */
@@ -291,7 +302,8 @@ export class AttachedKubeCluster implements Cluster {
         ? {
             patroni: ha.version,
             // The cluster's own HA settings, as Patroni serves them (GET /config): the profile's are not what ran.
-            ...Object.fromEntries(["ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "synchronous_mode", "synchronous_mode_strict"].filter((k) => k in ha.dynamic).map((k) => [k, ha.dynamic[k]])),
+            ...Object.fromEntries(["ttl", "loop_wait", "retry_timeout", "synchronous_mode", "synchronous_mode_strict"].filter((k) => k in ha.dynamic).map((k) => [k, ha.dynamic[k]])),
+            maximum_lag_on_failover: patroniLagBound(ha.dynamic.maximum_lag_on_failover),
           }
         : // The Cluster's own settings, as its spec has them (the operator's defaults where it says nothing).
           { cloudnativePg: ha.version, ...Object.fromEntries(CNPG_SETTINGS.filter((k) => k in ha.spec).map((k) => [k, ha.spec[k]])) }),
@@ -503,9 +515,9 @@ export class AttachedKubeCluster implements Cluster {
     for (const p of pods) if (p.metadata?.name && p.status?.podIP) this.ips.set(p.metadata.name, p.status.podIP);
     if (this.ha.kind === "cnpg") {
       const members = cnpgMembers(pods.filter((p) => this.nodes.includes(p.metadata?.name ?? "")), await this.readCnpgCluster());
-      const positions = new Map<string, bigint>();
-      await Promise.all(members.filter((m) => m.state === "running").map((m) => this.cnpgOwnAccount(m, positions)));
-      cnpgLags(members, positions);
+      const accounts = new Map<string, CnpgOwnAccount>();
+      await Promise.all(members.filter((m) => m.state === "running").map((m) => this.cnpgOwnAccount(m, accounts)));
+      cnpgLags(members, accounts);
       return members;
     }
     const lock = (kind: "leader" | "sync") => patroniLock(this.deps.clients, this.found.namespace, this.found.operator, this.found.cluster.cluster, kind).then((l) => l?.annotations);
@@ -521,7 +533,7 @@ export class AttachedKubeCluster implements Cluster {
    * its WAL receiver streams, which the app user may not see and the instance manager's report has only from the last
    * restartpoint. A member that answers as a primary leads, whatever the operator's record says.
    */
-  private async cnpgOwnAccount(m: Member, positions: Map<string, bigint>): Promise<void> {
+  private async cnpgOwnAccount(m: Member, accounts: Map<string, CnpgOwnAccount>): Promise<void> {
     const own = await cnpgOwnAccountOf((argv, ms) => this.act(m.name, argv, ms)).catch((e: unknown) => {
       // Said where the run waits on it: a member that does not answer stays "not streaming" in the readiness message.
       this.log.debug({ member: m.name, err: errorMessage(e) }, "member's own account unread");
@@ -534,7 +546,7 @@ export class AttachedKubeCluster implements Cluster {
     if (own.primary) m.role = "leader";
     else m.streaming = own.timeline !== undefined;
     m.timeline = own.timeline;
-    if (own.lsn !== undefined) positions.set(m.name, own.lsn);
+    accounts.set(m.name, own);
   }
 
   private async readCnpgCluster(): Promise<CnpgCluster> {

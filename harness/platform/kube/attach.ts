@@ -175,9 +175,10 @@ export function faultKeys(faults: readonly FaultSpec[]): string[] {
   return [...new Set(faults.flatMap((f) => [f.kind, ...(part(f) ? [`${f.kind}:${part(f)}`] : [])]))];
 }
 
-/** Why the operator's cluster refuses each of the fault keys it refuses (faultKeys), as `the K fault: why`. */
+/** Why the operator's cluster refuses each of the fault keys it refuses (faultKeys): `the K fault: why`, `a pause of patroni alone: why`. */
 export function refusedFaults(operator: Pick<Operator, "refuses">, keys: readonly string[]): string[] {
-  return [...new Set(keys)].filter((k) => operator.refuses?.[k]).map((k) => `the ${k} fault: ${operator.refuses![k]}`);
+  const what = (k: string) => (k.includes(":") ? `a ${k.split(":")[0]} of ${k.split(":")[1]} alone` : `the ${k} fault`);
+  return [...new Set(keys)].filter((k) => operator.refuses?.[k]).map((k) => `${what(k)}: ${operator.refuses![k]}`);
 }
 
 /** What `--attach X` names: a label selector (it has `=`, or is a bare key list), or a cluster's name. */
