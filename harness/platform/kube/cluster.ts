@@ -753,7 +753,8 @@ export class KubeCluster implements Cluster {
 
   /**
    * An exec whose failures to run at all (not the command's exit status) are retried for up to 60 s, unless the pod
-   * cannot start (its image cannot be pulled): that never comes right, and is said at once (PodCannotStartError).
+   * cannot start (the kubelet backs off pulling its image): that is said at once (PodCannotStartError), as waitReady
+   * says it, rather than after a minute; a pull that fails for a while (a registry's rate limit) fails the run too.
    */
   private async execRetried(node: string, argv: string[], what: string): Promise<ExecResult> {
     return waitFor({ condition: `${what}: an exec that runs`, where: `pod ${node}`, timeoutMs: 60_000, intervalMs: 1000, signal: this.spec.signal }, async () => {

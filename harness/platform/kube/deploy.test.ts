@@ -14,8 +14,9 @@ import { EnvironmentError } from "../../util/errors.ts";
 import type { ClusterSpec } from "../types.ts";
 import type { PodForward } from "../forward.ts";
 import { KubeCluster, type KubeRuntime } from "./cluster.ts";
-import { FakeKube, type ExecHandler } from "./fake-kube.ts";
-import { applyOrder, renderManifests } from "./manifests.ts";
+import { PatchStrategy } from "@kubernetes/client-node";
+import { FakeKube, KIND_LIKE_NODES, type ExecHandler } from "./fake-kube.ts";
+import { applyOrder, CONTROL_PLANE_LABEL, patroniLabels, renderManifests } from "./manifests.ts";
 import { TEST_IMAGE, testStack } from "./test-stack.ts";
 
 const runDirs = mkdtempSync(join(tmpdir(), "pgchaos-kube-deploy-test-"));
@@ -25,6 +26,20 @@ const stack = testStack("patroni@4.0.7");
 const PASSWORDS = { superuser: "superuser-secret", replication: "replication-secret", rewind: "rewind-secret-0" };
 /** The pods' Patroni as the image carries it: it answers --version, and never takes the leader lock. */
 const patroniExec: ExecHandler = (_pod, _container, argv) => (argv.join(" ") === "patroni --version" ? { stdout: `patroni ${stack.info.version}\n` } : { exitCode: 1, stderr: "not modelled" });
+
+/**
+ * What Patroni writes while a member of the run runs, without leading: its scope's config and leader ConfigMaps,
+ * written back when deleted, as a Patroni that still runs does.
+ */
+function patroniWrites(fake: FakeKube): void {
+  for (const pod of fake.list("Pod", undefined, "application=pgchaos,cluster-name=pg").filter((p) => p.status?.phase === "Running")) {
+    const namespace = pod.metadata!.namespace!;
+    for (const name of ["pg-config", "pg-leader"]) {
+      if (fake.list("ConfigMap", namespace).some((c) => c.metadata?.name === name)) continue;
+      fake.write({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace, labels: patroniLabels("pg"), annotations: name === "pg-config" ? { config: "{}" } : {} } });
+    }
+  }
+}
 
 /** No PostgreSQL answers in the fake's pods: a connection through a listener is refused as a missing pod's is. */
 const noPostgres: PodForward = async (_ns, pod) => {
@@ -63,8 +78,8 @@ function runNamespace(fake: FakeKube): string {
 }
 
 describe("a deploy on a fake Kubernetes", () => {
-  it("creates the namespace, then each object before what needs it, releases each pod once created, one member per worker", async () => {
-    const fake = new FakeKube({ exec: patroniExec });
+  it("creates the namespace, then what the pods need before the StatefulSet, releases each pod once created, one member per worker", async () => {
+    const fake = new FakeKube({ exec: patroniExec, controllers: [patroniWrites] });
     const { runtime, calls } = runtimeOn(fake);
     const err = await KubeCluster.deploy(spec("order"), runtime, { image: TEST_IMAGE }).then(
       () => undefined,
@@ -77,8 +92,11 @@ describe("a deploy on a fake Kubernetes", () => {
     const expected = applyOrder(renderManifests({ name: "pg", namespace: ns, replicas: 3, profile: getProfile("fast"), image: TEST_IMAGE, leaderLabelValue: "primary", passwords: PASSWORDS, runId: "ab12" }));
     expect(applied).toEqual(expected.map((o) => `apply ${o.kind} ${o.metadata?.name}`));
     // Every object was accepted by the fake, whose API server validates against the OpenAPI schemas; the
-    // StatefulSet made its pods (its ServiceAccount existed), and they started (the Secret existed).
+    // StatefulSet made its pods at once (its ServiceAccount existed), and they started at once (their Secret and
+    // ConfigMap existed): no FailedCreate, FailedMount or CreateContainerConfigError on the way.
     expect(fake.eventsIn(ns)).toEqual([]);
+    expect(fake.writes).toContain(`create PersistentVolumeClaim ${ns}/pgdata-pg-0`);
+    expect(fake.writes).toContain(`write ConfigMap ${ns}/pg-leader`);
     const podWrites = fake.writes.filter((w) => /Pod /.test(w)).map((w) => w.replace(`${ns}/`, ""));
     for (const p of ["pg-0", "pg-1", "pg-2"]) {
       expect(podWrites.indexOf(`create Pod ${p}`)).toBeLessThan(podWrites.indexOf(`release Pod ${p}`));
@@ -120,8 +138,8 @@ describe("a deploy on a fake Kubernetes", () => {
     expect(fake.writes.some((w) => w.startsWith("delete Namespace"))).toBe(false);
   }, 30_000);
 
-  it("in a namespace of the user's, leaves the namespace and the user's objects, and takes the run's away, its mark last", async () => {
-    const fake = new FakeKube({ exec: patroniExec });
+  it("in a namespace of the user's, leaves the namespace and the user's objects, and takes the run's away (claims and Patroni's ConfigMaps too), its mark last", async () => {
+    const fake = new FakeKube({ exec: patroniExec, controllers: [patroniWrites] });
     await fake.clients.core.createNamespace({ body: { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-a" } } });
     await fake.clients.core.createNamespacedConfigMap({ namespace: "team-a", body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "users-settings", labels: { team: "a" } } } });
     const before = fake.writes.length;
@@ -129,10 +147,21 @@ describe("a deploy on a fake Kubernetes", () => {
     await expect(KubeCluster.deploy(spec("user-ns"), runtime, { image: TEST_IMAGE })).rejects.toThrow(/one leader/);
     expect(fake.inventory()).toEqual(["ConfigMap team-a/users-settings", "Namespace team-a"]);
     const writes = fake.writes.slice(before);
+    expect(writes).toContain("create PersistentVolumeClaim team-a/pgdata-pg-2");
+    expect(writes).toContain("write ConfigMap team-a/pg-config");
     const mark = writes.find((w) => /^create ConfigMap team-a\/pgchaos-run-/.test(w));
     expect(mark, "the run marks the namespace before anything else").toBe(writes[0]);
     expect(writes.at(-1)).toBe(mark!.replace("create", "delete"));
     expect(writes.some((w) => w.startsWith("delete Namespace"))).toBe(false);
+  }, 30_000);
+
+  it("keeps members off a control plane that takes pods (minikube's is not tainted)", async () => {
+    const untainted = [{ name: "cp", labels: { [CONTROL_PLANE_LABEL]: "" } }, ...KIND_LIKE_NODES.filter((n) => n.name !== "cp")];
+    const fake = new FakeKube({ exec: patroniExec, nodes: untainted });
+    const { runtime } = runtimeOn(fake);
+    await expect(KubeCluster.deploy(spec("untainted"), runtime, { image: TEST_IMAGE })).rejects.toThrow(/one leader/);
+    const placed = fake.writes.filter((w) => w.startsWith("schedule Pod")).map((w) => w.split(" on ")[1]).sort();
+    expect(placed).toEqual(["w1", "w2", "w3"]);
   }, 30_000);
 
   it("is interrupted within seconds, and the interrupted bring-up leaves nothing", async () => {
@@ -150,16 +179,17 @@ describe("a deploy on a fake Kubernetes", () => {
 describe("the fake Kubernetes refuses what the API server and its controllers refuse", () => {
   const manifests = (ns: string) =>
     applyOrder(renderManifests({ name: "pg", namespace: ns, replicas: 3, profile: getProfile("fast"), image: TEST_IMAGE, leaderLabelValue: "primary", passwords: PASSWORDS, runId: "ab12" }));
-  const apply = (fake: FakeKube, o: object) => fake.clients.objects.patch(o as never, undefined, undefined, "pgchaos", true);
+  const apply = (fake: FakeKube, o: object) => fake.clients.objects.patch(o as never, undefined, undefined, "pgchaos", true, PatchStrategy.ServerSideApply);
 
-  it("an object in a namespace that does not exist (404), and one the OpenAPI schemas reject (422)", async () => {
+  it("an object in a namespace that does not exist (404), one the OpenAPI schemas reject (422), a merge patch of what does not exist (404)", async () => {
     const fake = new FakeKube();
     await expect(apply(fake, manifests("nope")[0]!)).rejects.toMatchObject({ code: 404 });
     await fake.clients.core.createNamespace({ body: { metadata: { name: "ns" } } });
+    await expect(fake.clients.objects.patch(manifests("ns")[0]! as never, undefined, undefined, "pgchaos", true)).rejects.toMatchObject({ code: 404 });
     await expect(apply(fake, { apiVersion: "v1", kind: "Service", metadata: { name: "s", namespace: "ns" }, spec: { ports: [{ port: "x" }] } })).rejects.toMatchObject({ code: 422 });
   });
 
-  it("manifests applied in the wrong order: the StatefulSet before its ServiceAccount makes no pod, before its Secret none starts", async () => {
+  it("manifests applied in the wrong order: the StatefulSet before its ServiceAccount makes no pod, before its ConfigMap and Secret none starts", async () => {
     const fake = new FakeKube();
     await fake.clients.core.createNamespace({ body: { metadata: { name: "ns" } } });
     const all = manifests("ns");
@@ -175,7 +205,14 @@ describe("the fake Kubernetes refuses what the API server and its controllers re
     for (const p of await pods()) {
       await fake.clients.core.patchNamespacedPod({ name: p.metadata!.name!, namespace: "ns", body: [{ op: "replace", path: "/spec/schedulingGates", value: [] }] });
     }
-    const waiting = (await pods()).map((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason);
-    expect(waiting).toEqual(["CreateContainerConfigError", "CreateContainerConfigError", "CreateContainerConfigError"]);
+    const waiting = async () => (await pods()).map((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason);
+    // Patroni's configuration, a ConfigMap volume, is not there yet: nothing is created in the pods.
+    expect(await waiting()).toEqual(["ContainerCreating", "ContainerCreating", "ContainerCreating"]);
+    expect(fake.eventsIn("ns").join("\n")).toMatch(/FailedMount Pod\/pg-0: .*configmap "pg-patroni-yml" not found/);
+    await apply(fake, all.find((o) => o.kind === "ConfigMap")!);
+    // Then the Secret the environment names is missing.
+    expect(await waiting()).toEqual(["CreateContainerConfigError", "CreateContainerConfigError", "CreateContainerConfigError"]);
+    await apply(fake, all.find((o) => o.kind === "Secret")!);
+    expect((await pods()).map((p) => p.status?.phase)).toEqual(["Running", "Running", "Running"]);
   });
 });

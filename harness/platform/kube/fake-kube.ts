@@ -8,17 +8,23 @@
  *   terminating; every object written must validate against the Kubernetes OpenAPI schemas (openapi-validate.ts),
  *   else the write is refused (422) as the API server would.
  * - The namespace controller: a deleted namespace is Terminating, its objects go, then it goes.
- * - The StatefulSet controller: pods <name>-<ordinal> from the template (refused, with a FailedCreate event, while
- *   the ServiceAccount they name does not exist); a deleted StatefulSet's pods go with it.
+ * - The StatefulSet controller: a claim per pod from the claim templates (owned by the StatefulSet where its
+ *   retention policy deletes them with it) and pods <name>-<ordinal> from the template (refused, with a FailedCreate
+ *   event, while the ServiceAccount they name does not exist); what a deleted StatefulSet owns goes with it.
  * - The scheduler: pods without scheduling gates onto Ready, schedulable nodes that match their required node
  *   affinity, one pod of a selector per hostname for a required anti-affinity; untolerated NoSchedule taints count.
- * - The kubelet: a scheduled pod runs, unless its image cannot be pulled (ErrImagePull, then ImagePullBackOff) or a Secret its environment
- *   names is missing (CreateContainerConfigError); an exec into a running container runs the test's handler.
+ * - The kubelet: a scheduled pod runs, unless a ConfigMap it mounts is missing (FailedMount), its image cannot be
+ *   pulled (ErrImagePull, then ImagePullBackOff) or a Secret its environment names is missing
+ *   (CreateContainerConfigError); an exec into a running container runs the test's handler.
+ *
+ * Server-side apply is the only patch of objects it takes: another patch type of an object that does not exist is a
+ * 404, as the API server answers a merge patch. A test adds controllers of its own (`controllers`: what Patroni writes,
+ * say) through `write`.
  *
  * Controllers take one step at each API call, as real ones run between a client's calls. Only what the platform
  * calls is here; anything else throws, naming the call, so a test never passes on a call the fake does not know.
  */
-import { ApiException, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
+import { ApiException, PatchStrategy, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
 import type { KubeClients } from "./client.ts";
 import { matchesSelector } from "./attach.ts";
 import { validateObject } from "./openapi-validate.ts";
@@ -42,6 +48,8 @@ export interface FakeKubeOptions {
   pullable?: (image: string) => boolean;
   /** What an exec into a running container answers; unset: exit 0, no output. */
   exec?: ExecHandler;
+  /** Controllers of the test's own, run after the fake's at each step. */
+  controllers?: Array<(fake: FakeKube) => void>;
 }
 
 /** kind's layout: a tainted control plane and three workers. */
@@ -113,7 +121,12 @@ export class FakeKube {
     return this.events.filter((e) => e.namespace === namespace).map((e) => `${e.reason} ${e.object}: ${e.message}`);
   }
 
-  private store(o: Obj, verb: "create" | "apply"): Obj {
+  /** An object written by someone else than the client (a controller of the test's): created or replaced. */
+  write(o: Obj): Obj {
+    return this.store(o, "apply", "write");
+  }
+
+  private store(o: Obj, verb: "create" | "apply", as: string = verb): Obj {
     const kind = o.kind!;
     const ns = o.metadata?.namespace;
     const name = o.metadata?.name ?? "";
@@ -137,7 +150,7 @@ export class FakeKube {
     if (kind === "Namespace") stored.status = { phase: "Active" };
     if (existing?.status && kind !== "Namespace") stored.status = existing.status;
     this.objects.set(this.key(kind, ns, name), stored);
-    this.writes.push(`${verb} ${kind} ${CLUSTER_SCOPED.has(kind) ? name : `${ns}/${name}`}`);
+    this.writes.push(`${as} ${kind} ${CLUSTER_SCOPED.has(kind) ? name : `${ns}/${name}`}`);
     return stored;
   }
 
@@ -166,6 +179,7 @@ export class FakeKube {
     this.statefulSetController();
     this.scheduler();
     this.kubelet();
+    for (const c of this.opts.controllers ?? []) c(this);
   }
 
   private namespaceController(): void {
@@ -183,8 +197,18 @@ export class FakeKube {
       const ns = sts.metadata!.namespace!;
       if (this.get("Namespace", undefined, ns)?.metadata?.deletionTimestamp) continue;
       const tpl = sts.spec.template;
+      const owner = { apiVersion: "apps/v1", kind: "StatefulSet", name: sts.metadata!.name!, uid: sts.metadata!.uid! };
       for (let i = 0; i < (sts.spec.replicas ?? 1); i++) {
         const name = `${sts.metadata!.name}-${i}`;
+        for (const t of sts.spec.volumeClaimTemplates ?? []) {
+          const claim = `${t.metadata.name}-${name}`;
+          if (this.get("PersistentVolumeClaim", ns, claim)) continue;
+          const owned = sts.spec.persistentVolumeClaimRetentionPolicy?.whenDeleted === "Delete";
+          this.store(
+            { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: claim, namespace: ns, labels: { ...(t.metadata.labels ?? {}) }, ...(owned ? { ownerReferences: [owner] } : {}) }, spec: structuredClone(t.spec) },
+            "create",
+          );
+        }
         if (this.get("Pod", ns, name)) continue;
         const sa = tpl.spec?.serviceAccountName ?? "default";
         if (sa !== "default" && !this.get("ServiceAccount", ns, sa)) {
@@ -199,7 +223,7 @@ export class FakeKube {
             name,
             namespace: ns,
             labels: { ...(tpl.metadata?.labels ?? {}), "statefulset.kubernetes.io/pod-name": name, "apps.kubernetes.io/pod-index": String(i) },
-            ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: sts.metadata!.name!, uid: sts.metadata!.uid!, controller: true }],
+            ownerReferences: [{ ...owner, controller: true }],
           },
           spec: { ...structuredClone(tpl.spec), hostname: name, subdomain: sts.spec.serviceName },
           status: { phase: "Pending" },
@@ -246,6 +270,13 @@ export class FakeKube {
   private kubelet(): void {
     for (const pod of this.list("Pod").filter((p) => p.spec?.nodeName && p.status?.phase === "Pending")) {
       const ns = pod.metadata!.namespace!;
+      // A ConfigMap volume that does not exist: the kubelet cannot mount it, and no container is created.
+      const unmounted = ((pod.spec.volumes ?? []) as Array<{ name: string; configMap?: { name: string; optional?: boolean } }>).find((v) => v.configMap && !v.configMap.optional && !this.get("ConfigMap", ns, v.configMap.name));
+      if (unmounted) {
+        this.event(ns, `Pod/${pod.metadata!.name}`, "FailedMount", `MountVolume.SetUp failed for volume "${unmounted.name}" : configmap "${unmounted.configMap!.name}" not found`);
+        pod.status = { ...pod.status, containerStatuses: (pod.spec.containers ?? []).map((c: { name: string; image: string }) => ({ name: c.name, image: c.image, imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ContainerCreating" } } })) };
+        continue;
+      }
       const containers: Array<{ name: string; image: string; env?: Array<{ valueFrom?: { secretKeyRef?: { name: string } } }> }> = pod.spec.containers ?? [];
       const statuses = containers.map((c) => {
         const missing = (c.env ?? []).map((e) => e.valueFrom?.secretKeyRef?.name).find((s) => s !== undefined && !this.get("Secret", ns, s));
@@ -366,8 +397,13 @@ export class FakeKube {
         }),
     };
     const objects = {
-      patch: (obj: Obj, _pretty?: unknown, _dryRun?: unknown, fieldManager?: string, force?: boolean) =>
+      patch: (obj: Obj, _pretty?: unknown, _dryRun?: unknown, fieldManager?: string, force?: boolean, patchStrategy?: string) =>
         api(() => {
+          if (patchStrategy !== PatchStrategy.ServerSideApply) {
+            // A merge patch (client-node's default) of an object that does not exist: the API server's 404.
+            this.must(obj.kind!, obj.metadata?.namespace, obj.metadata?.name ?? "");
+            throw new Error(`FakeKube: objects.patch with ${patchStrategy ?? "the default strategic merge"} is not modelled`);
+          }
           if (!fieldManager || force !== true) throw apiError(400, "BadRequest", "server-side apply needs a fieldManager, and force for a fieldManager to take fields over");
           return this.store(obj, "apply");
         }),

@@ -4,7 +4,7 @@
  * The package is a dev dependency: the API server validates again at apply time, this catches a broken
  * manifest in a unit test, without a cluster.
  */
-import { ConfigMap, Namespace, Pod, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
+import { ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import { StatefulSet } from "kubernetes-models/apps/v1";
 import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { Eviction, PodDisruptionBudget } from "kubernetes-models/policy/v1";
@@ -15,6 +15,7 @@ type Validating = new (data?: never) => { validate(): void };
 const MODELS: Record<string, Validating> = {
   "v1/ConfigMap": ConfigMap as unknown as Validating,
   "v1/Namespace": Namespace as unknown as Validating,
+  "v1/PersistentVolumeClaim": PersistentVolumeClaim as unknown as Validating,
   "v1/Pod": Pod as unknown as Validating,
   "v1/Secret": Secret as unknown as Validating,
   "v1/Service": Service as unknown as Validating,
