@@ -13,6 +13,7 @@ describe("the expectations of an attached cluster", () => {
     // An attached Patroni's own, read from its dynamic configuration.
     expect(attachedExpectations(s, fast, 1, { ttl: 30, maximum_lag_on_failover: 65536 }).maximumLagOnFailover).toBe(65536);
     expect(attachedExpectations(s, fast, 1, { maximum_lag_on_failover: "131072" }).maximumLagOnFailover).toBe(131072);
+    expect(attachedExpectations(s, fast, 1, { maximum_lag_on_failover: "lots" })).not.toHaveProperty("maximumLagOnFailover");
     // The bounds follow the cluster's ttl.
     expect(attachedExpectations(s, fast, 3, {}).maxWriteUnavailableMs).toBe(expectationsFor(s, fast, 3).maxWriteUnavailableMs);
   });

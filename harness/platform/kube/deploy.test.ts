@@ -27,10 +27,7 @@ const PASSWORDS = { superuser: "superuser-secret", replication: "replication-sec
 /** The pods' Patroni as the image carries it: it answers --version, and never takes the leader lock. */
 const patroniExec: ExecHandler = (_pod, _container, argv) => (argv.join(" ") === "patroni --version" ? { stdout: `patroni ${stack.info.version}\n` } : { exitCode: 1, stderr: "not modelled" });
 
-/**
- * What Patroni writes while a member of the run runs, without leading: its scope's config and leader ConfigMaps,
- * written back when deleted, as a Patroni that still runs does.
- */
+/** What Patroni writes while a member of the run runs, without leading: its scope's config and leader ConfigMaps. */
 function patroniWrites(fake: FakeKube): void {
   for (const pod of fake.list("Pod", undefined, "application=pgchaos,cluster-name=pg").filter((p) => p.status?.phase === "Running")) {
     const namespace = pod.metadata!.namespace!;
@@ -96,7 +93,6 @@ describe("a deploy on a fake Kubernetes", () => {
     // ConfigMap existed): no FailedCreate, FailedMount or CreateContainerConfigError on the way.
     expect(fake.eventsIn(ns)).toEqual([]);
     expect(fake.writes).toContain(`create PersistentVolumeClaim ${ns}/pgdata-pg-0`);
-    expect(fake.writes).toContain(`write ConfigMap ${ns}/pg-leader`);
     const podWrites = fake.writes.filter((w) => /Pod /.test(w)).map((w) => w.replace(`${ns}/`, ""));
     for (const p of ["pg-0", "pg-1", "pg-2"]) {
       expect(podWrites.indexOf(`create Pod ${p}`)).toBeLessThan(podWrites.indexOf(`release Pod ${p}`));
@@ -147,8 +143,11 @@ describe("a deploy on a fake Kubernetes", () => {
     await expect(KubeCluster.deploy(spec("user-ns"), runtime, { image: TEST_IMAGE })).rejects.toThrow(/one leader/);
     expect(fake.inventory()).toEqual(["ConfigMap team-a/users-settings", "Namespace team-a"]);
     const writes = fake.writes.slice(before);
+    // What was there to take away: the claims, and Patroni's ConfigMaps (written by Patroni, not applied by the run).
     expect(writes).toContain("create PersistentVolumeClaim team-a/pgdata-pg-2");
     expect(writes).toContain("write ConfigMap team-a/pg-config");
+    // The claims went with their StatefulSet (its retention policy makes it their owner), not one by one.
+    for (const p of ["pg-0", "pg-1", "pg-2"]) expect(writes).toContain(`gc PersistentVolumeClaim team-a/pgdata-${p}`);
     const mark = writes.find((w) => /^create ConfigMap team-a\/pgchaos-run-/.test(w));
     expect(mark, "the run marks the namespace before anything else").toBe(writes[0]);
     expect(writes.at(-1)).toBe(mark!.replace("create", "delete"));

@@ -123,7 +123,7 @@ export class FakeKube {
 
   /** An object written by someone else than the client (a controller of the test's): created or replaced. */
   write(o: Obj): Obj {
-    return this.store(o, "apply", "write");
+    return structuredClone(this.store(o, "apply", "write"));
   }
 
   private store(o: Obj, verb: "create" | "apply", as: string = verb): Obj {
